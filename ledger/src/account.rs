@@ -1,0 +1,392 @@
+//! A user's token account: the one place where a balance can change. Pure: `decide_*` functions
+//! take the current state and return the events to append, or the rule that refuses.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{Aggregate, ApplyError};
+use crate::error::DomainError;
+use crate::events::{
+    AccountOpened, Event, GrantKind, SettingsChanged, TokensDebited, TokensGranted, TokensRefunded,
+};
+use crate::ids::{TaskId, TelegramId};
+use crate::image::{ImageSize, ModelId, Quality};
+use crate::pricing::{LedgerConfig, RATE_WINDOW_CAPACITY};
+use crate::tokens::Tokens;
+
+/// A user's image defaults. `model: None` means "the configured default".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub model: Option<ModelId>,
+    pub quality: Quality,
+    pub size: ImageSize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            model: None,
+            quality: Quality::Medium,
+            size: ImageSize::Square,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Account {
+    pub profile: Option<AccountOpened>,
+    pub balance: Tokens,
+    pub settings: Settings,
+    /// Times of recent debits, oldest first, at most [`RATE_WINDOW_CAPACITY`] and none older than
+    /// an hour before the newest: enough to enforce the hourly task limit.
+    pub recent_debits: VecDeque<DateTime<Utc>>,
+}
+
+const RATE_WINDOW: Duration = Duration::hours(1);
+
+impl Account {
+    pub fn is_open(&self) -> bool {
+        self.profile.is_some()
+    }
+
+    fn require_open(&self, id: TelegramId) -> Result<(), DomainError> {
+        if self.is_open() {
+            Ok(())
+        } else {
+            Err(DomainError::AccountNotFound(id))
+        }
+    }
+
+    fn debits_in_window(&self, now: DateTime<Utc>) -> usize {
+        self.recent_debits
+            .iter()
+            .filter(|t| **t > now - RATE_WINDOW)
+            .count()
+    }
+}
+
+/// Registration: `AccountOpened` and the welcome grant. `None` when the account already exists
+/// (a second `/start` is "welcome back", not an error).
+pub fn decide_open(
+    state: &Account,
+    profile: AccountOpened,
+    initial_grant: Tokens,
+) -> Option<Vec<Event>> {
+    if state.is_open() {
+        return None;
+    }
+    let mut events = vec![Event::AccountOpened(profile)];
+    if !initial_grant.is_zero() {
+        events.push(Event::TokensGranted(TokensGranted {
+            amount: initial_grant,
+            kind: GrantKind::Initial,
+            reason: None,
+            balance_after: initial_grant,
+        }));
+    }
+    Some(events)
+}
+
+pub fn decide_grant(
+    state: &Account,
+    id: TelegramId,
+    amount: Tokens,
+    kind: GrantKind,
+    reason: Option<String>,
+    config: &LedgerConfig,
+) -> Result<Vec<Event>, DomainError> {
+    state.require_open(id)?;
+    if amount.is_zero() {
+        return Err(DomainError::ZeroAmount);
+    }
+    if kind == GrantKind::Admin && amount > config.max_grant {
+        return Err(DomainError::GrantTooLarge {
+            amount,
+            max: config.max_grant,
+        });
+    }
+    let balance_after = state
+        .balance
+        .checked_add(amount)
+        .map_err(|_| DomainError::Overflow)?;
+    Ok(vec![Event::TokensGranted(TokensGranted {
+        amount,
+        kind,
+        reason,
+        balance_after,
+    })])
+}
+
+pub fn decide_debit(
+    state: &Account,
+    id: TelegramId,
+    task_id: TaskId,
+    amount: Tokens,
+    now: DateTime<Utc>,
+    config: &LedgerConfig,
+) -> Result<Vec<Event>, DomainError> {
+    state.require_open(id)?;
+    if amount.is_zero() {
+        return Err(DomainError::ZeroAmount);
+    }
+    let limit = config.max_tasks_per_hour.min(RATE_WINDOW_CAPACITY);
+    if limit > 0 && state.debits_in_window(now) >= limit as usize {
+        return Err(DomainError::RateLimited { limit });
+    }
+    let balance_after =
+        state
+            .balance
+            .checked_sub(amount)
+            .ok_or(DomainError::InsufficientBalance {
+                required: amount,
+                available: state.balance,
+            })?;
+    Ok(vec![Event::TokensDebited(TokensDebited {
+        task_id,
+        amount,
+        balance_after,
+    })])
+}
+
+/// The account side of a refund; the task side ([`crate::task::decide_refund`]) decides whether
+/// the refund is allowed at all.
+pub fn decide_refund(
+    state: &Account,
+    id: TelegramId,
+    task_id: TaskId,
+    amount: Tokens,
+    reason: String,
+) -> Result<Vec<Event>, DomainError> {
+    state.require_open(id)?;
+    let balance_after = state
+        .balance
+        .checked_add(amount)
+        .map_err(|_| DomainError::Overflow)?;
+    Ok(vec![Event::TokensRefunded(TokensRefunded {
+        task_id,
+        amount,
+        reason,
+        balance_after,
+    })])
+}
+
+/// Only what differs is recorded; choosing the current value again appends nothing.
+pub fn decide_settings(
+    state: &Account,
+    id: TelegramId,
+    wanted: SettingsChanged,
+    config: &LedgerConfig,
+) -> Result<Vec<Event>, DomainError> {
+    state.require_open(id)?;
+    if let Some(model) = &wanted.model
+        && !config.offers_model(model)
+    {
+        return Err(DomainError::UnknownModel(model.clone()));
+    }
+    let current_model = state.settings.model.as_ref().or(config.default_model());
+    let change = SettingsChanged {
+        model: wanted.model.filter(|m| Some(m) != current_model),
+        quality: wanted.quality.filter(|q| *q != state.settings.quality),
+        size: wanted.size.filter(|s| *s != state.settings.size),
+    };
+    if change == SettingsChanged::default() {
+        Ok(vec![])
+    } else {
+        Ok(vec![Event::SettingsChanged(change)])
+    }
+}
+
+fn expect_balance(after: Tokens, computed: Tokens, what: &str) -> Result<(), ApplyError> {
+    if after == computed {
+        Ok(())
+    } else {
+        Err(ApplyError(format!(
+            "{what} says balance_after {after} but the account computes {computed}"
+        )))
+    }
+}
+
+impl Aggregate for Account {
+    const SNAPSHOT_VERSION: i32 = 1;
+
+    fn apply(&mut self, event: &Event, recorded_at: DateTime<Utc>) -> Result<(), ApplyError> {
+        let overflow = || ApplyError("balance overflow".into());
+        match event {
+            Event::AccountOpened(e) => {
+                if self.is_open() {
+                    return Err(ApplyError("AccountOpened on an open account".into()));
+                }
+                self.profile = Some(e.clone());
+            }
+            Event::TokensGranted(e) => {
+                let computed = self.balance.checked_add(e.amount).map_err(|_| overflow())?;
+                expect_balance(e.balance_after, computed, "TokensGranted")?;
+                self.balance = computed;
+            }
+            Event::TokensDebited(e) => {
+                let computed = self.balance.checked_sub(e.amount).ok_or_else(|| {
+                    ApplyError(format!(
+                        "TokensDebited of {} takes the balance of {} below zero",
+                        e.amount, self.balance
+                    ))
+                })?;
+                expect_balance(e.balance_after, computed, "TokensDebited")?;
+                self.balance = computed;
+                self.recent_debits.push_back(recorded_at);
+                while self.recent_debits.len() > RATE_WINDOW_CAPACITY as usize
+                    || self
+                        .recent_debits
+                        .front()
+                        .is_some_and(|t| *t <= recorded_at - RATE_WINDOW)
+                {
+                    self.recent_debits.pop_front();
+                }
+            }
+            Event::TokensRefunded(e) => {
+                let computed = self.balance.checked_add(e.amount).map_err(|_| overflow())?;
+                expect_balance(e.balance_after, computed, "TokensRefunded")?;
+                self.balance = computed;
+            }
+            Event::SettingsChanged(e) => {
+                if let Some(m) = &e.model {
+                    self.settings.model = Some(m.clone());
+                }
+                if let Some(q) = e.quality {
+                    self.settings.quality = q;
+                }
+                if let Some(s) = e.size {
+                    self.settings.size = s;
+                }
+            }
+            other => {
+                return Err(ApplyError(format!(
+                    "{} does not belong in an account stream",
+                    other.event_type()
+                )));
+            }
+        }
+        if !self.is_open() {
+            return Err(ApplyError(format!(
+                "{} before AccountOpened",
+                event.event_type()
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tg() -> TelegramId {
+        TelegramId::new(7).expect("valid")
+    }
+
+    fn opened(balance: u32) -> Account {
+        let mut a = Account::default();
+        let events = decide_open(
+            &a,
+            AccountOpened {
+                telegram_id: tg(),
+                username: None,
+                first_name: Some("Ann".into()),
+                language_code: None,
+            },
+            Tokens::from_const(balance),
+        )
+        .expect("new account");
+        a.apply_all(&events, Utc::now()).expect("fits");
+        a
+    }
+
+    #[test]
+    fn open_grants_once() {
+        let a = opened(10_560);
+        assert_eq!(a.balance, Tokens::from_const(10_560));
+        assert!(decide_open(&a, a.profile.clone().expect("open"), Tokens::from_const(1)).is_none());
+    }
+
+    #[test]
+    fn debit_refuses_overdraft_with_amounts() {
+        let a = opened(100);
+        let c = LedgerConfig::seed_default();
+        let err = decide_debit(&a, tg(), TaskId::new(), Tokens::from_const(101), Utc::now(), &c);
+        assert_eq!(
+            err,
+            Err(DomainError::InsufficientBalance {
+                required: Tokens::from_const(101),
+                available: Tokens::from_const(100)
+            })
+        );
+        let ok = decide_debit(&a, tg(), TaskId::new(), Tokens::from_const(100), Utc::now(), &c);
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn hourly_limit_counts_a_rolling_window() {
+        let mut a = opened(1_000);
+        let mut c = LedgerConfig::seed_default();
+        c.max_tasks_per_hour = 2;
+        let t0 = Utc::now();
+        for i in 0..2 {
+            let at = t0 + Duration::minutes(i);
+            let ev = decide_debit(&a, tg(), TaskId::new(), Tokens::from_const(1), at, &c).expect("allowed");
+            a.apply_all(&ev, at).expect("fits");
+        }
+        let third = decide_debit(&a, tg(), TaskId::new(), Tokens::from_const(1), t0 + Duration::minutes(2), &c);
+        assert_eq!(third, Err(DomainError::RateLimited { limit: 2 }));
+        let later = decide_debit(&a, tg(), TaskId::new(), Tokens::from_const(1), t0 + Duration::minutes(61), &c);
+        assert!(later.is_ok());
+    }
+
+    #[test]
+    fn apply_rejects_a_lying_balance_after() {
+        let mut a = opened(10);
+        let forged = Event::TokensGranted(TokensGranted {
+            amount: Tokens::from_const(1),
+            kind: GrantKind::Admin,
+            reason: None,
+            balance_after: Tokens::from_const(1000),
+        });
+        assert!(a.apply(&forged, Utc::now()).is_err());
+    }
+
+    #[test]
+    fn settings_record_only_changes() {
+        let a = opened(0);
+        let c = LedgerConfig::seed_default();
+        let same = SettingsChanged {
+            model: c.default_model().cloned(),
+            quality: Some(Quality::Medium),
+            size: None,
+        };
+        assert_eq!(decide_settings(&a, tg(), same, &c), Ok(vec![]));
+        let unknown = SettingsChanged {
+            model: ModelId::parse("dall-e-2").ok(),
+            ..Default::default()
+        };
+        assert!(matches!(decide_settings(&a, tg(), unknown, &c), Err(DomainError::UnknownModel(_))));
+    }
+
+    #[test]
+    fn grants_are_bounded_and_positive() {
+        let a = opened(0);
+        let c = LedgerConfig::seed_default();
+        assert_eq!(
+            decide_grant(&a, tg(), Tokens::ZERO, GrantKind::Admin, None, &c),
+            Err(DomainError::ZeroAmount)
+        );
+        let huge = Tokens::new(c.max_grant.get() + 1).expect("fits");
+        assert!(matches!(
+            decide_grant(&a, tg(), huge, GrantKind::Admin, None, &c),
+            Err(DomainError::GrantTooLarge { .. })
+        ));
+        assert_eq!(
+            decide_grant(&Account::default(), tg(), Tokens::from_const(1), GrantKind::Admin, None, &c),
+            Err(DomainError::AccountNotFound(tg()))
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! Connecting to Postgres: one pool for requests, plus the raw config for the dedicated
+//! connections that LISTEN or hold session advisory locks.
+
+use std::str::FromStr;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("DATABASE_URL is not a valid Postgres URL: {0}")]
+    InvalidUrl(tokio_postgres::Error),
+    #[error("cannot build the connection pool: {0}")]
+    Pool(String),
+    #[error("cannot reach Postgres at {target}: {source}")]
+    Unreachable {
+        target: String,
+        source: deadpool_postgres::PoolError,
+    },
+}
+
+/// A pool plus the config it was built from.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool,
+    config: tokio_postgres::Config,
+}
+
+impl Database {
+    /// Builds the pool; does not connect yet (see [`Database::check`]).
+    pub fn connect_lazy(url: &str, max_connections: usize) -> Result<Self, DbError> {
+        let config = tokio_postgres::Config::from_str(url).map_err(DbError::InvalidUrl)?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                // Every use of a connection ends its transaction explicitly or through
+                // tokio-postgres's Transaction drop guard, so the cheap check is enough.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_connections.max(1))
+            .build()
+            .map_err(|e| DbError::Pool(e.to_string()))?;
+        Ok(Self { pool, config })
+    }
+
+    /// Connects once so that a wrong URL or a stopped server is reported at start, by name.
+    pub async fn connect(url: &str, max_connections: usize) -> Result<Self, DbError> {
+        let db = Self::connect_lazy(url, max_connections)?;
+        db.check().await?;
+        Ok(db)
+    }
+
+    pub async fn check(&self) -> Result<(), DbError> {
+        let client = self.pool.get().await.map_err(|source| DbError::Unreachable {
+            target: self.describe(),
+            source,
+        })?;
+        drop(client);
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub fn config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    /// host:port/db without the password, for messages.
+    pub fn describe(&self) -> String {
+        let host = self
+            .config
+            .get_hosts()
+            .first()
+            .map(|h| match h {
+                tokio_postgres::config::Host::Tcp(s) => s.clone(),
+                tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+            })
+            .unwrap_or_else(|| "localhost".into());
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let db = self.config.get_dbname().unwrap_or("postgres");
+        format!("{host}:{port}/{db}")
+    }
+
+    /// A connection outside the pool (LISTEN, session-level locks). The connection task is
+    /// spawned; it ends when the client is dropped.
+    pub async fn dedicated(&self) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let (client, connection) = self.config.connect(NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "dedicated connection closed");
+            }
+        });
+        Ok(client)
+    }
+}

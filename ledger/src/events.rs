@@ -1,0 +1,308 @@
+//! The catalogue of events. Every token that moves and every status a task passes through is one
+//! of these. Payloads are stored as JSON in `ledger.events.data`, the variant name in
+//! `event_type`, and a per-type schema version in `schema_version` so that events written by an
+//! older release still decode after a payload changes (see [`Event::decode`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{TaskId, TelegramId};
+use crate::image::{ImageSize, ModelId, Prompt, Quality, TaskKind};
+use crate::tokens::Tokens;
+
+/// Longest error text kept in an event: an OpenAI error can be arbitrarily long, and the original
+/// lost refunds when one overflowed its column (W9).
+pub const MAX_ERROR_CHARS: usize = 500;
+
+/// Why tokens were granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantKind {
+    /// The welcome grant at registration (INITIAL_TOKENS x 1056).
+    Initial,
+    /// An admin's top-up (Telegram `/addtokens` or the HTTP admin API).
+    Admin,
+    /// A balance carried over from the original bot's database.
+    Import,
+    /// A paid package (payments are not live yet; the kind is reserved so that history stays uniform).
+    Purchase,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountOpened {
+    pub telegram_id: TelegramId,
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub language_code: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokensGranted {
+    pub amount: Tokens,
+    pub kind: GrantKind,
+    pub reason: Option<String>,
+    pub balance_after: Tokens,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokensDebited {
+    pub task_id: TaskId,
+    pub amount: Tokens,
+    pub balance_after: Tokens,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokensRefunded {
+    pub task_id: TaskId,
+    pub amount: Tokens,
+    pub reason: String,
+    pub balance_after: Tokens,
+}
+
+/// Only the settings that changed are present.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SettingsChanged {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<Quality>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<ImageSize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRequested {
+    pub task_id: TaskId,
+    pub telegram_id: TelegramId,
+    pub kind: TaskKind,
+    pub prompt: Prompt,
+    pub model: ModelId,
+    pub quality: Quality,
+    pub size: ImageSize,
+    pub cost: Tokens,
+    /// The "Идеи и тренды" template the prompt came from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<String>,
+    /// For edits: the Telegram file id of the source image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_file_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskStarted {
+    pub attempt: u32,
+    /// Which worker process took it, for operators reading a stuck task's history.
+    pub worker: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskAttemptFailed {
+    pub attempt: u32,
+    pub error: String,
+    pub retryable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSucceeded {
+    pub attempt: u32,
+    /// What the provider reported it used (OpenAI's `usage`), kept for cost audits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_usage: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskDelivered {
+    pub telegram_file_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskFailed {
+    pub error: String,
+    pub attempts: u32,
+}
+
+/// The task-side mark of a refund: the task stream is what makes "at most once per task" a rule
+/// checked under the task's lock. The money itself moves in [`TokensRefunded`] on the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRefunded {
+    pub amount: Tokens,
+    pub reason: String,
+}
+
+/// Every event the ledger knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum Event {
+    AccountOpened(AccountOpened),
+    TokensGranted(TokensGranted),
+    TokensDebited(TokensDebited),
+    TokensRefunded(TokensRefunded),
+    SettingsChanged(SettingsChanged),
+    TaskRequested(TaskRequested),
+    TaskStarted(TaskStarted),
+    TaskAttemptFailed(TaskAttemptFailed),
+    TaskSucceeded(TaskSucceeded),
+    TaskDelivered(TaskDelivered),
+    TaskFailed(TaskFailed),
+    TaskRefunded(TaskRefunded),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("unknown event type {0:?}")]
+    UnknownType(String),
+    #[error("{event_type} schema version {found} is newer than this build understands (up to {known})")]
+    FutureSchema {
+        event_type: String,
+        found: i16,
+        known: i16,
+    },
+    #[error("{event_type} payload does not decode: {source}")]
+    Payload {
+        event_type: String,
+        source: serde_json::Error,
+    },
+}
+
+impl Event {
+    /// The name stored in `event_type` and used in NATS subjects.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Event::AccountOpened(_) => "AccountOpened",
+            Event::TokensGranted(_) => "TokensGranted",
+            Event::TokensDebited(_) => "TokensDebited",
+            Event::TokensRefunded(_) => "TokensRefunded",
+            Event::SettingsChanged(_) => "SettingsChanged",
+            Event::TaskRequested(_) => "TaskRequested",
+            Event::TaskStarted(_) => "TaskStarted",
+            Event::TaskAttemptFailed(_) => "TaskAttemptFailed",
+            Event::TaskSucceeded(_) => "TaskSucceeded",
+            Event::TaskDelivered(_) => "TaskDelivered",
+            Event::TaskFailed(_) => "TaskFailed",
+            Event::TaskRefunded(_) => "TaskRefunded",
+        }
+    }
+
+    /// The schema version written for each type today. Bump it when a payload changes shape and
+    /// teach [`upcast`] to turn the old shape into the new one.
+    pub fn schema_version(event_type: &str) -> Option<i16> {
+        match event_type {
+            "AccountOpened" | "TokensGranted" | "TokensDebited" | "TokensRefunded"
+            | "SettingsChanged" | "TaskRequested" | "TaskStarted" | "TaskAttemptFailed"
+            | "TaskSucceeded" | "TaskDelivered" | "TaskFailed" | "TaskRefunded" => Some(1),
+            _ => None,
+        }
+    }
+
+    /// The payload as stored in `data`.
+    pub fn data(&self) -> serde_json::Value {
+        // Serializing plain structs of strings and numbers cannot fail.
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut map)) => {
+                map.remove("data").unwrap_or(serde_json::Value::Null)
+            }
+            _ => serde_json::Value::Null,
+        }
+    }
+
+    /// Decodes a stored event, upcasting older schema versions.
+    pub fn decode(
+        event_type: &str,
+        schema_version: i16,
+        data: serde_json::Value,
+    ) -> Result<Event, DecodeError> {
+        let known = Self::schema_version(event_type)
+            .ok_or_else(|| DecodeError::UnknownType(event_type.to_string()))?;
+        if schema_version > known {
+            return Err(DecodeError::FutureSchema {
+                event_type: event_type.to_string(),
+                found: schema_version,
+                known,
+            });
+        }
+        let data = upcast(event_type, schema_version, data);
+        let tagged = serde_json::json!({ "type": event_type, "data": data });
+        serde_json::from_value(tagged).map_err(|source| DecodeError::Payload {
+            event_type: event_type.to_string(),
+            source,
+        })
+    }
+
+    /// The task this event concerns, if any.
+    pub fn task_id(&self) -> Option<TaskId> {
+        match self {
+            Event::TokensDebited(e) => Some(e.task_id),
+            Event::TokensRefunded(e) => Some(e.task_id),
+            Event::TaskRequested(e) => Some(e.task_id),
+            _ => None,
+        }
+    }
+}
+
+/// Turns a payload written under an older schema version into today's shape. Every type is at
+/// version 1 so far; when one moves on, its old shape is rewritten here (never in the table:
+/// the log is append-only), e.g. `("TokensGranted", 1) => add "kind": "admin"`.
+fn upcast(_event_type: &str, _schema_version: i16, data: serde_json::Value) -> serde_json::Value {
+    data
+}
+
+/// Cuts an error text to [`MAX_ERROR_CHARS`].
+pub fn bounded_error(text: &str) -> String {
+    crate::image::preview(text, MAX_ERROR_CHARS - 3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Event {
+        Event::TokensGranted(TokensGranted {
+            amount: Tokens::from_const(5),
+            kind: GrantKind::Admin,
+            reason: Some("bonus".into()),
+            balance_after: Tokens::from_const(15),
+        })
+    }
+
+    #[test]
+    fn round_trips_through_type_version_and_data() {
+        let e = sample();
+        let decoded = Event::decode(e.event_type(), 1, e.data()).expect("decodes");
+        assert_eq!(decoded, e);
+    }
+
+    #[test]
+    fn rejects_unknown_types_future_versions_and_bad_payloads() {
+        let e = sample();
+        assert!(matches!(
+            Event::decode("Nope", 1, e.data()),
+            Err(DecodeError::UnknownType(_))
+        ));
+        assert!(matches!(
+            Event::decode(e.event_type(), 2, e.data()),
+            Err(DecodeError::FutureSchema { .. })
+        ));
+        let negative = serde_json::json!({"amount": -1, "kind": "admin", "reason": null, "balance_after": 0});
+        assert!(matches!(
+            Event::decode("TokensGranted", 1, negative),
+            Err(DecodeError::Payload { .. })
+        ));
+    }
+
+    #[test]
+    fn every_type_has_a_schema_version() {
+        let names = [
+            "AccountOpened", "TokensGranted", "TokensDebited", "TokensRefunded", "SettingsChanged",
+            "TaskRequested", "TaskStarted", "TaskAttemptFailed", "TaskSucceeded", "TaskDelivered",
+            "TaskFailed", "TaskRefunded",
+        ];
+        for n in names {
+            assert_eq!(Event::schema_version(n), Some(1), "{n}");
+        }
+    }
+
+    #[test]
+    fn errors_are_bounded() {
+        let long = "x".repeat(10_000);
+        assert_eq!(bounded_error(&long).chars().count(), MAX_ERROR_CHARS);
+    }
+}

@@ -1,0 +1,161 @@
+//! The order in which readers see the log, and the guarantee that they never skip an event.
+//!
+//! Positions come from a sequence, and sequence values commit out of order: a transaction that
+//! took position 10 may commit after one that took 11. A reader that followed `position > last`
+//! would move past 10 before it was visible and never see it. So readers follow the pair
+//! (writing transaction id, position) and only read rows whose transaction id is below
+//! `pg_snapshot_xmin(pg_current_snapshot())`: every transaction below that horizon has finished,
+//! so no row can appear there later. The price is latency while a long transaction is open
+//! anywhere in the cluster, never a lost event.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::LedgerError;
+use crate::events::Event;
+use crate::ids::EventId;
+use crate::metadata::EventMetadata;
+use crate::stream::{Position, StreamId, StreamVersion};
+
+/// A place in the global order: after the event written by transaction `tx_id` at `position`.
+/// `LogCursor::START` is before everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+pub struct LogCursor {
+    pub tx_id: u64,
+    pub position: i64,
+}
+
+impl LogCursor {
+    pub const START: LogCursor = LogCursor { tx_id: 0, position: 0 };
+}
+
+impl fmt::Display for LogCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.tx_id, self.position)
+    }
+}
+
+/// An event row as stored, JSON still as text: what hashing, replay and relaying need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEvent {
+    pub position: Position,
+    pub tx_id: u64,
+    pub event_id: EventId,
+    pub stream_id: StreamId,
+    pub version: StreamVersion,
+    pub event_type: String,
+    pub schema_version: i16,
+    /// `data::text`: Postgres prints jsonb canonically (sorted keys, fixed spacing), which is what
+    /// the hash chain covers.
+    pub data: String,
+    pub metadata: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A decoded event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEvent {
+    pub position: Position,
+    pub tx_id: u64,
+    pub event_id: EventId,
+    pub stream_id: StreamId,
+    pub version: StreamVersion,
+    pub event: Event,
+    pub metadata: EventMetadata,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl RawEvent {
+    pub fn cursor(&self) -> LogCursor {
+        LogCursor {
+            tx_id: self.tx_id,
+            position: self.position.0,
+        }
+    }
+
+    pub fn decode(&self) -> Result<RecordedEvent, LedgerError> {
+        let context = || format!("position {}", self.position);
+        let data: serde_json::Value =
+            serde_json::from_str(&self.data).map_err(|e| LedgerError::corrupt(context(), e))?;
+        let event = Event::decode(&self.event_type, self.schema_version, data)
+            .map_err(|e| LedgerError::corrupt(context(), e))?;
+        let metadata: EventMetadata =
+            serde_json::from_str(&self.metadata).map_err(|e| LedgerError::corrupt(context(), e))?;
+        Ok(RecordedEvent {
+            position: self.position,
+            tx_id: self.tx_id,
+            event_id: self.event_id,
+            stream_id: self.stream_id.clone(),
+            version: self.version,
+            event,
+            metadata,
+            recorded_at: self.recorded_at,
+        })
+    }
+
+    pub(crate) fn from_row(row: &tokio_postgres::Row) -> Result<Self, LedgerError> {
+        let position: i64 = row.try_get(0)?;
+        let tx_text: String = row.try_get(1)?;
+        let tx_id = tx_text
+            .parse()
+            .map_err(|e| LedgerError::corrupt(format!("position {position}"), e))?;
+        let version: i64 = row.try_get(4)?;
+        Ok(RawEvent {
+            position: Position(position),
+            tx_id,
+            event_id: EventId::from_uuid(row.try_get::<_, Uuid>(2)?),
+            stream_id: StreamId::from_db(row.try_get(3)?),
+            version: StreamVersion(u64::try_from(version).unwrap_or(0)),
+            event_type: row.try_get(5)?,
+            schema_version: row.try_get(6)?,
+            data: row.try_get(7)?,
+            metadata: row.try_get(8)?,
+            recorded_at: row.try_get(9)?,
+        })
+    }
+}
+
+/// The columns of [`RawEvent::from_row`], in order, for `ledger.events e`.
+pub(crate) const EVENT_COLUMNS: &str = "e.position, e.tx_id::text, e.event_id, e.stream_id, \
+     e.stream_version, e.event_type, e.schema_version, e.data::text, e.metadata::text, e.recorded_at";
+
+/// Reads up to `limit` events after `after`, in global order, below the horizon.
+pub async fn read_log(
+    client: &impl GenericClient,
+    after: LogCursor,
+    limit: i64,
+) -> Result<Vec<RawEvent>, LedgerError> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM ledger.events e \
+         WHERE (e.tx_id, e.position) > ($1::text::xid8, $2) \
+           AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
+         ORDER BY e.tx_id, e.position LIMIT $3"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    let rows = client
+        .query(&stmt, &[&after.tx_id.to_string(), &after.position, &limit])
+        .await?;
+    rows.iter().map(RawEvent::from_row).collect()
+}
+
+/// True when events exist after `after` that are not yet below the horizon: a reader that got an
+/// empty batch should look again soon rather than wait for the next notification.
+pub async fn has_pending_beyond_horizon(
+    client: &impl GenericClient,
+    after: LogCursor,
+) -> Result<bool, LedgerError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM ledger.events e \
+             WHERE (e.tx_id, e.position) > ($1::text::xid8, $2))",
+        )
+        .await?;
+    let row = client
+        .query_one(&stmt, &[&after.tx_id.to_string(), &after.position])
+        .await?;
+    Ok(row.try_get(0)?)
+}

@@ -1,0 +1,142 @@
+//! Tamper evidence: a SHA-256 chain over the global order. Each link covers the previous hash and
+//! the event's canonical bytes, so changing, removing or inserting any sealed event changes every
+//! hash after it. Sealing happens after commit, by one sealer at a time, so appends never wait.
+//!
+//! An attacker with superuser rights could rewrite the chain as well; what defeats that is
+//! keeping the head hash somewhere else (`ledger verify` prints it; the relay publishes it).
+
+use deadpool_postgres::GenericClient;
+use sha2::{Digest, Sha256};
+
+use crate::error::LedgerError;
+use crate::global_order::{LogCursor, RawEvent, read_log};
+use crate::store::EventStore;
+use crate::stream::Position;
+
+pub type Hash = [u8; 32];
+
+/// The hash before the first event.
+pub const GENESIS: Hash = [0; 32];
+
+/// Advisory lock key of the sealer ("sealer").
+const SEALER_LOCK_KEY: i64 = 0x0073_6561_6c65_72;
+
+/// Bounds one sealing transaction.
+pub const SEAL_BATCH: i64 = 5_000;
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// The bytes an event's hash covers: every column, length-prefixed, in a fixed order.
+pub fn canonical_bytes(e: &RawEvent) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + e.data.len() + e.metadata.len());
+    out.extend_from_slice(b"tokenbot-event-v1");
+    out.extend_from_slice(&e.position.0.to_be_bytes());
+    out.extend_from_slice(&e.tx_id.to_be_bytes());
+    out.extend_from_slice(e.event_id.as_uuid().as_bytes());
+    put_bytes(&mut out, e.stream_id.as_str().as_bytes());
+    out.extend_from_slice(&e.version.0.to_be_bytes());
+    put_bytes(&mut out, e.event_type.as_bytes());
+    out.extend_from_slice(&e.schema_version.to_be_bytes());
+    put_bytes(&mut out, e.data.as_bytes());
+    put_bytes(&mut out, e.metadata.as_bytes());
+    out.extend_from_slice(&e.recorded_at.timestamp_micros().to_be_bytes());
+    out
+}
+
+pub fn link(previous: &Hash, event: &RawEvent) -> Hash {
+    let mut h = Sha256::new();
+    h.update(previous);
+    h.update(canonical_bytes(event));
+    h.finalize().into()
+}
+
+/// The newest sealed link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub seq: u64,
+    pub position: Position,
+    pub cursor: LogCursor,
+    pub hash: Hash,
+}
+
+pub async fn chain_head(client: &impl GenericClient) -> Result<Option<ChainHead>, LedgerError> {
+    let row = client
+        .query_opt(
+            "SELECT seq, position, tx_id::text, hash FROM ledger.chain ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let seq: i64 = row.try_get(0)?;
+    let position: i64 = row.try_get(1)?;
+    let tx: String = row.try_get(2)?;
+    let hash: Vec<u8> = row.try_get(3)?;
+    let corrupt = |d: &str| LedgerError::corrupt(format!("chain seq {seq}"), d);
+    Ok(Some(ChainHead {
+        seq: u64::try_from(seq).map_err(|_| corrupt("negative seq"))?,
+        position: Position(position),
+        cursor: LogCursor {
+            tx_id: tx.parse().map_err(|_| corrupt("bad tx id"))?,
+            position,
+        },
+        hash: hash.try_into().map_err(|_| corrupt("hash is not 32 bytes"))?,
+    }))
+}
+
+/// Seals up to `max_events` committed events. Returns how many were sealed (0 when another
+/// sealer holds the lock or nothing is new).
+pub async fn seal(store: &EventStore, max_events: i64) -> Result<u64, LedgerError> {
+    let mut client = store.database().pool().get().await?;
+    let tx = client.transaction().await?;
+    let locked: bool = tx
+        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&SEALER_LOCK_KEY])
+        .await?
+        .try_get(0)?;
+    if !locked {
+        return Ok(0);
+    }
+    let head = chain_head(&tx).await?;
+    let (mut seq, mut hash, after) = match &head {
+        Some(h) => (h.seq, h.hash, h.cursor),
+        None => (0, GENESIS, LogCursor::START),
+    };
+    let events = read_log(&tx, after, max_events).await?;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let mut seqs = Vec::with_capacity(events.len());
+    let mut positions = Vec::with_capacity(events.len());
+    let mut txs = Vec::with_capacity(events.len());
+    let mut hashes: Vec<Vec<u8>> = Vec::with_capacity(events.len());
+    for e in &events {
+        seq += 1;
+        hash = link(&hash, e);
+        seqs.push(i64::try_from(seq).unwrap_or(i64::MAX));
+        positions.push(e.position.0);
+        txs.push(e.tx_id.to_string());
+        hashes.push(hash.to_vec());
+    }
+    tx.execute(
+        "INSERT INTO ledger.chain (seq, position, tx_id, hash) \
+         SELECT s, p, t::xid8, h FROM unnest($1::int8[], $2::int8[], $3::text[], $4::bytea[]) AS u(s, p, t, h)",
+        &[&seqs, &positions, &txs, &hashes],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(events.len() as u64)
+}
+
+/// Seals everything committed so far (bounded batches).
+pub async fn seal_all(store: &EventStore) -> Result<u64, LedgerError> {
+    let mut total = 0;
+    loop {
+        let n = seal(store, SEAL_BATCH).await?;
+        total += n;
+        if n == 0 {
+            return Ok(total);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! The tokenbot ledger: an append-only event store on Postgres and the token and task rules
+//! checked inside each append.
+//!
+//! Reading order for newcomers: [`events`] (what can happen), [`account`] and [`task`] (the
+//! rules, pure), [`commands`] (where they meet the database), [`store`] (appends, idempotency),
+//! [`global_order`] (how readers never skip an event), [`hash_chain`] and [`verify`] (audit).
+
+pub mod account;
+pub mod aggregate;
+pub mod commands;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod global_order;
+pub mod hash_chain;
+pub mod ids;
+pub mod image;
+pub mod metadata;
+pub mod migrations;
+pub mod pricing;
+pub mod replay;
+pub mod store;
+pub mod stream;
+pub mod subscription;
+pub mod task;
+pub mod tokens;
+pub mod verify;
+
+pub use account::{Account, Settings};
+pub use commands::{BalanceChange, FailOutcome, Ledger, OpenOutcome, StartedAttempt, TaskReceipt, TaskRequest};
+pub use db::{Database, DbError};
+pub use error::{DomainError, LedgerError};
+pub use events::{Event, GrantKind};
+pub use global_order::{LogCursor, RawEvent, RecordedEvent};
+pub use ids::{CorrelationId, EventId, TaskId, TelegramId};
+pub use image::{ImageSize, ModelId, Prompt, Quality, TaskKind};
+pub use metadata::{Actor, CommandContext, EventMetadata, IdempotencyKey};
+pub use pricing::{LedgerConfig, PriceTable};
+pub use store::{EventStore, Executed, StreamAppend};
+pub use stream::{ExpectedVersion, Position, StreamId, StreamVersion};
+pub use task::{Task, TaskState, TaskStatus};
+pub use tokens::Tokens;

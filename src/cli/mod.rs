@@ -1,0 +1,6 @@
+//! Subcommands of the binary. Thin: parse arguments, call the library, print.
+
+pub mod bench;
+pub mod demo;
+pub mod ledger;
+pub mod progress;

@@ -1,0 +1,58 @@
+//! `tokenbot`: one binary for every role and every operator tool.
+
+mod cli;
+mod configuration;
+mod startup;
+mod telemetry;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "tokenbot", version, about = "Event-sourced token ledger with a Telegram image bot on top")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply database migrations (also done at every start).
+    Migrate,
+    /// Run a small demonstration against the real ledger: accounts, grants, debits, a refund, verify.
+    Demo(cli::demo::DemoArgs),
+    /// Auditor tools: verify, replay, balance at a moment, history.
+    #[command(subcommand)]
+    Ledger(cli::ledger::LedgerCommand),
+    /// Benchmarks; print JSON and update docs/benchmarks.md.
+    #[command(subcommand)]
+    Bench(cli::bench::BenchCommand),
+}
+
+#[tokio::main]
+async fn main() {
+    telemetry::init();
+    let cli = Cli::parse();
+    let result = run(cli).await;
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            // One line, the whole cause chain, no backtrace: the reader is an operator.
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let settings = configuration::Settings::from_env()?;
+    match cli.command {
+        Command::Migrate => {
+            startup::ledger(&settings).await?;
+            println!("migrations applied");
+            Ok(0)
+        }
+        Command::Demo(args) => cli::demo::run(&settings, args).await,
+        Command::Ledger(cmd) => cli::ledger::run(&settings, cmd).await,
+        Command::Bench(cmd) => cli::bench::run(&settings, cmd).await,
+    }
+}

@@ -1,0 +1,68 @@
+//! Getting a database ready: reach it, create it if it is missing, migrate it.
+
+use anyhow::Context;
+use tokenbot_ledger::migrations::migrate;
+use tokenbot_ledger::{Database, EventStore, Ledger};
+
+use crate::configuration::Settings;
+
+/// Connects, creating the database when the server is reachable but the database is not there
+/// yet (a fresh machine), then applies migrations.
+pub async fn ledger(settings: &Settings) -> anyhow::Result<Ledger> {
+    let db = Database::connect_lazy(&settings.database_url, settings.db_pool_size)?;
+    if let Err(first) = db.check().await {
+        if !missing_database(&first) {
+            return Err(first.into());
+        }
+        create_database(&db).await?;
+        db.check().await?;
+    }
+    let applied = migrate(&db).await?;
+    for m in &applied {
+        tracing::info!(migration = %m, "applied");
+    }
+    Ok(Ledger::new(EventStore::new(db), settings.ledger.clone()))
+}
+
+/// Connects without migrating (auditor commands must not change the schema).
+pub async fn ledger_readonly(settings: &Settings) -> anyhow::Result<Ledger> {
+    let db = Database::connect(&settings.database_url, settings.db_pool_size).await?;
+    Ok(Ledger::new(EventStore::new(db), settings.ledger.clone()))
+}
+
+fn missing_database(e: &tokenbot_ledger::DbError) -> bool {
+    use std::error::Error;
+    let mut source: Option<&(dyn Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(pg) = s.downcast_ref::<tokio_postgres::Error>() {
+            return pg.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME);
+        }
+        source = s.source();
+    }
+    false
+}
+
+async fn create_database(db: &Database) -> anyhow::Result<()> {
+    let name = db
+        .config()
+        .get_dbname()
+        .context("DATABASE_URL names no database")?
+        .to_string();
+    let mut admin = db.config().clone();
+    admin.dbname("postgres");
+    let (client, connection) = admin
+        .connect(tokio_postgres::NoTls)
+        .await
+        .with_context(|| format!("cannot connect to the 'postgres' database to create {name:?}"))?;
+    tokio::spawn(connection);
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    match client.batch_execute(&format!("CREATE DATABASE {quoted}")).await {
+        Ok(()) => {
+            eprintln!("created database {name}");
+            Ok(())
+        }
+        // Someone else created it in the meantime.
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot create database {name:?}")),
+    }
+}
