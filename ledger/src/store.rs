@@ -275,16 +275,19 @@ impl EventStore {
         let client = self.db.pool().get().await?;
         let key = ctx.idempotency_key.as_ref().map(|k| k.as_str().to_string());
 
+        let lock_stmt = client
+            .prepare_cached("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .await?;
         let claim_stmt = client
             .prepare_cached(
                 "INSERT INTO ledger.idempotency_keys (key, fingerprint) VALUES ($1, $2) \
                  ON CONFLICT (key) DO NOTHING RETURNING true",
             )
             .await?;
-        let lock_stmt = client
+        let heads_stmt = client
             .prepare_cached(
                 "SELECT stream_id, version, snapshot, snapshot_version FROM ledger.streams \
-                 WHERE stream_id = ANY($1) ORDER BY stream_id FOR UPDATE",
+                 WHERE stream_id = ANY($1)",
             )
             .await?;
         let clock_stmt = client.prepare_cached("SELECT clock_timestamp()").await?;
@@ -300,24 +303,39 @@ impl EventStore {
             now: Utc::now(),
             pending: Vec::new(),
         };
-        // From here on, dropping `cx` (an error, a cancelled future) rolls back.
+        // One round trip, executed in this order by the server:
+        // 1. BEGIN;
+        // 2. a transaction-scoped advisory lock per stream, in sorted order (no deadlocks).
+        //    Advisory locks assign no transaction id, so this transaction's id is assigned by its
+        //    first write below, after it holds the locks. Hence for any stream, the writer that
+        //    locked it later has the larger transaction id, and the global order
+        //    (tx_id, position) agrees with every stream's version order;
+        // 3. claim the idempotency key (a repeat blocks here until the first commits or aborts);
+        // 4. read the heads (READ COMMITTED: a snapshot taken after the locks were granted);
+        // 5. read the clock.
         let begun = {
+            let lock_params: Vec<[&(dyn tokio_postgres::types::ToSql + Sync); 1]> =
+                names.iter().map(|n| [n as &(dyn tokio_postgres::types::ToSql + Sync)]).collect();
+            let locks = futures::future::try_join_all(
+                lock_params.iter().map(|p| client.query_one(&lock_stmt, p)),
+            );
             let claim = async {
                 match &key {
                     Some(k) => client.query_opt(&claim_stmt, &[k, &fingerprint]).await.map(|r| r.is_some()),
                     None => Ok(true),
                 }
             };
-            let lock_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&names];
+            let heads_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&names];
             futures::try_join!(
                 client.batch_execute("BEGIN"),
+                locks,
                 claim,
-                client.query(&lock_stmt, &lock_params),
+                client.query(&heads_stmt, &heads_params),
                 client.query_one(&clock_stmt, &[])
             )
         };
         cx.client = Some(client);
-        let ((), claimed, rows, clock) = begun?;
+        let ((), _, claimed, rows, clock) = begun?;
 
         if !claimed {
             let client = cx.client.take();
