@@ -129,14 +129,43 @@ pub async fn seal(store: &EventStore, max_events: i64) -> Result<u64, LedgerErro
     Ok(events.len() as u64)
 }
 
-/// Seals everything committed so far (bounded batches).
+/// Longest `seal_all` waits for transactions that were open when it was called.
+const SEAL_ALL_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Seals everything committed before the call. Events become sealable once every older
+/// transaction on the server has finished (see [`crate::global_order`]), so this waits, within
+/// a bound, for the horizon to pass what was committed when it was called.
 pub async fn seal_all(store: &EventStore) -> Result<u64, LedgerError> {
+    let client = store.database().pool().get().await?;
+    let started: String = client
+        .query_one("SELECT pg_snapshot_xmax(pg_current_snapshot())::text", &[])
+        .await?
+        .try_get(0)?;
+    drop(client);
+    let deadline = tokio::time::Instant::now() + SEAL_ALL_PATIENCE;
+    let mut backoff = std::time::Duration::from_millis(2);
     let mut total = 0;
     loop {
         let n = seal(store, SEAL_BATCH).await?;
         total += n;
-        if n == 0 {
+        if n > 0 {
+            continue;
+        }
+        let client = store.database().pool().get().await?;
+        let head = chain_head(&client).await?;
+        let after = head.map_or(LogCursor::START, |h| h.cursor);
+        let waiting: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM ledger.events e \
+                 WHERE (e.tx_id, e.position) > ($1::text::xid8, $2) AND e.tx_id < $3::text::xid8)",
+                &[&after.tx_id.to_string(), &after.position, &started],
+            )
+            .await?
+            .try_get(0)?;
+        if !waiting || tokio::time::Instant::now() >= deadline {
             return Ok(total);
         }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(std::time::Duration::from_millis(100));
     }
 }

@@ -27,13 +27,17 @@ pub enum LedgerCommand {
     Replay,
     /// A user's balance now, or at a past moment.
     Balance {
+        #[arg(allow_hyphen_values = true)]
         telegram_id: String,
         /// An RFC 3339 time, e.g. 2026-11-25T10:00:00Z.
         #[arg(long)]
         at: Option<String>,
     },
     /// Every event of a user's account, oldest first, as JSON lines.
-    History { telegram_id: String },
+    History {
+        #[arg(allow_hyphen_values = true)]
+        telegram_id: String,
+    },
     /// Seal committed events into the hash chain now (the relay does this continuously).
     Seal,
 }
