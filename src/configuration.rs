@@ -17,7 +17,10 @@ pub struct Settings {
 }
 
 fn var(name: &str) -> Option<String> {
-    env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 fn parse_var<T: std::str::FromStr>(name: &str, expects: &str) -> anyhow::Result<Option<T>> {
@@ -37,13 +40,18 @@ impl Settings {
         let database_url = database_url
             .replace("postgresql+asyncpg://", "postgresql://")
             .replace("postgres+asyncpg://", "postgres://");
-        let db_pool_size = parse_var::<usize>("DB_POOL_SIZE", "a whole number of connections, 1..=256")?.unwrap_or(16);
+        let db_pool_size =
+            parse_var::<usize>("DB_POOL_SIZE", "a whole number of connections, 1..=256")?
+                .unwrap_or(16);
         if !(1..=256).contains(&db_pool_size) {
             bail!("DB_POOL_SIZE={db_pool_size} is invalid: expected 1..=256");
         }
 
         let mut ledger = LedgerConfig::seed_default();
-        if let Some(images) = parse_var::<u32>("INITIAL_TOKENS", "a whole number of medium-square images (the grant is that x 1056)")? {
+        if let Some(images) = parse_var::<u32>(
+            "INITIAL_TOKENS",
+            "a whole number of medium-square images (the grant is that x 1056)",
+        )? {
             ledger.initial_grant = ledger
                 .initial_grant_for_images(images)
                 .context("INITIAL_TOKENS is too large")?;
@@ -51,7 +59,10 @@ impl Settings {
         if let Some(t) = parse_var::<Tokens>("HIGH_COST_THRESHOLD", "a whole number of tokens")? {
             ledger.high_cost_threshold = t;
         }
-        if let Some(n) = parse_var::<u32>("MAX_TASKS_PER_USER_PER_HOUR", "a whole number (0 = no limit)")? {
+        if let Some(n) = parse_var::<u32>(
+            "MAX_TASKS_PER_USER_PER_HOUR",
+            "a whole number (0 = no limit)",
+        )? {
             if n > tokenbot_ledger::pricing::RATE_WINDOW_CAPACITY {
                 bail!(
                     "MAX_TASKS_PER_USER_PER_HOUR={n} is invalid: at most {} (0 = no limit)",
@@ -70,7 +81,8 @@ impl Settings {
             ledger.max_attempts = n;
         }
         if let Some(raw) = var("PRICE_TABLE") {
-            ledger.prices = PriceTable::parse(&raw).with_context(|| format!("PRICE_TABLE={raw:?}"))?;
+            ledger.prices =
+                PriceTable::parse(&raw).with_context(|| format!("PRICE_TABLE={raw:?}"))?;
         }
         if let Some(raw) = var("IMAGE_MODELS") {
             let models: Vec<ModelId> = raw

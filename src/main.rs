@@ -8,7 +8,11 @@ mod telemetry;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "tokenbot", version, about = "Event-sourced token ledger with a Telegram image bot on top")]
+#[command(
+    name = "tokenbot",
+    version,
+    about = "Event-sourced token ledger with a Telegram image bot on top"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -56,7 +56,10 @@ async fn create_database(db: &Database) -> anyhow::Result<()> {
         .with_context(|| format!("cannot connect to the 'postgres' database to create {name:?}"))?;
     tokio::spawn(connection);
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-    match client.batch_execute(&format!("CREATE DATABASE {quoted}")).await {
+    match client
+        .batch_execute(&format!("CREATE DATABASE {quoted}"))
+        .await
+    {
         Ok(()) => {
             eprintln!("created database {name}");
             Ok(())

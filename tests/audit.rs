@@ -31,10 +31,15 @@ async fn verify_passes_on_a_clean_log_and_names_the_altered_position() {
     for id in 1..=3 {
         let u = user(2000 + id);
         open_with(&t.ledger, u, 1_000).await;
-        t.ledger.request_task(&ctx(u), low_task(u, "clean")).await.expect("debit");
+        t.ledger
+            .request_task(&ctx(u), low_task(u, "clean"))
+            .await
+            .expect("debit");
     }
     assert!(hash_chain::seal_all(t.ledger.store()).await.expect("seal") > 0);
-    let report = verify::verify(t.ledger.store(), |_| {}).await.expect("verify");
+    let report = verify::verify(t.ledger.store(), |_| {})
+        .await
+        .expect("verify");
     assert!(report.ok(), "{:?}", report.violation);
     assert_eq!(report.unsealed, 0);
     assert_eq!(report.total_balance, 3 * 900);
@@ -45,8 +50,15 @@ async fn verify_passes_on_a_clean_log_and_names_the_altered_position() {
 
     // A superuser disables the guard and quietly raises one grant.
     let victim = user(2002);
-    let events = t.ledger.history(victim, StreamVersion(1), 10).await.expect("history");
-    let grant = events.iter().find(|e| e.event.event_type() == "TokensGranted").expect("grant");
+    let events = t
+        .ledger
+        .history(victim, StreamVersion(1), 10)
+        .await
+        .expect("history");
+    let grant = events
+        .iter()
+        .find(|e| e.event.event_type() == "TokensGranted")
+        .expect("grant");
     let client = t.db.pool().get().await.expect("client");
     client
         .batch_execute(&format!(
@@ -58,13 +70,24 @@ async fn verify_passes_on_a_clean_log_and_names_the_altered_position() {
         .await
         .expect("tamper");
 
-    let report = verify::verify(t.ledger.store(), |_| {}).await.expect("verify");
+    let report = verify::verify(t.ledger.store(), |_| {})
+        .await
+        .expect("verify");
     let violation = report.violation.expect("tampering is detected");
-    assert_eq!(violation.position, Some(grant.position), "{}", violation.reason);
+    assert_eq!(
+        violation.position,
+        Some(grant.position),
+        "{}",
+        violation.reason
+    );
 
     let bad = tokenbot(t.db.url(), &["ledger", "verify"]);
     assert_eq!(bad.status.code(), Some(1));
-    assert!(stderr(&bad).contains(&format!("position {}", grant.position)), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains(&format!("position {}", grant.position)),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,10 +96,17 @@ async fn a_deleted_event_breaks_the_chain_at_its_successor() {
     let u = user(2100);
     open_with(&t.ledger, u, 1_000).await;
     for _ in 0..3 {
-        t.ledger.request_task(&ctx(u), low_task(u, "gone")).await.expect("debit");
+        t.ledger
+            .request_task(&ctx(u), low_task(u, "gone"))
+            .await
+            .expect("debit");
     }
     hash_chain::seal_all(t.ledger.store()).await.expect("seal");
-    let events = t.ledger.history(u, StreamVersion(1), 100).await.expect("history");
+    let events = t
+        .ledger
+        .history(u, StreamVersion(1), 100)
+        .await
+        .expect("history");
     let victim = &events[3];
     let client = t.db.pool().get().await.expect("client");
     client
@@ -88,7 +118,9 @@ async fn a_deleted_event_breaks_the_chain_at_its_successor() {
         ))
         .await
         .expect("tamper");
-    let report = verify::verify(t.ledger.store(), |_| {}).await.expect("verify");
+    let report = verify::verify(t.ledger.store(), |_| {})
+        .await
+        .expect("verify");
     assert!(report.violation.is_some(), "a missing event is detected");
 }
 
@@ -97,9 +129,16 @@ async fn balance_history_and_replay_through_the_cli() {
     let t = ledger().await;
     let u = user(2200);
     open_with(&t.ledger, u, 1_000).await;
-    let first = t.ledger.history(u, StreamVersion(1), 10).await.expect("history");
+    let first = t
+        .ledger
+        .history(u, StreamVersion(1), 10)
+        .await
+        .expect("history");
     let then = first.last().expect("grant").recorded_at.to_rfc3339();
-    t.ledger.request_task(&ctx(u), low_task(u, "cli")).await.expect("debit");
+    t.ledger
+        .request_task(&ctx(u), low_task(u, "cli"))
+        .await
+        .expect("debit");
 
     let now = tokenbot(t.db.url(), &["ledger", "balance", "2200"]);
     assert_eq!(stdout(&now).trim(), "900", "{}", stderr(&now));
@@ -125,7 +164,10 @@ async fn bad_cli_input_gets_one_clear_line_and_a_non_zero_exit() {
     open_with(&t.ledger, user(2300), 10).await;
     let cases: [(&[&str], &str); 4] = [
         (&["ledger", "balance", "abc"], "Telegram user id"),
-        (&["ledger", "balance", "2300", "--at", "yesterday"], "RFC 3339"),
+        (
+            &["ledger", "balance", "2300", "--at", "yesterday"],
+            "RFC 3339",
+        ),
         (&["ledger", "balance", "99999"], "has no account"),
         (&["ledger", "history", "-5"], "Telegram user id"),
     ];
@@ -137,11 +179,21 @@ async fn bad_cli_input_gets_one_clear_line_and_a_non_zero_exit() {
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
-    let down = tokenbot("postgres://postgres@127.0.0.1:1/nothing", &["ledger", "verify"]);
+    let down = tokenbot(
+        "postgres://postgres@127.0.0.1:1/nothing",
+        &["ledger", "verify"],
+    );
     let err = stderr(&down);
     assert_eq!(down.status.code(), Some(1), "{err}");
-    assert!(err.contains("cannot reach Postgres at 127.0.0.1:1/nothing"), "{err}");
+    assert!(
+        err.contains("cannot reach Postgres at 127.0.0.1:1/nothing"),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     let bad_url = tokenbot("not a url", &["ledger", "verify"]);
-    assert!(stderr(&bad_url).contains("DATABASE_URL"), "{}", stderr(&bad_url));
+    assert!(
+        stderr(&bad_url).contains("DATABASE_URL"),
+        "{}",
+        stderr(&bad_url)
+    );
 }

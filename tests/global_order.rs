@@ -68,7 +68,10 @@ async fn read_all(sub: &mut Subscription, expected: usize) -> Vec<RawEvent> {
 async fn subscriber_sees_every_committed_event_once_in_a_stable_order() {
     let t = common::ledger().await;
     let store = t.ledger.store().clone();
-    let options = SubscriptionOptions { batch_size: 7, ..Default::default() };
+    let options = SubscriptionOptions {
+        batch_size: 7,
+        ..Default::default()
+    };
     let mut live = Subscription::new(store.clone(), LogCursor::START, options).await;
 
     let pool = t.db.pool();
@@ -101,21 +104,33 @@ async fn subscriber_sees_every_committed_event_once_in_a_stable_order() {
     }
     reading.abort();
 
-    assert_eq!(seen.len(), committed.len(), "exactly once: no duplicates, nothing extra");
+    assert_eq!(
+        seen.len(),
+        committed.len(),
+        "exactly once: no duplicates, nothing extra"
+    );
     let ids: HashSet<Uuid> = seen.iter().map(|e| e.event_id.as_uuid()).collect();
     assert_eq!(ids, committed, "every committed event, nothing rolled back");
     for pair in seen.windows(2) {
-        assert!(pair[0].cursor() < pair[1].cursor(), "strictly increasing cursor");
+        assert!(
+            pair[0].cursor() < pair[1].cursor(),
+            "strictly increasing cursor"
+        );
     }
     let mut versions: HashMap<&str, u64> = HashMap::new();
     for e in &seen {
         let last = versions.entry(e.stream_id.as_str()).or_insert(0);
-        assert_eq!(e.version.0, *last + 1, "stream order inside the global order");
+        assert_eq!(
+            e.version.0,
+            *last + 1,
+            "stream order inside the global order"
+        );
         *last = e.version.0;
     }
 
     // A reader that starts afterwards sees the same sequence.
-    let mut later = Subscription::new(store, LogCursor::START, SubscriptionOptions::default()).await;
+    let mut later =
+        Subscription::new(store, LogCursor::START, SubscriptionOptions::default()).await;
     let again = read_all(&mut later, committed.len()).await;
     let a: Vec<Uuid> = seen.iter().map(|e| e.event_id.as_uuid()).collect();
     let b: Vec<Uuid> = again.iter().map(|e| e.event_id.as_uuid()).collect();

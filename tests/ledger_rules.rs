@@ -10,8 +10,8 @@ use chrono::Duration;
 use common::*;
 use tokenbot_ledger::events::TokensGranted;
 use tokenbot_ledger::{
-    DomainError, Event, ExpectedVersion, GrantKind, IdempotencyKey, LedgerError, StreamAppend, StreamId, StreamVersion,
-    TaskId, Tokens,
+    DomainError, Event, ExpectedVersion, GrantKind, IdempotencyKey, LedgerError, StreamAppend,
+    StreamId, StreamVersion, TaskId, Tokens,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,7 +23,11 @@ async fn two_hundred_concurrent_debits_never_overdraw() {
     let mut handles = Vec::new();
     for i in 0..200 {
         let ledger = ledger.clone();
-        handles.push(tokio::spawn(async move { ledger.request_task(&ctx(u), low_task(u, &format!("picture {i}"))).await }));
+        handles.push(tokio::spawn(async move {
+            ledger
+                .request_task(&ctx(u), low_task(u, &format!("picture {i}")))
+                .await
+        }));
     }
     let mut ok = 0;
     let mut insufficient = 0;
@@ -33,7 +37,10 @@ async fn two_hundred_concurrent_debits_never_overdraw() {
                 ok += 1;
                 assert_eq!(r.value.cost, Tokens::from_const(100));
             }
-            Err(LedgerError::Domain(DomainError::InsufficientBalance { required, available })) => {
+            Err(LedgerError::Domain(DomainError::InsufficientBalance {
+                required,
+                available,
+            })) => {
                 insufficient += 1;
                 assert_eq!(required, Tokens::from_const(100));
                 assert_eq!(available, Tokens::ZERO);
@@ -47,12 +54,18 @@ async fn two_hundred_concurrent_debits_never_overdraw() {
     assert_eq!(count_events(&t.db, "TaskRequested").await, 100);
 
     // No version holes: the account stream is exactly 1..=n, and every balance_after >= 0.
-    let events = t.ledger.history(u, StreamVersion(1), i64::MAX).await.expect("history");
+    let events = t
+        .ledger
+        .history(u, StreamVersion(1), i64::MAX)
+        .await
+        .expect("history");
     for (i, e) in events.iter().enumerate() {
         assert_eq!(e.version, StreamVersion(i as u64 + 1), "no holes");
     }
     assert_eq!(events.len(), 2 + 100);
-    let report = tokenbot_ledger::verify::verify(t.ledger.store(), |_| {}).await.expect("verify runs");
+    let report = tokenbot_ledger::verify::verify(t.ledger.store(), |_| {})
+        .await
+        .expect("verify runs");
     assert!(report.ok(), "{:?}", report.violation);
 }
 
@@ -69,13 +82,22 @@ async fn double_confirm_debits_once_and_conflicting_payload_is_rejected() {
     );
     let (a, b) = (a.expect("first"), b.expect("second"));
     assert_eq!(a.value.task_id, b.value.task_id);
-    assert_eq!(a.positions, b.positions, "the repeat returns the first result");
+    assert_eq!(
+        a.positions, b.positions,
+        "the repeat returns the first result"
+    );
     assert!(a.replayed != b.replayed, "exactly one of the two ran");
     assert_eq!(balance(&t.ledger, u).await, Tokens::from_const(900));
     assert_eq!(count_events(&t.db, "TokensDebited").await, 1);
 
-    let other = t.ledger.request_task(&c, low_task(u, "a different fox")).await;
-    assert!(matches!(other, Err(LedgerError::IdempotencyConflict { .. })), "{other:?}");
+    let other = t
+        .ledger
+        .request_task(&c, low_task(u, "a different fox"))
+        .await;
+    assert!(
+        matches!(other, Err(LedgerError::IdempotencyConflict { .. })),
+        "{other:?}"
+    );
     assert_eq!(balance(&t.ledger, u).await, Tokens::from_const(900));
 }
 
@@ -87,11 +109,23 @@ async fn refund_rules_are_typed_and_append_nothing() {
     let before = count_all(&t.db).await;
 
     let unknown = TaskId::new();
-    let r = t.ledger.refund_task(&system(), unknown, Tokens::from_const(1), "why").await;
-    assert!(matches!(r, Err(LedgerError::Domain(DomainError::TaskNotFound(id))) if id == unknown), "{r:?}");
+    let r = t
+        .ledger
+        .refund_task(&system(), unknown, Tokens::from_const(1), "why")
+        .await;
+    assert!(
+        matches!(r, Err(LedgerError::Domain(DomainError::TaskNotFound(id))) if id == unknown),
+        "{r:?}"
+    );
 
     // A failed task is refunded in full exactly once, by whoever gets there first.
-    let task = t.ledger.request_task(&ctx(u), low_task(u, "x")).await.expect("task").value.task_id;
+    let task = t
+        .ledger
+        .request_task(&ctx(u), low_task(u, "x"))
+        .await
+        .expect("task")
+        .value
+        .task_id;
     let (c1, c2) = (system(), system());
     let (f1, f2) = tokio::join!(
         t.ledger.fail_task(&c1, task, u, "provider down"),
@@ -100,21 +134,59 @@ async fn refund_rules_are_typed_and_append_nothing() {
     let outcomes = [f1.is_ok(), f2.is_ok()];
     assert_eq!(outcomes.iter().filter(|o| **o).count(), 1, "{f1:?} {f2:?}");
     assert_eq!(balance(&t.ledger, u).await, Tokens::from_const(1_000));
-    let second = t.ledger.refund_task(&system(), task, Tokens::from_const(1), "again").await;
-    assert!(matches!(second, Err(LedgerError::Domain(DomainError::AlreadyRefunded { .. }))), "{second:?}");
+    let second = t
+        .ledger
+        .refund_task(&system(), task, Tokens::from_const(1), "again")
+        .await;
+    assert!(
+        matches!(
+            second,
+            Err(LedgerError::Domain(DomainError::AlreadyRefunded { .. }))
+        ),
+        "{second:?}"
+    );
 
     // A delivered task may be compensated, never above its debit.
-    let task = t.ledger.request_task(&ctx(u), low_task(u, "y")).await.expect("task").value.task_id;
-    let started = t.ledger.start_task(&system(), task, "w", Duration::minutes(5)).await.expect("start");
-    t.ledger.succeed_task(&system(), task, started.value.attempt, None).await.expect("succeed");
-    t.ledger.deliver_task(&system(), task, "file-1").await.expect("deliver");
-    let too_much = t.ledger.refund_task(&system(), task, Tokens::from_const(101), "bad").await;
-    assert!(matches!(too_much, Err(LedgerError::Domain(DomainError::RefundExceedsDebit { .. }))), "{too_much:?}");
+    let task = t
+        .ledger
+        .request_task(&ctx(u), low_task(u, "y"))
+        .await
+        .expect("task")
+        .value
+        .task_id;
+    let started = t
+        .ledger
+        .start_task(&system(), task, "w", Duration::minutes(5))
+        .await
+        .expect("start");
+    t.ledger
+        .succeed_task(&system(), task, started.value.attempt, None)
+        .await
+        .expect("succeed");
+    t.ledger
+        .deliver_task(&system(), task, "file-1")
+        .await
+        .expect("deliver");
+    let too_much = t
+        .ledger
+        .refund_task(&system(), task, Tokens::from_const(101), "bad")
+        .await;
+    assert!(
+        matches!(
+            too_much,
+            Err(LedgerError::Domain(DomainError::RefundExceedsDebit { .. }))
+        ),
+        "{too_much:?}"
+    );
 
     let after = count_all(&t.db).await;
     // Only the two tasks' own events were appended: request(2) + fail(3) and request(2) + start/succeed/deliver(3).
     assert_eq!(after - before, 10);
-    let ok = t.ledger.refund_task(&system(), task, Tokens::from_const(40), "blurry").await.expect("refund");
+    let ok = t
+        .ledger
+        .refund_task(&system(), task, Tokens::from_const(40), "blurry")
+        .await
+        .expect("refund");
     assert_eq!(ok.value.balance_after, Tokens::from_const(1_000 - 100 + 40));
 }
 
@@ -133,7 +205,14 @@ async fn appends_are_atomic_across_streams_and_check_versions() {
     };
     let store = t.ledger.store();
     store
-        .append(&system(), vec![StreamAppend { stream: a.clone(), expected: ExpectedVersion::NoStream, events: vec![grant(1)] }])
+        .append(
+            &system(),
+            vec![StreamAppend {
+                stream: a.clone(),
+                expected: ExpectedVersion::NoStream,
+                events: vec![grant(1)],
+            }],
+        )
         .await
         .expect("first append");
     // b is new, a is stale: nothing of the two may be written.
@@ -141,8 +220,16 @@ async fn appends_are_atomic_across_streams_and_check_versions() {
         .append(
             &system(),
             vec![
-                StreamAppend { stream: b.clone(), expected: ExpectedVersion::NoStream, events: vec![grant(2)] },
-                StreamAppend { stream: a.clone(), expected: ExpectedVersion::Exact(StreamVersion(0)), events: vec![grant(3)] },
+                StreamAppend {
+                    stream: b.clone(),
+                    expected: ExpectedVersion::NoStream,
+                    events: vec![grant(2)],
+                },
+                StreamAppend {
+                    stream: a.clone(),
+                    expected: ExpectedVersion::Exact(StreamVersion(0)),
+                    events: vec![grant(3)],
+                },
             ],
         )
         .await;
@@ -153,13 +240,39 @@ async fn appends_are_atomic_across_streams_and_check_versions() {
         }
         other => panic!("expected a version conflict, got {other:?}"),
     }
-    assert!(store.read_stream(&b, StreamVersion(1), 10).await.expect("read").is_empty(), "no partial write");
+    assert!(
+        store
+            .read_stream(&b, StreamVersion(1), 10)
+            .await
+            .expect("read")
+            .is_empty(),
+        "no partial write"
+    );
     let ok = store
-        .append(&system(), vec![StreamAppend { stream: a.clone(), expected: ExpectedVersion::Exact(StreamVersion(1)), events: vec![grant(4), grant(5)] }])
+        .append(
+            &system(),
+            vec![StreamAppend {
+                stream: a.clone(),
+                expected: ExpectedVersion::Exact(StreamVersion(1)),
+                events: vec![grant(4), grant(5)],
+            }],
+        )
         .await
         .expect("exact append");
     assert_eq!(ok.positions.len(), 2);
-    assert!(store.append(&system(), vec![StreamAppend { stream: a, expected: ExpectedVersion::Any, events: vec![] }]).await.is_err());
+    assert!(
+        store
+            .append(
+                &system(),
+                vec![StreamAppend {
+                    stream: a,
+                    expected: ExpectedVersion::Any,
+                    events: vec![]
+                }]
+            )
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,7 +286,10 @@ async fn the_database_refuses_update_delete_and_truncate() {
         "TRUNCATE ledger.events",
     ] {
         let err = client.batch_execute(sql).await.expect_err(sql);
-        assert!(err.to_string().contains("append-only") || format!("{err:?}").contains("append-only"), "{sql}: {err:?}");
+        assert!(
+            err.to_string().contains("append-only") || format!("{err:?}").contains("append-only"),
+            "{sql}: {err:?}"
+        );
     }
     assert_eq!(count_events(&t.db, "TokensGranted").await, 1);
 }
@@ -183,16 +299,32 @@ async fn balance_at_a_past_moment() {
     let t = ledger().await;
     let u = user(1005);
     open_with(&t.ledger, u, 1_000).await;
-    let first = t.ledger.history(u, StreamVersion(1), 100).await.expect("history");
+    let first = t
+        .ledger
+        .history(u, StreamVersion(1), 100)
+        .await
+        .expect("history");
     let after_grant = first.last().expect("grant").recorded_at;
-    t.ledger.request_task(&ctx(u), low_task(u, "z")).await.expect("debit");
-    assert_eq!(t.ledger.balance_at(u, after_grant).await.expect("at"), Some(Tokens::from_const(1_000)));
+    t.ledger
+        .request_task(&ctx(u), low_task(u, "z"))
+        .await
+        .expect("debit");
     assert_eq!(
-        t.ledger.balance_at(u, chrono::Utc::now()).await.expect("now"),
+        t.ledger.balance_at(u, after_grant).await.expect("at"),
+        Some(Tokens::from_const(1_000))
+    );
+    assert_eq!(
+        t.ledger
+            .balance_at(u, chrono::Utc::now())
+            .await
+            .expect("now"),
         Some(Tokens::from_const(900))
     );
     let before_open = first[0].recorded_at - Duration::seconds(1);
-    assert_eq!(t.ledger.balance_at(u, before_open).await.expect("before"), None);
+    assert_eq!(
+        t.ledger.balance_at(u, before_open).await.expect("before"),
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,12 +333,19 @@ async fn registration_is_once_and_concurrent_starts_agree() {
     config.initial_grant = Tokens::from_const(10_560);
     let t = ledger_with(config).await;
     let u = user(1006);
-    let profile = tokenbot_ledger::events::AccountOpened { telegram_id: u, username: None, first_name: Some("A".into()), language_code: None };
+    let profile = tokenbot_ledger::events::AccountOpened {
+        telegram_id: u,
+        username: None,
+        first_name: Some("A".into()),
+        language_code: None,
+    };
     let mut handles = Vec::new();
     for _ in 0..8 {
         let l = t.ledger.clone();
         let p = profile.clone();
-        handles.push(tokio::spawn(async move { l.open_account(&ctx(u), p).await }));
+        handles.push(tokio::spawn(
+            async move { l.open_account(&ctx(u), p).await },
+        ));
     }
     let mut newly = 0;
     for h in handles {

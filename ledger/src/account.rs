@@ -313,7 +313,14 @@ mod tests {
     fn debit_refuses_overdraft_with_amounts() {
         let a = opened(100);
         let c = LedgerConfig::seed_default();
-        let err = decide_debit(&a, tg(), TaskId::new(), Tokens::from_const(101), Utc::now(), &c);
+        let err = decide_debit(
+            &a,
+            tg(),
+            TaskId::new(),
+            Tokens::from_const(101),
+            Utc::now(),
+            &c,
+        );
         assert_eq!(
             err,
             Err(DomainError::InsufficientBalance {
@@ -321,7 +328,14 @@ mod tests {
                 available: Tokens::from_const(100)
             })
         );
-        let ok = decide_debit(&a, tg(), TaskId::new(), Tokens::from_const(100), Utc::now(), &c);
+        let ok = decide_debit(
+            &a,
+            tg(),
+            TaskId::new(),
+            Tokens::from_const(100),
+            Utc::now(),
+            &c,
+        );
         assert!(ok.is_ok());
     }
 
@@ -333,12 +347,27 @@ mod tests {
         let t0 = Utc::now();
         for i in 0..2 {
             let at = t0 + Duration::minutes(i);
-            let ev = decide_debit(&a, tg(), TaskId::new(), Tokens::from_const(1), at, &c).expect("allowed");
+            let ev = decide_debit(&a, tg(), TaskId::new(), Tokens::from_const(1), at, &c)
+                .expect("allowed");
             a.apply_all(&ev, at).expect("fits");
         }
-        let third = decide_debit(&a, tg(), TaskId::new(), Tokens::from_const(1), t0 + Duration::minutes(2), &c);
+        let third = decide_debit(
+            &a,
+            tg(),
+            TaskId::new(),
+            Tokens::from_const(1),
+            t0 + Duration::minutes(2),
+            &c,
+        );
         assert_eq!(third, Err(DomainError::RateLimited { limit: 2 }));
-        let later = decide_debit(&a, tg(), TaskId::new(), Tokens::from_const(1), t0 + Duration::minutes(61), &c);
+        let later = decide_debit(
+            &a,
+            tg(),
+            TaskId::new(),
+            Tokens::from_const(1),
+            t0 + Duration::minutes(61),
+            &c,
+        );
         assert!(later.is_ok());
     }
 
@@ -368,7 +397,10 @@ mod tests {
             model: ModelId::parse("dall-e-2").ok(),
             ..Default::default()
         };
-        assert!(matches!(decide_settings(&a, tg(), unknown, &c), Err(DomainError::UnknownModel(_))));
+        assert!(matches!(
+            decide_settings(&a, tg(), unknown, &c),
+            Err(DomainError::UnknownModel(_))
+        ));
     }
 
     #[test]
@@ -385,7 +417,14 @@ mod tests {
             Err(DomainError::GrantTooLarge { .. })
         ));
         assert_eq!(
-            decide_grant(&Account::default(), tg(), Tokens::from_const(1), GrantKind::Admin, None, &c),
+            decide_grant(
+                &Account::default(),
+                tg(),
+                Tokens::from_const(1),
+                GrantKind::Admin,
+                None,
+                &c
+            ),
             Err(DomainError::AccountNotFound(tg()))
         );
     }

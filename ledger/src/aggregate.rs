@@ -13,7 +13,9 @@ use crate::events::Event;
 #[error("{0}")]
 pub struct ApplyError(pub String);
 
-pub trait Aggregate: Default + Clone + PartialEq + std::fmt::Debug + Serialize + DeserializeOwned {
+pub trait Aggregate:
+    Default + Clone + PartialEq + std::fmt::Debug + Serialize + DeserializeOwned
+{
     /// Bumped whenever the serialized state changes shape; a stored snapshot of another version
     /// is ignored and the state is refolded from the events.
     const SNAPSHOT_VERSION: i32;
@@ -23,7 +25,11 @@ pub trait Aggregate: Default + Clone + PartialEq + std::fmt::Debug + Serialize +
     fn apply(&mut self, event: &Event, recorded_at: DateTime<Utc>) -> Result<(), ApplyError>;
 
     /// Applies events that `decide` just produced. They fit by construction.
-    fn apply_all(&mut self, events: &[Event], recorded_at: DateTime<Utc>) -> Result<(), ApplyError> {
+    fn apply_all(
+        &mut self,
+        events: &[Event],
+        recorded_at: DateTime<Utc>,
+    ) -> Result<(), ApplyError> {
         events.iter().try_for_each(|e| self.apply(e, recorded_at))
     }
 }

@@ -54,10 +54,14 @@ impl Database {
     }
 
     pub async fn check(&self) -> Result<(), DbError> {
-        let client = self.pool.get().await.map_err(|source| DbError::Unreachable {
-            target: self.describe(),
-            source,
-        })?;
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|source| DbError::Unreachable {
+                target: self.describe(),
+                source,
+            })?;
         drop(client);
         Ok(())
     }

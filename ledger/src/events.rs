@@ -150,7 +150,9 @@ pub enum Event {
 pub enum DecodeError {
     #[error("unknown event type {0:?}")]
     UnknownType(String),
-    #[error("{event_type} schema version {found} is newer than this build understands (up to {known})")]
+    #[error(
+        "{event_type} schema version {found} is newer than this build understands (up to {known})"
+    )]
     FutureSchema {
         event_type: String,
         found: i16,
@@ -281,7 +283,8 @@ mod tests {
             Event::decode(e.event_type(), 2, e.data()),
             Err(DecodeError::FutureSchema { .. })
         ));
-        let negative = serde_json::json!({"amount": -1, "kind": "admin", "reason": null, "balance_after": 0});
+        let negative =
+            serde_json::json!({"amount": -1, "kind": "admin", "reason": null, "balance_after": 0});
         assert!(matches!(
             Event::decode("TokensGranted", 1, negative),
             Err(DecodeError::Payload { .. })
@@ -291,9 +294,18 @@ mod tests {
     #[test]
     fn every_type_has_a_schema_version() {
         let names = [
-            "AccountOpened", "TokensGranted", "TokensDebited", "TokensRefunded", "SettingsChanged",
-            "TaskRequested", "TaskStarted", "TaskAttemptFailed", "TaskSucceeded", "TaskDelivered",
-            "TaskFailed", "TaskRefunded",
+            "AccountOpened",
+            "TokensGranted",
+            "TokensDebited",
+            "TokensRefunded",
+            "SettingsChanged",
+            "TaskRequested",
+            "TaskStarted",
+            "TaskAttemptFailed",
+            "TaskSucceeded",
+            "TaskDelivered",
+            "TaskFailed",
+            "TaskRefunded",
         ];
         for n in names {
             assert_eq!(Event::schema_version(n), Some(1), "{n}");

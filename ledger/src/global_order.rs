@@ -23,14 +23,19 @@ use crate::stream::{Position, StreamId, StreamVersion};
 
 /// A place in the global order: after the event written by transaction `tx_id` at `position`.
 /// `LogCursor::START` is before everything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 pub struct LogCursor {
     pub tx_id: u64,
     pub position: i64,
 }
 
 impl LogCursor {
-    pub const START: LogCursor = LogCursor { tx_id: 0, position: 0 };
+    pub const START: LogCursor = LogCursor {
+        tx_id: 0,
+        position: 0,
+    };
 }
 
 impl fmt::Display for LogCursor {

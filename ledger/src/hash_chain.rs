@@ -19,7 +19,7 @@ pub type Hash = [u8; 32];
 pub const GENESIS: Hash = [0; 32];
 
 /// Advisory lock key of the sealer ("sealer").
-const SEALER_LOCK_KEY: i64 = 0x0073_6561_6c65_72;
+const SEALER_LOCK_KEY: i64 = 0x0000_7365_616c_6572;
 
 /// Bounds one sealing transaction.
 pub const SEAL_BATCH: i64 = 5_000;
@@ -82,7 +82,9 @@ pub async fn chain_head(client: &impl GenericClient) -> Result<Option<ChainHead>
             tx_id: tx.parse().map_err(|_| corrupt("bad tx id"))?,
             position,
         },
-        hash: hash.try_into().map_err(|_| corrupt("hash is not 32 bytes"))?,
+        hash: hash
+            .try_into()
+            .map_err(|_| corrupt("hash is not 32 bytes"))?,
     }))
 }
 

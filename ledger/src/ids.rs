@@ -135,6 +135,11 @@ mod tests {
     #[test]
     fn telegram_id_deserialization_validates() {
         assert!(serde_json::from_str::<TelegramId>("-1").is_err());
-        assert_eq!(serde_json::from_str::<TelegramId>("7").map(TelegramId::get).ok(), Some(7));
+        assert_eq!(
+            serde_json::from_str::<TelegramId>("7")
+                .map(TelegramId::get)
+                .ok(),
+            Some(7)
+        );
     }
 }

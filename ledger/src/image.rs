@@ -223,9 +223,15 @@ mod tests {
         assert!(Prompt::parse(&cyrillic).is_ok());
         assert_eq!(
             Prompt::parse(&"я".repeat(2001)),
-            Err(InvalidImageSpec::PromptTooLong { len: 2001, max: 2000 })
+            Err(InvalidImageSpec::PromptTooLong {
+                len: 2001,
+                max: 2000
+            })
         );
-        assert_eq!(Prompt::parse("  cat ").map(|p| p.as_str().to_string()), Ok("cat".into()));
+        assert_eq!(
+            Prompt::parse("  cat ").map(|p| p.as_str().to_string()),
+            Ok("cat".into())
+        );
     }
 
     #[test]
@@ -238,7 +244,10 @@ mod tests {
     fn sizes_and_qualities_round_trip() {
         for s in ImageSize::ALL {
             assert_eq!(s.as_str().parse::<ImageSize>(), Ok(s));
-            assert_eq!(serde_json::to_string(&s).ok(), Some(format!("\"{}\"", s.as_str())));
+            assert_eq!(
+                serde_json::to_string(&s).ok(),
+                Some(format!("\"{}\"", s.as_str()))
+            );
         }
         for q in Quality::ALL {
             assert_eq!(q.as_str().parse::<Quality>(), Ok(q));

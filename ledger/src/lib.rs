@@ -27,7 +27,9 @@ pub mod tokens;
 pub mod verify;
 
 pub use account::{Account, Settings};
-pub use commands::{BalanceChange, FailOutcome, Ledger, OpenOutcome, StartedAttempt, TaskReceipt, TaskRequest};
+pub use commands::{
+    BalanceChange, FailOutcome, Ledger, OpenOutcome, StartedAttempt, TaskReceipt, TaskRequest,
+};
 pub use db::{Database, DbError};
 pub use error::{DomainError, LedgerError};
 pub use events::{Event, GrantKind};

@@ -79,7 +79,10 @@ impl CommandContext {
             correlation_id: self.correlation_id,
             causation_id: self.causation_id,
             actor: self.actor.clone(),
-            idempotency_key: self.idempotency_key.as_ref().map(|k| k.as_str().to_string()),
+            idempotency_key: self
+                .idempotency_key
+                .as_ref()
+                .map(|k| k.as_str().to_string()),
         }
     }
 }
@@ -106,7 +109,10 @@ impl IdempotencyKey {
     }
 
     /// `namespace:value`, for keys we derive ourselves.
-    pub fn derived(namespace: &str, value: impl std::fmt::Display) -> Result<Self, InvalidIdempotencyKey> {
+    pub fn derived(
+        namespace: &str,
+        value: impl std::fmt::Display,
+    ) -> Result<Self, InvalidIdempotencyKey> {
         Self::parse(&format!("{namespace}:{value}"))
     }
 

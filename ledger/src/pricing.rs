@@ -13,7 +13,9 @@ pub struct PriceTable {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid price table {0:?}: expected `low:272/408/400,medium:1056/1584/1568,high:4160/6240/6208` (sizes in the order 1024x1024/1024x1536/1536x1024)")]
+#[error(
+    "invalid price table {0:?}: expected `low:272/408/400,medium:1056/1584/1568,high:4160/6240/6208` (sizes in the order 1024x1024/1024x1536/1536x1024)"
+)]
 pub struct InvalidPriceTable(pub String);
 
 impl PriceTable {
@@ -50,7 +52,10 @@ impl PriceTable {
 
     pub fn price(&self, quality: Quality, size: ImageSize) -> Tokens {
         // Construction guarantees every cell is present.
-        self.prices.get(&(quality, size)).copied().unwrap_or(Tokens::ZERO)
+        self.prices
+            .get(&(quality, size))
+            .copied()
+            .unwrap_or(Tokens::ZERO)
     }
 }
 
@@ -105,7 +110,10 @@ impl LedgerConfig {
     }
 
     /// INITIAL_TOKENS is counted in medium-square images, as in the original.
-    pub fn initial_grant_for_images(&self, images: u32) -> Result<Tokens, crate::tokens::InvalidTokens> {
+    pub fn initial_grant_for_images(
+        &self,
+        images: u32,
+    ) -> Result<Tokens, crate::tokens::InvalidTokens> {
         self.prices
             .price(Quality::Medium, ImageSize::Square)
             .checked_mul(images)
@@ -151,9 +159,18 @@ mod tests {
     #[test]
     fn seed_table_and_grant() {
         let c = LedgerConfig::seed_default();
-        assert_eq!(c.prices.price(Quality::Low, ImageSize::Square), Tokens::from_const(272));
-        assert_eq!(c.prices.price(Quality::High, ImageSize::Portrait), Tokens::from_const(6240));
-        assert_eq!(c.prices.price(Quality::Medium, ImageSize::Landscape), Tokens::from_const(1568));
+        assert_eq!(
+            c.prices.price(Quality::Low, ImageSize::Square),
+            Tokens::from_const(272)
+        );
+        assert_eq!(
+            c.prices.price(Quality::High, ImageSize::Portrait),
+            Tokens::from_const(6240)
+        );
+        assert_eq!(
+            c.prices.price(Quality::Medium, ImageSize::Landscape),
+            Tokens::from_const(1568)
+        );
         assert_eq!(c.initial_grant, Tokens::from_const(10_560));
         // Exactly the three high options need a second confirmation with the defaults.
         let high: Vec<_> = Quality::ALL
@@ -177,7 +194,13 @@ mod tests {
     fn templates_multiply_and_unknown_ones_are_rejected() {
         let mut c = LedgerConfig::seed_default();
         c.templates.insert("double".into(), 2);
-        assert_eq!(c.cost(Quality::Low, ImageSize::Square, Some("double")), Ok(Tokens::from_const(544)));
-        assert!(c.cost(Quality::Low, ImageSize::Square, Some("nope")).is_err());
+        assert_eq!(
+            c.cost(Quality::Low, ImageSize::Square, Some("double")),
+            Ok(Tokens::from_const(544))
+        );
+        assert!(
+            c.cost(Quality::Low, ImageSize::Square, Some("nope"))
+                .is_err()
+        );
     }
 }

@@ -23,7 +23,9 @@ pub fn replay_raw(
     from: LogCursor,
 ) -> impl Stream<Item = Result<Vec<RawEvent>, LedgerError>> + '_ {
     futures::stream::try_unfold(Some(from), move |cursor| async move {
-        let Some(cursor) = cursor else { return Ok(None) };
+        let Some(cursor) = cursor else {
+            return Ok(None);
+        };
         let batch = store.read_log(cursor, REPLAY_BATCH).await?;
         Ok(match batch.last() {
             None => None,
@@ -62,8 +64,10 @@ impl<'a> ReplayLine<'a> {
             event_type: &e.event_type,
             schema_version: e.schema_version,
             recorded_at: e.recorded_at.to_rfc3339(),
-            data: serde_json::from_str(&e.data).map_err(|err| LedgerError::corrupt(context(), err))?,
-            metadata: serde_json::from_str(&e.metadata).map_err(|err| LedgerError::corrupt(context(), err))?,
+            data: serde_json::from_str(&e.data)
+                .map_err(|err| LedgerError::corrupt(context(), err))?,
+            metadata: serde_json::from_str(&e.metadata)
+                .map_err(|err| LedgerError::corrupt(context(), err))?,
         })
     }
 }
@@ -79,7 +83,9 @@ pub async fn replay_balances(
     while let Some(batch) = batches.try_next().await? {
         for raw in &batch {
             seen += 1;
-            let Some(owner) = raw.stream_id.account_owner() else { continue };
+            let Some(owner) = raw.stream_id.account_owner() else {
+                continue;
+            };
             let e: RecordedEvent = raw.decode()?;
             accounts
                 .entry(owner)
@@ -94,7 +100,7 @@ pub async fn replay_balances(
 
 /// Sum of balances (for summaries).
 pub fn total(accounts: &BTreeMap<TelegramId, Account>) -> Tokens {
-    accounts
-        .values()
-        .fold(Tokens::ZERO, |acc, a| acc.checked_add(a.balance).unwrap_or(acc))
+    accounts.values().fold(Tokens::ZERO, |acc, a| {
+        acc.checked_add(a.balance).unwrap_or(acc)
+    })
 }

@@ -78,7 +78,7 @@ pub struct CommandTx {
 /// The outcome of [`EventStore::begin`].
 pub enum Begun<R> {
     /// A new command: decide, append, commit.
-    Fresh(CommandTx),
+    Fresh(Box<CommandTx>),
     /// The idempotency key was used before with the same command: this is its first result.
     Replayed(Executed<R>),
 }
@@ -102,7 +102,9 @@ impl Drop for CommandTx {
 impl CommandTx {
     fn client(&self) -> &deadpool_postgres::Object {
         // Only `commit` and `drop` take the client, and both consume the transaction.
-        self.client.as_ref().unwrap_or_else(|| unreachable!("CommandTx used after commit"))
+        self.client
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("CommandTx used after commit"))
     }
 
     /// The database's clock, read after the stream locks were taken: every event of this command
@@ -113,7 +115,9 @@ impl CommandTx {
 
     /// The current version of a locked stream (0 when it does not exist).
     pub fn version(&self, stream: &StreamId) -> StreamVersion {
-        self.heads.get(stream).map_or(StreamVersion::NONE, |h| h.version)
+        self.heads
+            .get(stream)
+            .map_or(StreamVersion::NONE, |h| h.version)
     }
 
     /// The aggregate state of a locked stream: its snapshot if current, else a fold of its events.
@@ -195,7 +199,10 @@ impl CommandTx {
 /// Runs `attempt` again when it lost a race (another writer created the same new stream first,
 /// or Postgres broke a deadlock), a bounded number of times. Each attempt is a fresh
 /// transaction that re-reads the state, so the retry decides on what the winner wrote.
-pub async fn retrying<R, F, Fut>(streams: &[StreamId], mut attempt: F) -> Result<Executed<R>, LedgerError>
+pub async fn retrying<R, F, Fut>(
+    streams: &[StreamId],
+    mut attempt: F,
+) -> Result<Executed<R>, LedgerError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Executed<R>, LedgerError>>,
@@ -314,14 +321,19 @@ impl EventStore {
         // 4. read the heads (READ COMMITTED: a snapshot taken after the locks were granted);
         // 5. read the clock.
         let begun = {
-            let lock_params: Vec<[&(dyn tokio_postgres::types::ToSql + Sync); 1]> =
-                names.iter().map(|n| [n as &(dyn tokio_postgres::types::ToSql + Sync)]).collect();
+            let lock_params: Vec<[&(dyn tokio_postgres::types::ToSql + Sync); 1]> = names
+                .iter()
+                .map(|n| [n as &(dyn tokio_postgres::types::ToSql + Sync)])
+                .collect();
             let locks = futures::future::try_join_all(
                 lock_params.iter().map(|p| client.query_one(&lock_stmt, p)),
             );
             let claim = async {
                 match &key {
-                    Some(k) => client.query_opt(&claim_stmt, &[k, &fingerprint]).await.map(|r| r.is_some()),
+                    Some(k) => client
+                        .query_opt(&claim_stmt, &[k, &fingerprint])
+                        .await
+                        .map(|r| r.is_some()),
                     None => Ok(true),
                 }
             };
@@ -342,7 +354,10 @@ impl EventStore {
             if let Some(client) = client {
                 client.batch_execute("ROLLBACK").await?;
                 let key = key.unwrap_or_default();
-                return self.replay_result(&client, &key, fingerprint).await.map(Begun::Replayed);
+                return self
+                    .replay_result(&client, &key, fingerprint)
+                    .await
+                    .map(Begun::Replayed);
             }
         }
 
@@ -358,7 +373,7 @@ impl EventStore {
             );
         }
         cx.now = clock.try_get(0)?;
-        Ok(Begun::Fresh(cx))
+        Ok(Begun::Fresh(Box::new(cx)))
     }
 
     async fn replay_result<R: DeserializeOwned>(
@@ -375,10 +390,14 @@ impl EventStore {
             .await?;
         let stored: Vec<u8> = row.try_get(0)?;
         if stored != fingerprint {
-            return Err(LedgerError::IdempotencyConflict { key: key.to_string() });
+            return Err(LedgerError::IdempotencyConflict {
+                key: key.to_string(),
+            });
         }
         let result: Option<serde_json::Value> = row.try_get(1)?;
-        let result = result.ok_or_else(|| LedgerError::corrupt(format!("idempotency key {key:?}"), "no stored result"))?;
+        let result = result.ok_or_else(|| {
+            LedgerError::corrupt(format!("idempotency key {key:?}"), "no stored result")
+        })?;
         let mut executed: Executed<R> = serde_json::from_value(result)?;
         executed.replayed = true;
         Ok(executed)
@@ -399,7 +418,11 @@ impl EventStore {
         let input: Vec<(&str, String, Vec<serde_json::Value>)> = appends
             .iter()
             .map(|a| {
-                let events = a.events.iter().map(|e| serde_json::json!([e.event_type(), e.data()])).collect();
+                let events = a
+                    .events
+                    .iter()
+                    .map(|e| serde_json::json!([e.event_type(), e.data()]))
+                    .collect();
                 (a.stream.as_str(), a.expected.to_string(), events)
             })
             .collect();
@@ -408,7 +431,7 @@ impl EventStore {
         retrying(streams, move || async move {
             let mut cx = match self.begin(ctx, fp, streams).await? {
                 Begun::Replayed(done) => return Ok(done),
-                Begun::Fresh(cx) => cx,
+                Begun::Fresh(cx) => *cx,
             };
             for a in appends {
                 cx.append_raw(a.stream.clone(), a.expected, a.events.clone());
@@ -432,20 +455,29 @@ impl EventStore {
         );
         let stmt = client.prepare_cached(&sql).await?;
         let from = i64::try_from(from.0).unwrap_or(i64::MAX);
-        let rows = client.query(&stmt, &[&stream.as_str(), &from, &limit]).await?;
+        let rows = client
+            .query(&stmt, &[&stream.as_str(), &from, &limit])
+            .await?;
         rows.iter()
             .map(|r| RawEvent::from_row(r).and_then(|e| e.decode()))
             .collect()
     }
 
     /// Up to `limit` events after `after` in global order (see [`crate::global_order`]).
-    pub async fn read_log(&self, after: LogCursor, limit: i64) -> Result<Vec<RawEvent>, LedgerError> {
+    pub async fn read_log(
+        &self,
+        after: LogCursor,
+        limit: i64,
+    ) -> Result<Vec<RawEvent>, LedgerError> {
         let client = self.db.pool().get().await?;
         read_log(&client, after, limit).await
     }
 
     /// The current state of an aggregate without locking it (for reads that may be stale).
-    pub async fn load<A: Aggregate>(&self, stream: &StreamId) -> Result<(A, StreamVersion), LedgerError> {
+    pub async fn load<A: Aggregate>(
+        &self,
+        stream: &StreamId,
+    ) -> Result<(A, StreamVersion), LedgerError> {
         let client = self.db.pool().get().await?;
         let row = client
             .query_opt(
@@ -467,15 +499,26 @@ impl EventStore {
         }
         // Fold under REPEATABLE READ so the head version and the events agree.
         let mut client = client;
-        let tx = client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).read_only(true).start().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
         let version: Option<i64> = tx
-            .query_opt("SELECT version FROM ledger.streams WHERE stream_id = $1", &[&stream.as_str()])
+            .query_opt(
+                "SELECT version FROM ledger.streams WHERE stream_id = $1",
+                &[&stream.as_str()],
+            )
             .await?
             .map(|r| r.try_get(0))
             .transpose()?;
         let state = fold_stream::<A>(&tx, stream).await?;
         tx.commit().await?;
-        Ok((state, StreamVersion(version.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))))
+        Ok((
+            state,
+            StreamVersion(version.and_then(|v| u64::try_from(v).ok()).unwrap_or(0)),
+        ))
     }
 }
 
@@ -519,9 +562,11 @@ async fn write(
     let mut current: HashMap<&StreamId, StreamVersion> = HashMap::new();
 
     for append in &pending {
-        let actual = *current
-            .entry(&append.stream)
-            .or_insert_with(|| heads.get(&append.stream).map_or(StreamVersion::NONE, |h| h.version));
+        let actual = *current.entry(&append.stream).or_insert_with(|| {
+            heads
+                .get(&append.stream)
+                .map_or(StreamVersion::NONE, |h| h.version)
+        });
         if !append.expected.admits(actual) {
             return Err(LedgerError::WrongExpectedVersion {
                 stream: append.stream.clone(),
@@ -578,8 +623,10 @@ async fn write(
     };
     let head_ids: Vec<String> = keep.iter().map(|&i| head_ids[i].clone()).collect();
     let head_versions: Vec<i64> = keep.iter().map(|&i| head_versions[i]).collect();
-    let head_snapshots: Vec<Option<serde_json::Value>> = keep.iter().map(|&i| head_snapshots[i].clone()).collect();
-    let head_snapshot_versions: Vec<Option<i32>> = keep.iter().map(|&i| head_snapshot_versions[i]).collect();
+    let head_snapshots: Vec<Option<serde_json::Value>> =
+        keep.iter().map(|&i| head_snapshots[i].clone()).collect();
+    let head_snapshot_versions: Vec<Option<i32>> =
+        keep.iter().map(|&i| head_snapshot_versions[i]).collect();
 
     let stmt = tx
         .prepare_cached(
@@ -634,7 +681,10 @@ async fn write(
         .filter_map(|id| by_id.get(id).copied().map(Position))
         .collect();
     if positions.len() != event_ids.len() {
-        return Err(LedgerError::corrupt("append", "not every event got a position"));
+        return Err(LedgerError::corrupt(
+            "append",
+            "not every event got a position",
+        ));
     }
     positions.sort_unstable();
     Ok(positions)
@@ -649,7 +699,10 @@ fn map_conflict(e: LedgerError, streams: &[StreamId]) -> LedgerError {
     if !is_stream_clash(db) {
         return e;
     }
-    let detail = db.as_db_error().and_then(|d| d.detail()).unwrap_or_default();
+    let detail = db
+        .as_db_error()
+        .and_then(|d| d.detail())
+        .unwrap_or_default();
     let stream = streams
         .iter()
         .find(|s| detail.contains(s.as_str()))
@@ -667,8 +720,7 @@ fn map_conflict(e: LedgerError, streams: &[StreamId]) -> LedgerError {
 
 pub(crate) fn is_stream_clash(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-        && e
-            .as_db_error()
+        && e.as_db_error()
             .and_then(|d| d.constraint())
             .is_some_and(|c| c == "events_stream_id_stream_version_key" || c == "streams_pkey")
 }

@@ -28,7 +28,9 @@ impl StreamId {
     /// Any other stream (tests, imports). 1..=200 bytes, with a category before a `-`.
     pub fn custom(raw: impl Into<String>) -> Result<Self, InvalidStreamId> {
         let raw = raw.into();
-        let has_category = raw.split_once('-').is_some_and(|(c, rest)| !c.is_empty() && !rest.is_empty());
+        let has_category = raw
+            .split_once('-')
+            .is_some_and(|(c, rest)| !c.is_empty() && !rest.is_empty());
         if (1..=200).contains(&raw.len()) && has_category {
             Ok(Self(raw))
         } else {
@@ -57,7 +59,9 @@ impl StreamId {
 
     /// The task id of a `task-` stream.
     pub fn task_id(&self) -> Option<TaskId> {
-        self.0.strip_prefix("task-").and_then(|rest| rest.parse().ok())
+        self.0
+            .strip_prefix("task-")
+            .and_then(|rest| rest.parse().ok())
     }
 }
 
@@ -73,7 +77,9 @@ impl fmt::Display for StreamId {
 
 /// Version of a stream: the number of events in it. A stream that does not exist has version 0;
 /// its first event has version 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct StreamVersion(pub u64);
 

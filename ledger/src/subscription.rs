@@ -94,8 +94,15 @@ impl Subscription {
     }
 }
 
-async fn listen(store: &EventStore, wake: Arc<Notify>) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let (client, mut connection) = store.database().config().connect(tokio_postgres::NoTls).await?;
+async fn listen(
+    store: &EventStore,
+    wake: Arc<Notify>,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, mut connection) = store
+        .database()
+        .config()
+        .connect(tokio_postgres::NoTls)
+        .await?;
     tokio::spawn(async move {
         let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(message) = messages.next().await {
@@ -109,6 +116,8 @@ async fn listen(store: &EventStore, wake: Arc<Notify>) -> Result<tokio_postgres:
             }
         }
     });
-    client.batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}")).await?;
+    client
+        .batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))
+        .await?;
     Ok(client)
 }

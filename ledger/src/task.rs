@@ -74,7 +74,10 @@ fn invalid(task: &Task, action: &'static str) -> DomainError {
     }
 }
 
-pub fn decide_request(state: &TaskState, request: TaskRequested) -> Result<Vec<Event>, DomainError> {
+pub fn decide_request(
+    state: &TaskState,
+    request: TaskRequested,
+) -> Result<Vec<Event>, DomainError> {
     if state.0.is_some() {
         return Err(DomainError::TaskAlreadyExists(request.task_id));
     }
@@ -98,7 +101,10 @@ pub fn decide_start(
         _ => return Err(invalid(task, "start")),
     }
     if task.attempts >= max_attempts {
-        return Err(DomainError::AttemptsExhausted { task_id: id, max: max_attempts });
+        return Err(DomainError::AttemptsExhausted {
+            task_id: id,
+            max: max_attempts,
+        });
     }
     Ok(vec![Event::TaskStarted(TaskStarted {
         attempt: task.attempts + 1,
@@ -144,10 +150,17 @@ pub fn decide_succeed(
 ) -> Result<Vec<Event>, DomainError> {
     let task = state.get(id)?;
     running_attempt(task, attempt, "succeed")?;
-    Ok(vec![Event::TaskSucceeded(TaskSucceeded { attempt, provider_usage })])
+    Ok(vec![Event::TaskSucceeded(TaskSucceeded {
+        attempt,
+        provider_usage,
+    })])
 }
 
-pub fn decide_deliver(state: &TaskState, id: TaskId, telegram_file_id: &str) -> Result<Vec<Event>, DomainError> {
+pub fn decide_deliver(
+    state: &TaskState,
+    id: TaskId,
+    telegram_file_id: &str,
+) -> Result<Vec<Event>, DomainError> {
     let task = state.get(id)?;
     if task.status != TaskStatus::Succeeded {
         return Err(invalid(task, "deliver"));
@@ -159,7 +172,11 @@ pub fn decide_deliver(state: &TaskState, id: TaskId, telegram_file_id: &str) -> 
 
 /// Gives up on a task and refunds its whole cost: both task events; the account side comes from
 /// [`crate::account::decide_refund`] in the same transaction.
-pub fn decide_fail(state: &TaskState, id: TaskId, error: &str) -> Result<(Vec<Event>, Tokens), DomainError> {
+pub fn decide_fail(
+    state: &TaskState,
+    id: TaskId,
+    error: &str,
+) -> Result<(Vec<Event>, Tokens), DomainError> {
     let task = state.get(id)?;
     if !matches!(task.status, TaskStatus::Pending | TaskStatus::Processing) {
         return Err(invalid(task, "fail"));
@@ -192,7 +209,10 @@ pub fn decide_refund(
 ) -> Result<Vec<Event>, DomainError> {
     let task = state.get(id)?;
     if let Some(done) = task.refunded {
-        return Err(DomainError::AlreadyRefunded { task_id: id, amount: done });
+        return Err(DomainError::AlreadyRefunded {
+            task_id: id,
+            amount: done,
+        });
     }
     if amount.is_zero() {
         return Err(DomainError::ZeroAmount);
@@ -320,7 +340,10 @@ mod tests {
         let now = Utc::now();
         let ev = decide_start(&s, id, "w1", now, Duration::minutes(5), 3);
         step(&mut s, ev);
-        assert!(decide_start(&s, id, "w2", now, Duration::minutes(5), 3).is_err(), "no second runner");
+        assert!(
+            decide_start(&s, id, "w2", now, Duration::minutes(5), 3).is_err(),
+            "no second runner"
+        );
         let ev = decide_succeed(&s, id, 1, None);
         step(&mut s, ev);
         let ev = decide_deliver(&s, id, "file");
@@ -342,7 +365,10 @@ mod tests {
         }
         assert_eq!(
             decide_start(&s, id, "w", t0, Duration::minutes(5), 3),
-            Err(DomainError::AttemptsExhausted { task_id: id, max: 3 })
+            Err(DomainError::AttemptsExhausted {
+                task_id: id,
+                max: 3
+            })
         );
         let (id, mut s) = requested(100);
         let ev = decide_start(&s, id, "w", t0, Duration::minutes(5), 3);
@@ -350,7 +376,10 @@ mod tests {
         // The worker died; after the lease another one may take it over as attempt 2.
         let later = t0 + Duration::minutes(6);
         let ev = decide_start(&s, id, "w2", later, Duration::minutes(5), 3).expect("taken over");
-        assert!(matches!(&ev[0], Event::TaskStarted(TaskStarted { attempt: 2, .. })));
+        assert!(matches!(
+            &ev[0],
+            Event::TaskStarted(TaskStarted { attempt: 2, .. })
+        ));
         // A late report from the dead attempt is refused.
         s.apply_all(&ev, later).expect("fits");
         assert!(matches!(
@@ -368,7 +397,10 @@ mod tests {
         assert!(decide_fail(&s, id, "again").is_err());
         assert_eq!(
             decide_refund(&s, id, Tokens::from_const(1), "r"),
-            Err(DomainError::AlreadyRefunded { task_id: id, amount: Tokens::from_const(250) })
+            Err(DomainError::AlreadyRefunded {
+                task_id: id,
+                amount: Tokens::from_const(250)
+            })
         );
     }
 
@@ -380,7 +412,10 @@ mod tests {
             Err(DomainError::TaskNotFound(unknown))
         );
         let (id, mut s) = requested(100);
-        assert!(decide_refund(&s, id, Tokens::from_const(1), "r").is_err(), "still pending");
+        assert!(
+            decide_refund(&s, id, Tokens::from_const(1), "r").is_err(),
+            "still pending"
+        );
         let ev = decide_start(&s, id, "w", Utc::now(), Duration::minutes(5), 3);
         step(&mut s, ev);
         let ev = decide_succeed(&s, id, 1, None);

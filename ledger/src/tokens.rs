@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 /// A non-negative number of tokens. Stored as `bigint` in Postgres, so the largest amount is
 /// `i64::MAX`; construction enforces that so that every value round-trips through the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(try_from = "i64", into = "i64")]
 pub struct Tokens(u64);
 
@@ -110,9 +112,15 @@ mod tests {
     fn never_negative_and_checked() {
         assert_eq!(Tokens::try_from(-1), Err(InvalidTokens::Negative(-1)));
         assert!(serde_json::from_str::<Tokens>("-3").is_err());
-        assert_eq!(Tokens::from_const(5).checked_sub(Tokens::from_const(6)), None);
+        assert_eq!(
+            Tokens::from_const(5).checked_sub(Tokens::from_const(6)),
+            None
+        );
         let max = Tokens::new(i64::MAX as u64).expect("fits");
-        assert_eq!(max.checked_add(Tokens::from_const(1)), Err(InvalidTokens::Overflow));
+        assert_eq!(
+            max.checked_add(Tokens::from_const(1)),
+            Err(InvalidTokens::Overflow)
+        );
         assert!(Tokens::new(u64::MAX).is_err());
         assert!("1.5".parse::<Tokens>().is_err());
     }

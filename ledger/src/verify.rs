@@ -82,7 +82,10 @@ impl Verifier {
             return;
         };
         if self.chain_ended {
-            self.fail(Some(e.position), "an event before this one is missing from the hash chain");
+            self.fail(
+                Some(e.position),
+                "an event before this one is missing from the hash chain",
+            );
             return;
         }
         let expected_seq = self.report.sealed + 1;
@@ -95,7 +98,10 @@ impl Verifier {
         }
         let hash = link(&self.previous, e);
         if stored.as_deref() != Some(&hash[..]) {
-            self.fail(Some(e.position), "hash mismatch: the event was altered after it was sealed");
+            self.fail(
+                Some(e.position),
+                "hash mismatch: the event was altered after it was sealed",
+            );
             return;
         }
         self.previous = hash;
@@ -105,7 +111,9 @@ impl Verifier {
     fn check_rules(&mut self, raw: &RawEvent) {
         let e = match raw.decode() {
             Ok(e) => e,
-            Err(err) => return self.fail(Some(raw.position), format!("event does not decode: {err}")),
+            Err(err) => {
+                return self.fail(Some(raw.position), format!("event does not decode: {err}"));
+            }
         };
         let entry = self.streams.entry(e.stream_id.clone()).or_insert_with(|| {
             let state = match e.stream_id.category() {
@@ -116,7 +124,10 @@ impl Verifier {
             (StreamVersion::NONE, state)
         });
         if e.version != entry.0.next() {
-            let msg = format!("{} jumps from version {} to {}", e.stream_id, entry.0, e.version);
+            let msg = format!(
+                "{} jumps from version {} to {}",
+                e.stream_id, entry.0, e.version
+            );
             return self.fail(Some(e.position), msg);
         }
         entry.0 = e.version;
@@ -139,10 +150,16 @@ impl Verifier {
             crate::events::Event::TokensRefunded(r) => {
                 self.report.tokens_refunded += r.amount.get();
                 match self.debits.get(&r.task_id) {
-                    None => self.fail(Some(e.position), format!("refund for task {} which was never debited", r.task_id)),
+                    None => self.fail(
+                        Some(e.position),
+                        format!("refund for task {} which was never debited", r.task_id),
+                    ),
                     Some(d) if r.amount > *d => self.fail(
                         Some(e.position),
-                        format!("refund of {} exceeds the debit of {d} for task {}", r.amount, r.task_id),
+                        format!(
+                            "refund of {} exceeds the debit of {d} for task {}",
+                            r.amount, r.task_id
+                        ),
                     ),
                     Some(_) => {}
                 }
@@ -153,7 +170,10 @@ impl Verifier {
 }
 
 /// Verifies the whole log. `progress` is told how many events have been checked so far.
-pub async fn verify(store: &EventStore, mut progress: impl FnMut(u64)) -> Result<VerifyReport, LedgerError> {
+pub async fn verify(
+    store: &EventStore,
+    mut progress: impl FnMut(u64),
+) -> Result<VerifyReport, LedgerError> {
     let client = store.database().pool().get().await?;
     let mut v = Verifier {
         report: VerifyReport {
@@ -186,7 +206,10 @@ pub async fn verify(store: &EventStore, mut progress: impl FnMut(u64)) -> Result
     let mut cursor = LogCursor::START;
     loop {
         let rows = client
-            .query(&stmt, &[&cursor.tx_id.to_string(), &cursor.position, &VERIFY_BATCH])
+            .query(
+                &stmt,
+                &[&cursor.tx_id.to_string(), &cursor.position, &VERIFY_BATCH],
+            )
             .await?;
         let Some(last) = rows.last() else { break };
         cursor = RawEvent::from_row(last)?.cursor();
@@ -205,7 +228,10 @@ pub async fn verify(store: &EventStore, mut progress: impl FnMut(u64)) -> Result
         .await?
         .try_get(0)?;
     if u64::try_from(chained).ok() != Some(v.report.sealed) && v.report.violation.is_none() {
-        let msg = format!("the chain has {chained} links but {} sealed events were found", v.report.sealed);
+        let msg = format!(
+            "the chain has {chained} links but {} sealed events were found",
+            v.report.sealed
+        );
         v.fail(None, msg);
     }
     if v.report.sealed > 0 {
@@ -214,7 +240,10 @@ pub async fn verify(store: &EventStore, mut progress: impl FnMut(u64)) -> Result
 
     // Stream heads and their snapshots must agree with the fold.
     let heads = client
-        .query("SELECT stream_id, version, snapshot, snapshot_version FROM ledger.streams", &[])
+        .query(
+            "SELECT stream_id, version, snapshot, snapshot_version FROM ledger.streams",
+            &[],
+        )
         .await?;
     let mut head_versions = HashMap::with_capacity(heads.len());
     for row in &heads {
@@ -240,7 +269,10 @@ pub async fn verify(store: &EventStore, mut progress: impl FnMut(u64)) -> Result
             _ => false,
         };
         if drift {
-            v.fail(None, format!("the stored snapshot of {id} differs from its events"));
+            v.fail(
+                None,
+                format!("the stored snapshot of {id} differs from its events"),
+            );
         }
     }
     for id in v.streams.keys() {
@@ -262,7 +294,10 @@ pub async fn verify(store: &EventStore, mut progress: impl FnMut(u64)) -> Result
         }
     }
     // Conservation: every token in a balance was granted, and left only by a net debit.
-    let expected_total = v.report.tokens_granted + v.report.tokens_refunded - v.report.tokens_debited.min(v.report.tokens_granted + v.report.tokens_refunded);
+    let expected_total = v.report.tokens_granted + v.report.tokens_refunded
+        - v.report
+            .tokens_debited
+            .min(v.report.tokens_granted + v.report.tokens_refunded);
     if v.report.violation.is_none() && expected_total != v.report.total_balance {
         let msg = format!(
             "balances sum to {} but grants + refunds - debits = {expected_total}",

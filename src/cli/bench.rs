@@ -15,8 +15,8 @@ use tokenbot_ledger::events::AccountOpened;
 use tokenbot_ledger::migrations::migrate;
 use tokenbot_ledger::replay::replay_balances;
 use tokenbot_ledger::{
-    Actor, CommandContext, Database, EventStore, GrantKind, ImageSize, Ledger, LedgerConfig, Prompt, Quality, TaskKind,
-    TaskRequest, TelegramId, Tokens,
+    Actor, CommandContext, Database, EventStore, GrantKind, ImageSize, Ledger, LedgerConfig,
+    Prompt, Quality, TaskKind, TaskRequest, TelegramId, Tokens,
 };
 
 use crate::configuration::Settings;
@@ -79,9 +79,16 @@ impl ScratchDb {
         let mut admin = base.config().clone();
         admin.dbname("postgres");
         let name = format!("tokenbot_bench_{}", std::process::id());
-        let (client, conn) = admin.connect(tokio_postgres::NoTls).await.context("cannot reach Postgres for the benchmark")?;
+        let (client, conn) = admin
+            .connect(tokio_postgres::NoTls)
+            .await
+            .context("cannot reach Postgres for the benchmark")?;
         tokio::spawn(conn);
-        client.batch_execute(&format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")).await?;
+        client
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
+            ))
+            .await?;
         let mut cfg = admin.clone();
         cfg.dbname(&name);
         let url = config_url(&cfg);
@@ -93,7 +100,12 @@ impl ScratchDb {
     async fn drop_db(self) -> anyhow::Result<()> {
         let (client, conn) = self.admin.connect(tokio_postgres::NoTls).await?;
         tokio::spawn(conn);
-        client.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await?;
+        client
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .await?;
         Ok(())
     }
 }
@@ -156,29 +168,62 @@ fn bench_request(user: TelegramId) -> anyhow::Result<TaskRequest> {
     })
 }
 
-async fn open_rich_accounts(ledger: &Ledger, first: i64, n: usize) -> anyhow::Result<Vec<TelegramId>> {
+async fn open_rich_accounts(
+    ledger: &Ledger,
+    first: i64,
+    n: usize,
+) -> anyhow::Result<Vec<TelegramId>> {
     let mut users = Vec::with_capacity(n);
     for i in 0..n {
         let user = TelegramId::new(first + i as i64)?;
         let ctx = CommandContext::new(Actor::system("bench"));
         ledger
-            .open_account(&ctx, AccountOpened { telegram_id: user, username: None, first_name: None, language_code: None })
+            .open_account(
+                &ctx,
+                AccountOpened {
+                    telegram_id: user,
+                    username: None,
+                    first_name: None,
+                    language_code: None,
+                },
+            )
             .await?;
-        ledger.grant(&ctx, user, Tokens::from_const(1_000_000_000), GrantKind::Import, None).await?;
+        ledger
+            .grant(
+                &ctx,
+                user,
+                Tokens::from_const(1_000_000_000),
+                GrantKind::Import,
+                None,
+            )
+            .await?;
         users.push(user);
     }
     Ok(users)
 }
 
-async fn charges(ledger: &Ledger, db: &Database, scenario: &str, writers: usize, one_account: bool, secs: u64, first_id: i64) -> anyhow::Result<ChargeRow> {
-    let accounts = open_rich_accounts(ledger, first_id, if one_account { 1 } else { writers }).await?;
+async fn charges(
+    ledger: &Ledger,
+    db: &Database,
+    scenario: &str,
+    writers: usize,
+    one_account: bool,
+    secs: u64,
+    first_id: i64,
+) -> anyhow::Result<ChargeRow> {
+    let accounts =
+        open_rich_accounts(ledger, first_id, if one_account { 1 } else { writers }).await?;
     let duration = Duration::from_secs(secs);
     let l = ledger.clone();
     let ledger_rate = measure(writers, duration, move |w, _| {
         let l = l.clone();
         let user = accounts[if one_account { 0 } else { w }];
         async move {
-            l.request_task(&CommandContext::new(Actor::User { telegram_id: user }), bench_request(user)?).await?;
+            l.request_task(
+                &CommandContext::new(Actor::User { telegram_id: user }),
+                bench_request(user)?,
+            )
+            .await?;
             Ok(())
         }
     })
@@ -195,8 +240,12 @@ async fn charges(ledger: &Ledger, db: &Database, scenario: &str, writers: usize,
         let payload = payload.clone();
         async move {
             let client = pool.get().await?;
-            let stmt = client.prepare_cached("INSERT INTO bench_raw (stream, data) VALUES ($1, $2)").await?;
-            client.execute(&stmt, &[&format!("raw-{w}"), &payload]).await?;
+            let stmt = client
+                .prepare_cached("INSERT INTO bench_raw (stream, data) VALUES ($1, $2)")
+                .await?;
+            client
+                .execute(&stmt, &[&format!("raw-{w}"), &payload])
+                .await?;
             Ok(())
         }
     })
@@ -233,7 +282,10 @@ async fn fill_log(db: &Database, n: u64) -> anyhow::Result<()> {
 async fn replay(db: &Database, store: &EventStore, events: u64) -> anyhow::Result<ReplayRow> {
     fill_log(db, events).await?;
     let client = db.pool().get().await?;
-    let total: i64 = client.query_one("SELECT count(*) FROM ledger.events", &[]).await?.try_get(0)?;
+    let total: i64 = client
+        .query_one("SELECT count(*) FROM ledger.events", &[])
+        .await?
+        .try_get(0)?;
 
     let start = Instant::now();
     let accounts = replay_balances(store, |_| {}).await?;
@@ -279,7 +331,10 @@ async fn run_ledger(db: &Database, args: &LedgerBenchArgs) -> anyhow::Result<Led
     client
         .batch_execute("CREATE TABLE bench_raw (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, stream text NOT NULL, data jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT clock_timestamp())")
         .await?;
-    let postgres: String = client.query_one("SHOW server_version", &[]).await?.try_get(0)?;
+    let postgres: String = client
+        .query_one("SHOW server_version", &[])
+        .await?
+        .try_get(0)?;
     drop(client);
 
     let mut config = LedgerConfig::seed_default();
@@ -290,16 +345,40 @@ async fn run_ledger(db: &Database, args: &LedgerBenchArgs) -> anyhow::Result<Led
     let mut rows = Vec::new();
     for (i, writers) in [1usize, 8, 32].into_iter().enumerate() {
         eprintln!("charges: {writers} users on distinct accounts...");
-        rows.push(charges(&ledger, db, "distinct accounts", writers, false, args.seconds, 1_000_000 + i as i64 * 1_000).await?);
+        rows.push(
+            charges(
+                &ledger,
+                db,
+                "distinct accounts",
+                writers,
+                false,
+                args.seconds,
+                1_000_000 + i as i64 * 1_000,
+            )
+            .await?,
+        );
     }
     eprintln!("charges: 16 writers on one account...");
-    rows.push(charges(&ledger, db, "one account", 16, true, args.seconds, 2_000_000).await?);
+    rows.push(
+        charges(
+            &ledger,
+            db,
+            "one account",
+            16,
+            true,
+            args.seconds,
+            2_000_000,
+        )
+        .await?,
+    );
     eprintln!("replay: filling {} events...", args.replay_events);
     let replay = replay(db, &store, args.replay_events).await?;
     Ok(LedgerBenchReport {
         bench: "ledger",
         seconds_per_phase: args.seconds,
-        cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         postgres,
         charges: rows,
         replay,
@@ -320,7 +399,11 @@ fn write_docs(r: &LedgerBenchReport) -> anyhow::Result<()> {
         r.postgres
     );
     for c in &r.charges {
-        let target = if c.writers == 32 && c.scenario == "distinct accounts" { ">= 0.5" } else { "" };
+        let target = if c.writers == 32 && c.scenario == "distinct accounts" {
+            ">= 0.5"
+        } else {
+            ""
+        };
         table.push_str(&format!(
             "| charges (TaskRequested + TokensDebited), {} | {} | {:.0} | {:.0} (INSERT+COMMIT) | {:.2} | {} |\n",
             c.scenario, c.writers, c.ledger_per_s, c.raw_insert_per_s, c.ratio, target
@@ -332,7 +415,9 @@ fn write_docs(r: &LedgerBenchReport) -> anyhow::Result<()> {
     ));
     let current = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n\n".to_string());
     let updated = match (current.find(START), current.find(END)) {
-        (Some(s), Some(e)) if e > s => format!("{}{}{}", &current[..s], table, &current[e + END.len()..]),
+        (Some(s), Some(e)) if e > s => {
+            format!("{}{}{}", &current[..s], table, &current[e + END.len()..])
+        }
         _ => format!("{current}\n## Ledger\n\n{table}\n"),
     };
     std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))?;

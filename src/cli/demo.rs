@@ -7,8 +7,8 @@ use chrono::Duration;
 use clap::Args;
 use tokenbot_ledger::events::AccountOpened;
 use tokenbot_ledger::{
-    Actor, CommandContext, DomainError, GrantKind, IdempotencyKey, ImageSize, Ledger, LedgerError, Prompt, Quality,
-    TaskKind, TaskRequest, TelegramId, Tokens, hash_chain, verify,
+    Actor, CommandContext, DomainError, GrantKind, IdempotencyKey, ImageSize, Ledger, LedgerError,
+    Prompt, Quality, TaskKind, TaskRequest, TelegramId, Tokens, hash_chain, verify,
 };
 
 use crate::configuration::Settings;
@@ -57,25 +57,61 @@ async fn user_story(ledger: &Ledger, user: TelegramId, name: &str) -> anyhow::Re
             },
         )
         .await?;
-    let greeting = if opened.value.newly_opened { "registered" } else { "welcome back" };
-    println!("  {user} {name}: {greeting}, balance {}", opened.value.balance);
+    let greeting = if opened.value.newly_opened {
+        "registered"
+    } else {
+        "welcome back"
+    };
+    println!(
+        "  {user} {name}: {greeting}, balance {}",
+        opened.value.balance
+    );
 
-    let ok = ledger.request_task(&ctx_for(user), request(user, "кот в космосе", Quality::Medium)?).await?;
+    let ok = ledger
+        .request_task(
+            &ctx_for(user),
+            request(user, "кот в космосе", Quality::Medium)?,
+        )
+        .await?;
     let id = ok.value.task_id;
-    let started = ledger.start_task(&worker_ctx(), id, "demo", Duration::minutes(5)).await?;
-    ledger.succeed_task(&worker_ctx(), id, started.value.attempt, None).await?;
-    ledger.deliver_task(&worker_ctx(), id, &format!("demo-file-{id}")).await?;
-    println!("    task {id}: charged {}, delivered; balance {}", ok.value.cost, ok.value.balance_after);
+    let started = ledger
+        .start_task(&worker_ctx(), id, "demo", Duration::minutes(5))
+        .await?;
+    ledger
+        .succeed_task(&worker_ctx(), id, started.value.attempt, None)
+        .await?;
+    ledger
+        .deliver_task(&worker_ctx(), id, &format!("demo-file-{id}"))
+        .await?;
+    println!(
+        "    task {id}: charged {}, delivered; balance {}",
+        ok.value.cost, ok.value.balance_after
+    );
 
-    let bad = ledger.request_task(&ctx_for(user), request(user, "a very detailed city", Quality::High)?).await?;
+    let bad = ledger
+        .request_task(
+            &ctx_for(user),
+            request(user, "a very detailed city", Quality::High)?,
+        )
+        .await?;
     let id = bad.value.task_id;
     for _ in 0..ledger.config().max_attempts {
-        let started = ledger.start_task(&worker_ctx(), id, "demo", Duration::minutes(5)).await?;
+        let started = ledger
+            .start_task(&worker_ctx(), id, "demo", Duration::minutes(5))
+            .await?;
         ledger
-            .record_attempt_failure(&worker_ctx(), id, started.value.attempt, "simulated provider error", true)
+            .record_attempt_failure(
+                &worker_ctx(),
+                id,
+                started.value.attempt,
+                "simulated provider error",
+                true,
+            )
             .await?;
     }
-    let failed = ledger.fail_task(&worker_ctx(), id, user, "three attempts failed").await?;
+    let failed = ledger
+        .fail_task(&worker_ctx(), id, user, "three attempts failed")
+        .await?;
     println!(
         "    task {id}: charged {}, failed after {} attempts, refunded {}; balance {}",
         bad.value.cost,
@@ -88,7 +124,10 @@ async fn user_story(ledger: &Ledger, user: TelegramId, name: &str) -> anyhow::Re
 
 pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<i32> {
     let ledger = startup::ledger(settings).await?;
-    println!("tokenbot demo against {}", ledger.store().database().describe());
+    println!(
+        "tokenbot demo against {}",
+        ledger.store().database().describe()
+    );
 
     // Distinct ids per run, so a second run tells new stories instead of "welcome back".
     let base = 9_000_000_000 + (chrono::Utc::now().timestamp() % 1_000_000) * 1_000;
@@ -105,8 +144,24 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<i32> {
         via: "demo".into(),
     })
     .with_key(IdempotencyKey::derived("demo-grant", first)?);
-    let grant = ledger.grant(&admin, first, Tokens::from_const(5_000), GrantKind::Admin, Some("demo bonus".into())).await?;
-    let again = ledger.grant(&admin, first, Tokens::from_const(5_000), GrantKind::Admin, Some("demo bonus".into())).await?;
+    let grant = ledger
+        .grant(
+            &admin,
+            first,
+            Tokens::from_const(5_000),
+            GrantKind::Admin,
+            Some("demo bonus".into()),
+        )
+        .await?;
+    let again = ledger
+        .grant(
+            &admin,
+            first,
+            Tokens::from_const(5_000),
+            GrantKind::Admin,
+            Some("demo bonus".into()),
+        )
+        .await?;
     println!(
         "  admin grant to {first}: {} -> {} (sent twice with one Idempotency-Key: replayed = {}, same positions = {})",
         grant.value.balance_before,
@@ -149,11 +204,19 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<i32> {
     let report = verify::verify(ledger.store(), |_| {}).await?;
     println!(
         "sealed {sealed} new events; ledger holds {} events, {} accounts, {} tasks; granted {}, debited {}, refunded {}",
-        report.events, report.accounts, report.tasks, report.tokens_granted, report.tokens_debited, report.tokens_refunded
+        report.events,
+        report.accounts,
+        report.tasks,
+        report.tokens_granted,
+        report.tokens_debited,
+        report.tokens_refunded
     );
     match report.violation {
         None => {
-            println!("verify OK (head hash {})", report.head_hash.unwrap_or_default());
+            println!(
+                "verify OK (head hash {})",
+                report.head_hash.unwrap_or_default()
+            );
             Ok(0)
         }
         Some(v) => {

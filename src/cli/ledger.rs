@@ -49,7 +49,9 @@ fn parse_user(raw: &str) -> anyhow::Result<TelegramId> {
 fn parse_time(raw: &str) -> anyhow::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(raw.trim())
         .map(|t| t.with_timezone(&Utc))
-        .with_context(|| format!("--at {raw:?} is not an RFC 3339 time (example: 2026-11-25T10:00:00Z)"))
+        .with_context(|| {
+            format!("--at {raw:?} is not an RFC 3339 time (example: 2026-11-25T10:00:00Z)")
+        })
 }
 
 pub async fn run(settings: &Settings, cmd: LedgerCommand) -> anyhow::Result<i32> {
@@ -72,7 +74,10 @@ pub async fn run(settings: &Settings, cmd: LedgerCommand) -> anyhow::Result<i32>
     match cmd {
         LedgerCommand::Verify { json } => {
             let client = store.database().pool().get().await?;
-            let total: i64 = client.query_one("SELECT count(*) FROM ledger.events", &[]).await?.try_get(0)?;
+            let total: i64 = client
+                .query_one("SELECT count(*) FROM ledger.events", &[])
+                .await?
+                .try_get(0)?;
             drop(client);
             let bar = progress::bar(u64::try_from(total).unwrap_or(0), "verifying");
             let report = verify::verify(store, |n| bar.set_position(n)).await?;
@@ -93,7 +98,10 @@ pub async fn run(settings: &Settings, cmd: LedgerCommand) -> anyhow::Result<i32>
                     report.tokens_debited,
                     report.tokens_refunded,
                     report.total_balance,
-                    report.head_hash.as_deref().unwrap_or("(nothing sealed yet)")
+                    report
+                        .head_hash
+                        .as_deref()
+                        .unwrap_or("(nothing sealed yet)")
                 )?;
             }
             match &report.violation {
@@ -102,7 +110,9 @@ pub async fn run(settings: &Settings, cmd: LedgerCommand) -> anyhow::Result<i32>
                     Ok(0)
                 }
                 Some(v) => {
-                    let at = v.position.map_or("the log".to_string(), |p| format!("position {p}"));
+                    let at = v
+                        .position
+                        .map_or("the log".to_string(), |p| format!("position {p}"));
                     eprintln!("verify FAILED at {at}: {}", v.reason);
                     Ok(1)
                 }

@@ -16,7 +16,9 @@ const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 static SHARED_URL: OnceLock<String> = OnceLock::new();
 
 fn host_port(url: &str) -> String {
-    url.trim_start_matches("nats://").trim_end_matches('/').to_string()
+    url.trim_start_matches("nats://")
+        .trim_end_matches('/')
+        .to_string()
 }
 
 /// True when a NATS server answers with its INFO line.
@@ -28,7 +30,10 @@ pub async fn answers(url: &str) -> bool {
         stream.read_exact(&mut buf).await.ok()?;
         Some(&buf == b"INFO")
     };
-    matches!(tokio::time::timeout(Duration::from_secs(2), probe).await, Ok(Some(true)))
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), probe).await,
+        Ok(Some(true))
+    )
 }
 
 async fn wait_until_answers(url: &str) {
@@ -43,7 +48,9 @@ async fn wait_until_answers(url: &str) {
 }
 
 fn spawn_server(port: u16, store: &std::path::Path) -> Child {
-    let binary = find_binary("nats-server").unwrap_or_else(|| panic!("testkit: nats-server not found; install it (Debian package nats-server)"));
+    let binary = find_binary("nats-server").unwrap_or_else(|| {
+        panic!("testkit: nats-server not found; install it (Debian package nats-server)")
+    });
     Command::new(binary)
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(store)
@@ -65,13 +72,17 @@ impl TestNats {
         let url = match SHARED_URL.get() {
             Some(u) => u.clone(),
             None => {
-                let configured = std::env::var("TEST_NATS_URL").unwrap_or_else(|_| DEFAULT_NATS_URL.to_string());
+                let configured =
+                    std::env::var("TEST_NATS_URL").unwrap_or_else(|_| DEFAULT_NATS_URL.to_string());
                 let url = if answers(&configured).await {
                     configured
                 } else {
-                    eprintln!("testkit: nothing answers at {configured}; starting a private nats-server");
+                    eprintln!(
+                        "testkit: nothing answers at {configured}; starting a private nats-server"
+                    );
                     let port = free_port();
-                    let dir = std::env::temp_dir().join(format!("tokenbot-testkit-nats-{}", std::process::id()));
+                    let dir = std::env::temp_dir()
+                        .join(format!("tokenbot-testkit-nats-{}", std::process::id()));
                     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("testkit: {e}"));
                     // Leaked on purpose: the shared server lives as long as the test process.
                     std::mem::forget(spawn_server(port, &dir));
@@ -106,9 +117,16 @@ pub struct OwnedNats {
 impl OwnedNats {
     pub async fn spawn() -> OwnedNats {
         let port = free_port();
-        let store = std::env::temp_dir().join(format!("tokenbot-testkit-nats-{}-{port}", std::process::id()));
+        let store = std::env::temp_dir().join(format!(
+            "tokenbot-testkit-nats-{}-{port}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(&store).unwrap_or_else(|e| panic!("testkit: {e}"));
-        let mut me = OwnedNats { port, store, child: None };
+        let mut me = OwnedNats {
+            port,
+            store,
+            child: None,
+        };
         me.start().await;
         me
     }

@@ -8,7 +8,10 @@ pub fn find_binary(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut candidates: Vec<PathBuf> = std::env::split_paths(&path).map(|d| d.join(name)).collect();
     if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
-        let mut versions: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path().join("bin").join(name)).collect();
+        let mut versions: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().join("bin").join(name))
+            .collect();
         versions.sort();
         versions.reverse();
         candidates.extend(versions);
@@ -26,7 +29,10 @@ pub fn is_root() -> bool {
 }
 
 /// Runs a Postgres tool, as the `postgres` user when we are root (initdb refuses root).
-pub fn run_as_postgres(binary: &std::path::Path, args: &[&str]) -> std::io::Result<std::process::Output> {
+pub fn run_as_postgres(
+    binary: &std::path::Path,
+    args: &[&str],
+) -> std::io::Result<std::process::Output> {
     if is_root() {
         Command::new("runuser")
             .args(["-u", "postgres", "--"])

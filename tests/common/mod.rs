@@ -4,8 +4,8 @@
 use tokenbot_ledger::events::AccountOpened;
 use tokenbot_ledger::migrations::migrate;
 use tokenbot_ledger::{
-    Actor, CommandContext, Database, EventStore, GrantKind, ImageSize, Ledger, LedgerConfig, PriceTable, Prompt, Quality,
-    TaskKind, TaskRequest, TelegramId, Tokens,
+    Actor, CommandContext, Database, EventStore, GrantKind, ImageSize, Ledger, LedgerConfig,
+    PriceTable, Prompt, Quality, TaskKind, TaskRequest, TelegramId, Tokens,
 };
 use tokenbot_testkit::TestDatabase;
 
@@ -17,7 +17,8 @@ pub struct TestLedger {
 /// Prices of 100 / 200 / 300 tokens per quality: round numbers for assertions.
 pub fn test_config() -> LedgerConfig {
     let mut c = LedgerConfig::seed_default();
-    c.prices = PriceTable::parse("low:100/100/100,medium:200/200/200,high:300/300/300").expect("valid table");
+    c.prices = PriceTable::parse("low:100/100/100,medium:200/200/200,high:300/300/300")
+        .expect("valid table");
     c.initial_grant = Tokens::ZERO;
     c.max_tasks_per_hour = 0;
     c
@@ -52,13 +53,24 @@ pub async fn open_with(ledger: &Ledger, u: TelegramId, balance: u32) {
     ledger
         .open_account(
             &ctx(u),
-            AccountOpened { telegram_id: u, username: Some("tester".into()), first_name: None, language_code: None },
+            AccountOpened {
+                telegram_id: u,
+                username: Some("tester".into()),
+                first_name: None,
+                language_code: None,
+            },
         )
         .await
         .expect("open");
     if balance > 0 {
         ledger
-            .grant(&system(), u, Tokens::from_const(balance), GrantKind::Import, None)
+            .grant(
+                &system(),
+                u,
+                Tokens::from_const(balance),
+                GrantKind::Import,
+                None,
+            )
             .await
             .expect("grant");
     }
@@ -78,13 +90,22 @@ pub fn low_task(u: TelegramId, prompt: &str) -> TaskRequest {
 }
 
 pub async fn balance(ledger: &Ledger, u: TelegramId) -> Tokens {
-    ledger.account(u).await.expect("read").expect("exists").0.balance
+    ledger
+        .account(u)
+        .await
+        .expect("read")
+        .expect("exists")
+        .0
+        .balance
 }
 
 pub async fn count_events(db: &TestDatabase, event_type: &str) -> i64 {
     let client = db.pool().get().await.expect("client");
     client
-        .query_one("SELECT count(*) FROM ledger.events WHERE event_type = $1", &[&event_type])
+        .query_one(
+            "SELECT count(*) FROM ledger.events WHERE event_type = $1",
+            &[&event_type],
+        )
         .await
         .expect("count")
         .get(0)
@@ -94,5 +115,9 @@ pub async fn count_events(db: &TestDatabase, event_type: &str) -> i64 {
 /// transactions elsewhere on the server, which a test should not wait for).
 pub async fn count_all(db: &TestDatabase) -> i64 {
     let client = db.pool().get().await.expect("client");
-    client.query_one("SELECT count(*) FROM ledger.events", &[]).await.expect("count").get(0)
+    client
+        .query_one("SELECT count(*) FROM ledger.events", &[])
+        .await
+        .expect("count")
+        .get(0)
 }
