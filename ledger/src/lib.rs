@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod aggregate;
+pub mod bus;
 pub mod commands;
 pub mod db;
 pub mod error;
@@ -18,7 +19,9 @@ pub mod image;
 pub mod metadata;
 pub mod migrations;
 pub mod pricing;
+pub mod relay;
 pub mod replay;
+pub mod shutdown;
 pub mod store;
 pub mod stream;
 pub mod subscription;
