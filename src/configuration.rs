@@ -9,11 +9,21 @@ use tokenbot_ledger::{LedgerConfig, ModelId, PriceTable, Tokens};
 /// Where the ledger lives, unless DATABASE_URL says otherwise.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/tokenbot";
 
+/// Where NATS is, unless NATS_URL says otherwise.
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: String,
     pub db_pool_size: usize,
     pub ledger: LedgerConfig,
+    pub nats_url: String,
+    /// JetStream stream name and subject prefix (`LEDGER`, `ledger`).
+    pub bus: tokenbot_ledger::bus::BusConfig,
+    /// Webhook, admin API, health and metrics.
+    pub http_addr: std::net::SocketAddr,
+    /// None: the admin API is off (its routes answer 404).
+    pub admin_api_key: Option<String>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -95,10 +105,39 @@ impl Settings {
             }
             ledger.models = models;
         }
+        let nats_url = var("NATS_URL").unwrap_or_else(|| DEFAULT_NATS_URL.to_string());
+        let mut bus = tokenbot_ledger::bus::BusConfig::default();
+        if let Some(name) = var("NATS_STREAM") {
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                bail!("NATS_STREAM={name:?} is invalid: expected letters, digits, '_' or '-'");
+            }
+            bus.stream = name;
+        }
+        if let Some(prefix) = var("NATS_SUBJECT_PREFIX") {
+            bus.subject_prefix = prefix;
+        }
+        let http_addr =
+            parse_var::<std::net::SocketAddr>("HTTP_ADDR", "host:port, e.g. 0.0.0.0:8000")?
+                .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 8000)));
+        let admin_api_key = var("ADMIN_API_KEY");
+        if let Some(k) = &admin_api_key
+            && k.len() < 16
+        {
+            bail!(
+                "ADMIN_API_KEY is too short: use at least 16 characters (or leave it unset to turn the admin API off)"
+            );
+        }
         Ok(Self {
             database_url,
             db_pool_size,
             ledger,
+            nats_url,
+            bus,
+            http_addr,
+            admin_api_key,
         })
     }
 }

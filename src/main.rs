@@ -27,6 +27,13 @@ enum Command {
     /// Auditor tools: verify, replay, balance at a moment, history.
     #[command(subcommand)]
     Ledger(cli::ledger::LedgerCommand),
+    /// Publish committed events to NATS JetStream, in order (one leader at a time), and seal them.
+    Relay(cli::roles::RelayArgs),
+    /// Keep the read models up to date from JetStream (Postgres when NATS is down).
+    Projector(cli::roles::ProjectorArgs),
+    /// Operator and auditor tools for the read models: rebuild, diff, status.
+    #[command(subcommand)]
+    Projections(cli::projections::ProjectionsCommand),
     /// Benchmarks; print JSON and update docs/benchmarks.md.
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
@@ -58,5 +65,8 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Demo(args) => cli::demo::run(&settings, args).await,
         Command::Ledger(cmd) => cli::ledger::run(&settings, cmd).await,
         Command::Bench(cmd) => cli::bench::run(&settings, cmd).await,
+        Command::Relay(args) => cli::roles::run_relay(&settings, args).await,
+        Command::Projector(args) => cli::roles::run_projector(&settings, args).await,
+        Command::Projections(cmd) => cli::projections::run(&settings, cmd).await,
     }
 }

@@ -69,3 +69,48 @@ async fn create_database(db: &Database) -> anyhow::Result<()> {
         Err(e) => Err(e).with_context(|| format!("cannot create database {name:?}")),
     }
 }
+
+/// Connects to NATS; keeps retrying in the background when it is down at start (appends do not
+/// need it, and the relay catches up once it is back).
+pub async fn jetstream(settings: &Settings) -> anyhow::Result<async_nats::jetstream::Context> {
+    let client = async_nats::ConnectOptions::new()
+        .name("tokenbot")
+        .retry_on_initial_connect()
+        .connect(&settings.nats_url)
+        .await
+        .with_context(|| {
+            format!(
+                "NATS_URL={:?} is not a usable NATS address",
+                settings.nats_url
+            )
+        })?;
+    Ok(async_nats::jetstream::new(client))
+}
+
+/// Resolves on Ctrl-C or SIGTERM, then cancels `shutdown`.
+pub fn cancel_on_signal(shutdown: tokenbot_ledger::shutdown::Shutdown) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no SIGTERM handler; Ctrl-C only");
+                        let _ = ctrl_c.await;
+                        shutdown.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        eprintln!("shutting down: finishing work in hand");
+        shutdown.cancel();
+    });
+}

@@ -110,7 +110,11 @@ fn parse_cursor(raw: &str) -> Option<LogCursor> {
 }
 
 /// Subject, headers and payload for one event.
-pub fn encode(bus: &BusConfig, event: &RawEvent, prev: LogCursor) -> Result<(String, HeaderMap, Bytes), BusError> {
+pub fn encode(
+    bus: &BusConfig,
+    event: &RawEvent,
+    prev: LogCursor,
+) -> Result<(String, HeaderMap, Bytes), BusError> {
     let line = ReplayLine::from_raw(event).map_err(|e| BusError::Decode(e.to_string()))?;
     let payload = serde_json::to_vec(&line).map_err(|e| BusError::Decode(e.to_string()))?;
     let mut headers = HeaderMap::new();
@@ -154,7 +158,8 @@ struct Payload<'a> {
 /// Reads an event back from a bus message.
 pub fn decode(headers: Option<&HeaderMap>, payload: &[u8]) -> Result<BusEvent, BusError> {
     let bad = |what: &str| BusError::Decode(what.to_string());
-    let p: Payload<'_> = serde_json::from_slice(payload).map_err(|e| BusError::Decode(e.to_string()))?;
+    let p: Payload<'_> =
+        serde_json::from_slice(payload).map_err(|e| BusError::Decode(e.to_string()))?;
     let prev = headers
         .and_then(|h| h.get(HEADER_PREV))
         .and_then(|v| parse_cursor(v.as_str()))
@@ -162,7 +167,10 @@ pub fn decode(headers: Option<&HeaderMap>, payload: &[u8]) -> Result<BusEvent, B
     let event = RawEvent {
         position: Position(p.position),
         tx_id: p.tx_id,
-        event_id: p.event_id.parse::<EventId>().map_err(|_| bad("bad event_id"))?,
+        event_id: p
+            .event_id
+            .parse::<EventId>()
+            .map_err(|_| bad("bad event_id"))?,
         stream_id: StreamId::from_db(p.stream_id),
         version: StreamVersion(p.version),
         event_type: p.event_type,

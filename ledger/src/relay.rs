@@ -64,13 +64,20 @@ pub async fn checkpoint(store: &EventStore, name: &str) -> Result<LogCursor, Led
     Ok(match row {
         None => LogCursor::START,
         Some(r) => LogCursor {
-            tx_id: r.try_get::<_, String>(0)?.parse().map_err(|e| LedgerError::corrupt("relay checkpoint", e))?,
+            tx_id: r
+                .try_get::<_, String>(0)?
+                .parse()
+                .map_err(|e| LedgerError::corrupt("relay checkpoint", e))?,
             position: r.try_get(1)?,
         },
     })
 }
 
-async fn save_checkpoint(store: &EventStore, name: &str, last: &RawEvent) -> Result<(), LedgerError> {
+async fn save_checkpoint(
+    store: &EventStore,
+    name: &str,
+    last: &RawEvent,
+) -> Result<(), LedgerError> {
     let client = store.database().pool().get().await?;
     client
         .execute(
@@ -85,7 +92,12 @@ async fn save_checkpoint(store: &EventStore, name: &str, last: &RawEvent) -> Res
 }
 
 /// Publishes one batch in order; returns how many were acknowledged before the first failure.
-async fn publish(js: &jetstream::Context, bus: &BusConfig, batch: &[RawEvent], mut prev: LogCursor) -> (usize, Option<String>) {
+async fn publish(
+    js: &jetstream::Context,
+    bus: &BusConfig,
+    batch: &[RawEvent],
+    mut prev: LogCursor,
+) -> (usize, Option<String>) {
     let mut acks = Vec::with_capacity(batch.len());
     for event in batch {
         let (subject, headers, payload) = match encode(bus, event, prev) {
@@ -118,16 +130,18 @@ async fn await_acks(acks: Vec<jetstream::context::PublishAckFuture>) -> (usize, 
 }
 
 /// Runs until `shutdown`: waits for leadership, then relays. Returns when shut down.
+/// `progress`, when given, receives the checkpoint after every acknowledged batch.
 pub async fn run(
     store: EventStore,
     js: jetstream::Context,
     bus: BusConfig,
     config: RelayConfig,
     shutdown: Shutdown,
+    progress: Option<tokio::sync::watch::Sender<LogCursor>>,
 ) -> Result<(), RelayError> {
     let mut backoff = config.retry_min;
     while !shutdown.is_cancelled() {
-        match lead(&store, &js, &bus, &config, &shutdown).await {
+        match lead(&store, &js, &bus, &config, &shutdown, progress.as_ref()).await {
             Ok(()) => return Ok(()),
             Err(e) => {
                 tracing::warn!(error = %e, "relay interrupted; retrying");
@@ -150,6 +164,7 @@ async fn lead(
     bus: &BusConfig,
     config: &RelayConfig,
     shutdown: &Shutdown,
+    progress: Option<&tokio::sync::watch::Sender<LogCursor>>,
 ) -> Result<(), RelayError> {
     let leader = store.database().dedicated().await?;
     tokio::select! {
@@ -192,8 +207,14 @@ async fn lead(
                 let last = &pending[done - 1];
                 save_checkpoint(store, &config.name, last).await?;
                 prev = last.cursor();
+                if let Some(p) = progress {
+                    p.send_replace(prev);
+                }
                 metrics::counter!("relay_published_total").increment(done as u64);
-                let lag = (chrono::Utc::now() - last.recorded_at).num_milliseconds().max(0) as f64 / 1000.0;
+                let lag = (chrono::Utc::now() - last.recorded_at)
+                    .num_milliseconds()
+                    .max(0) as f64
+                    / 1000.0;
                 metrics::gauge!("relay_lag_seconds").set(lag);
                 pending = &pending[done..];
                 backoff = config.retry_min;

@@ -1,1 +1,15 @@
-//! Placeholder until its issue lands.
+//! The read side: read models built from the ledger's events, the projector that keeps them
+//! live, rebuild and diff for operators and auditors, and the admin HTTP API over them.
+//!
+//! Each read model is one file ([`users`], [`tasks`]); [`runtime`] applies events to them with
+//! checkpoints; [`live`] follows JetStream; [`rebuild`] replays into shadow tables.
+
+pub mod error;
+pub mod live;
+pub mod rebuild;
+pub mod runtime;
+pub mod tasks;
+pub mod users;
+
+pub use error::ProjectionError;
+pub use runtime::{LIVE_SCHEMA, Projection};

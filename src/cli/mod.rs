@@ -4,3 +4,5 @@ pub mod bench;
 pub mod demo;
 pub mod ledger;
 pub mod progress;
+pub mod projections;
+pub mod roles;

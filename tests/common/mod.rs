@@ -121,3 +121,104 @@ pub async fn count_all(db: &TestDatabase) -> i64 {
         .expect("count")
         .get(0)
 }
+
+/// A seeded random mix of everything the ledger does: registrations, grants, tasks that are
+/// delivered, retried, failed and refunded, compensations and settings changes. Rule refusals
+/// (insufficient balance, invalid transitions) are part of the mix and are ignored.
+pub async fn random_workload(ledger: &Ledger, seed: u64, users: i64, ops: usize) -> usize {
+    use chrono::Duration;
+    use rand::{Rng, SeedableRng};
+    use tokenbot_ledger::events::SettingsChanged;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let base = 3_000_000 + (seed as i64 % 1000) * 1000;
+    let mut tasks: Vec<(tokenbot_ledger::TaskId, TelegramId)> = Vec::new();
+    let mut done = 0;
+    for u in 0..users {
+        open_with(ledger, user(base + u), rng.random_range(0..3000)).await;
+    }
+    for _ in 0..ops {
+        let u = user(base + rng.random_range(0..users));
+        let w = system();
+        let outcome = match rng.random_range(0..10) {
+            0 => ledger
+                .grant(
+                    &w,
+                    u,
+                    Tokens::from_const(rng.random_range(1..500)),
+                    GrantKind::Admin,
+                    Some("bonus".into()),
+                )
+                .await
+                .map(|_| ()),
+            1 => {
+                let q = [Quality::Low, Quality::Medium, Quality::High][rng.random_range(0..3)];
+                let change = SettingsChanged {
+                    quality: Some(q),
+                    ..Default::default()
+                };
+                ledger.change_settings(&ctx(u), u, change).await.map(|_| ())
+            }
+            2..=4 => ledger
+                .request_task(&ctx(u), low_task(u, "random"))
+                .await
+                .map(|r| tasks.push((r.value.task_id, u))),
+            _ if tasks.is_empty() => Ok(()),
+            step => {
+                let (t, owner) = tasks[rng.random_range(0..tasks.len())];
+                match step {
+                    5 | 6 => match ledger.start_task(&w, t, "w", Duration::minutes(5)).await {
+                        Ok(s) if rng.random_bool(0.7) => ledger
+                            .succeed_task(&w, t, s.value.attempt, None)
+                            .await
+                            .map(|_| ()),
+                        Ok(s) => ledger
+                            .record_attempt_failure(&w, t, s.value.attempt, "flaky", true)
+                            .await
+                            .map(|_| ()),
+                        Err(e) => Err(e),
+                    },
+                    7 => ledger.deliver_task(&w, t, "file-x").await.map(|_| ()),
+                    8 => ledger.fail_task(&w, t, owner, "gave up").await.map(|_| ()),
+                    _ => ledger
+                        .refund_task(&w, t, Tokens::from_const(rng.random_range(1..100)), "sorry")
+                        .await
+                        .map(|_| ()),
+                }
+            }
+        };
+        match outcome {
+            Ok(()) => done += 1,
+            Err(tokenbot_ledger::LedgerError::Domain(_)) => {}
+            Err(e) => panic!("workload step failed: {e}"),
+        }
+    }
+    done
+}
+
+/// The cursor of the newest committed event (everything is committed when this is called).
+pub async fn last_cursor(db: &TestDatabase) -> tokenbot_ledger::LogCursor {
+    let client = db.pool().get().await.expect("client");
+    let row = client
+        .query_one("SELECT tx_id::text, position FROM ledger.events ORDER BY tx_id DESC, position DESC LIMIT 1", &[])
+        .await
+        .expect("last event");
+    tokenbot_ledger::LogCursor {
+        tx_id: row.get::<_, String>(0).parse().expect("xid"),
+        position: row.get(1),
+    }
+}
+
+/// Waits (bounded) until a progress channel reports `target`.
+pub async fn reached(
+    rx: &mut tokio::sync::watch::Receiver<tokenbot_ledger::LogCursor>,
+    target: tokenbot_ledger::LogCursor,
+    what: &str,
+) {
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        rx.wait_for(|c| *c >= target),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{what} did not reach {target} within 60 s"))
+    .unwrap_or_else(|_| panic!("{what} stopped"));
+}

@@ -1,0 +1,239 @@
+//! The live projector: follows the JetStream stream with a durable pull consumer and applies
+//! events as they arrive; falls back to reading Postgres when a message is missing, out of order
+//! or NATS is unreachable. Every message says which event precedes it (`Ledger-Prev`), so the
+//! projector knows a gap when it sees one instead of trusting delivery order.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    self, AckKind, consumer::AckPolicy, consumer::DeliverPolicy, consumer::pull,
+};
+use deadpool_postgres::Pool;
+use futures::StreamExt;
+use tokenbot_ledger::bus::{BusConfig, decode};
+use tokenbot_ledger::shutdown::Shutdown;
+use tokenbot_ledger::{LogCursor, RawEvent};
+
+use crate::error::ProjectionError;
+use crate::runtime::{Projection, apply_batch, catch_up, min_checkpoint};
+
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    pub bus: BusConfig,
+    /// Durable consumer name; processes sharing it share the work (each checks checkpoints).
+    pub consumer: String,
+    /// Messages per fetch: bounds memory and the size of one transaction.
+    pub batch: usize,
+    /// How long one fetch waits for messages.
+    pub fetch_wait: Duration,
+    /// Backoff bounds while NATS is unreachable (Postgres polling meanwhile).
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self {
+            bus: BusConfig::default(),
+            consumer: "projector".into(),
+            batch: 500,
+            fetch_wait: Duration::from_millis(500),
+            retry_min: Duration::from_millis(50),
+            retry_max: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Runs the projector until `shutdown`. `progress`, when given, receives the cursor every
+/// projection has reached after each applied batch.
+pub async fn run(
+    pool: Pool,
+    schema: String,
+    projections: Vec<Projection>,
+    js: jetstream::Context,
+    config: LiveConfig,
+    shutdown: Shutdown,
+    progress: Option<tokio::sync::watch::Sender<LogCursor>>,
+) -> Result<(), ProjectionError> {
+    let report = |c: LogCursor| {
+        if let Some(p) = &progress {
+            p.send_replace(c);
+        }
+    };
+    let mut current = min_checkpoint(&pool, &schema, &projections).await?;
+    current = catch_up(&pool, &schema, &projections, current, None, |_| {}).await?;
+    report(current);
+    let mut backoff = config.retry_min;
+    while !shutdown.is_cancelled() {
+        match follow(
+            &pool,
+            &schema,
+            &projections,
+            &js,
+            &config,
+            &shutdown,
+            &mut current,
+            &report,
+        )
+        .await
+        {
+            Ok(()) => return Ok(()),
+            Err(FollowError::Projection(e)) => return Err(e),
+            Err(FollowError::Nats(e)) => {
+                tracing::warn!(error = %e, "NATS unavailable; reading Postgres meanwhile");
+                metrics::counter!("projector_nats_errors_total").increment(1);
+                current = catch_up(&pool, &schema, &projections, current, None, |_| {}).await?;
+                report(current);
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.cancelled() => return Ok(()),
+                }
+                backoff = (backoff * 2).min(config.retry_max);
+            }
+        }
+    }
+    Ok(())
+}
+
+enum FollowError {
+    Nats(String),
+    Projection(ProjectionError),
+}
+
+impl From<ProjectionError> for FollowError {
+    fn from(e: ProjectionError) -> Self {
+        FollowError::Projection(e)
+    }
+}
+
+async fn consumer(
+    js: &jetstream::Context,
+    config: &LiveConfig,
+) -> Result<jetstream::consumer::PullConsumer, FollowError> {
+    let stream = js
+        .get_stream(&config.bus.stream)
+        .await
+        .map_err(|e| FollowError::Nats(e.to_string()))?;
+    stream
+        .get_or_create_consumer(
+            &config.consumer,
+            pull::Config {
+                durable_name: Some(config.consumer.clone()),
+                // History comes from Postgres; the consumer only needs what is new.
+                deliver_policy: DeliverPolicy::New,
+                ack_policy: AckPolicy::Explicit,
+                filter_subject: config.bus.all_subjects(),
+                max_ack_pending: 10_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| FollowError::Nats(e.to_string()))
+}
+
+async fn follow(
+    pool: &Pool,
+    schema: &str,
+    projections: &[Projection],
+    js: &jetstream::Context,
+    config: &LiveConfig,
+    shutdown: &Shutdown,
+    current: &mut LogCursor,
+    report: &impl Fn(LogCursor),
+) -> Result<(), FollowError> {
+    let consumer = consumer(js, config).await?;
+    loop {
+        let fetch = consumer
+            .batch()
+            .max_messages(config.batch)
+            .expires(config.fetch_wait)
+            .messages();
+        let mut messages = tokio::select! {
+            m = fetch => m.map_err(|e| FollowError::Nats(e.to_string()))?,
+            _ = shutdown.cancelled() => return Ok(()),
+        };
+        let mut received = Vec::new();
+        while let Some(message) = messages.next().await {
+            received.push(message.map_err(|e| FollowError::Nats(e.to_string()))?);
+        }
+        if received.is_empty() {
+            continue;
+        }
+        let mut run: Vec<RawEvent> = Vec::new();
+        let mut run_after = *current;
+        for message in &received {
+            let bus_event = match decode(message.headers.as_ref(), &message.payload) {
+                Ok(e) => e,
+                Err(e) => {
+                    // Never retried forever: park it; the next message's prev exposes the gap and
+                    // Postgres fills it.
+                    tracing::error!(error = %e, subject = %message.subject, "undecodable message parked");
+                    metrics::counter!("projector_parked_total").increment(1);
+                    let _ = message.ack_with(AckKind::Term).await;
+                    continue;
+                }
+            };
+            let cursor = bus_event.event.cursor();
+            if cursor <= *current {
+                continue; // Redelivered or already read from Postgres.
+            }
+            if bus_event.prev != *current {
+                // A gap: apply what we have, then read the missing events from Postgres.
+                apply_run(pool, schema, projections, run_after, &mut run, current).await?;
+                *current = catch_up(pool, schema, projections, *current, None, |_| {}).await?;
+                run_after = *current;
+                metrics::counter!("projector_gaps_total").increment(1);
+                if cursor <= *current {
+                    continue;
+                }
+                if bus_event.prev != *current {
+                    return Err(FollowError::Nats(format!(
+                        "message {cursor} follows {} but Postgres only reaches {current}",
+                        bus_event.prev
+                    )));
+                }
+            }
+            *current = cursor;
+            run.push(bus_event.event);
+        }
+        apply_run(pool, schema, projections, run_after, &mut run, current).await?;
+        report(*current);
+        // Acknowledge only after the checkpoint committed: a crash before this redelivers, and
+        // the checkpoint makes the redelivery a no-op.
+        for message in &received {
+            if let Err(e) = message.ack().await {
+                tracing::debug!(error = %e, "ack failed; the message will be redelivered and skipped");
+            }
+        }
+    }
+}
+
+/// Applies a contiguous run. If a projection turns out to be behind the run (a rebuild moved its
+/// checkpoint back), reads the missing events from Postgres instead; the run's events are then
+/// among them.
+async fn apply_run(
+    pool: &Pool,
+    schema: &str,
+    projections: &[Projection],
+    after: LogCursor,
+    run: &mut Vec<RawEvent>,
+    current: &mut LogCursor,
+) -> Result<(), ProjectionError> {
+    if run.is_empty() {
+        return Ok(());
+    }
+    match apply_batch(pool, schema, projections, after, run).await {
+        Ok(applied) => {
+            if let Some(c) = applied.cursor {
+                *current = (*current).max(c);
+            }
+        }
+        Err(ProjectionError::Behind { .. }) => {
+            let from = min_checkpoint(pool, schema, projections).await?;
+            *current = catch_up(pool, schema, projections, from, None, |_| {}).await?;
+        }
+        Err(e) => return Err(e),
+    }
+    run.clear();
+    Ok(())
+}

@@ -1,0 +1,285 @@
+//! Applying the log to read models: in global order, in batches, each projection's checkpoint
+//! written in the same transaction as its rows, so an event is applied exactly once even when the
+//! process dies between two statements, and a redelivered event is recognised and skipped.
+
+use std::collections::{BTreeSet, HashMap};
+
+use deadpool_postgres::{GenericClient, Pool};
+use tokenbot_ledger::global_order::read_log;
+use tokenbot_ledger::{LogCursor, RawEvent, RecordedEvent, StreamId};
+
+use crate::error::ProjectionError;
+use crate::{tasks, users};
+
+/// The schema the live read models live in.
+pub const LIVE_SCHEMA: &str = "projections";
+
+/// Events read from Postgres per catch-up batch.
+pub const CATCH_UP_BATCH: i64 = 5_000;
+
+/// A read model with its own tables and checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Projection {
+    Users,
+    Tasks,
+}
+
+impl Projection {
+    pub const ALL: [Projection; 2] = [Projection::Users, Projection::Tasks];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Projection::Users => "users",
+            Projection::Tasks => "tasks",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Self, ProjectionError> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| ProjectionError::UnknownProjection(name.to_string()))
+    }
+
+    /// Its tables (in its schema).
+    pub fn tables(self) -> &'static [&'static str] {
+        match self {
+            Projection::Users => &["users"],
+            Projection::Tasks => &["tasks"],
+        }
+    }
+
+    /// The stream category it reads.
+    fn category(self) -> &'static str {
+        match self {
+            Projection::Users => StreamId::ACCOUNT,
+            Projection::Tasks => StreamId::TASK,
+        }
+    }
+
+    async fn apply(
+        self,
+        client: &impl GenericClient,
+        schema: &str,
+        events: &[&RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Projection::Users => {
+                let ids: Vec<i64> = events
+                    .iter()
+                    .filter_map(|e| users::key(e))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let mut rows = users::load(client, schema, &ids).await?;
+                for e in events {
+                    users::apply(&mut rows, e)?;
+                }
+                let touched: Vec<&users::UserRow> =
+                    ids.iter().filter_map(|id| rows.get(id)).collect();
+                users::store(client, schema, &touched).await
+            }
+            Projection::Tasks => {
+                let ids: Vec<uuid::Uuid> = events
+                    .iter()
+                    .filter_map(|e| tasks::key(e))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let mut rows = tasks::load(client, schema, &ids).await?;
+                for e in events {
+                    tasks::apply(&mut rows, e)?;
+                }
+                let touched: Vec<&tasks::TaskRow> =
+                    ids.iter().filter_map(|id| rows.get(id)).collect();
+                tasks::store(client, schema, &touched).await
+            }
+        }
+    }
+}
+
+/// Where each projection has got to (START for one that never ran).
+pub async fn checkpoints(
+    client: &impl GenericClient,
+    schema: &str,
+) -> Result<HashMap<Projection, LogCursor>, ProjectionError> {
+    let rows = client
+        .query(
+            &format!("SELECT name, tx_id::text, position FROM {schema}.checkpoints"),
+            &[],
+        )
+        .await?;
+    let mut out: HashMap<Projection, LogCursor> = Projection::ALL
+        .iter()
+        .map(|p| (*p, LogCursor::START))
+        .collect();
+    for r in rows {
+        let name: String = r.try_get(0)?;
+        let Ok(p) = Projection::parse(&name) else {
+            continue;
+        };
+        let tx: String = r.try_get(1)?;
+        out.insert(
+            p,
+            LogCursor {
+                tx_id: tx.parse().unwrap_or(0),
+                position: r.try_get(2)?,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The oldest checkpoint among `projections`: where a reader feeding all of them must start.
+pub async fn min_checkpoint(
+    pool: &Pool,
+    schema: &str,
+    projections: &[Projection],
+) -> Result<LogCursor, ProjectionError> {
+    let client = pool.get().await?;
+    let all = checkpoints(&client, schema).await?;
+    Ok(projections
+        .iter()
+        .filter_map(|p| all.get(p))
+        .copied()
+        .min()
+        .unwrap_or(LogCursor::START))
+}
+
+/// Outcome of one [`apply_batch`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Events applied per projection (skipped ones not counted).
+    pub events: HashMap<Projection, u64>,
+    /// The cursor every projection has reached afterwards (the last event of the batch).
+    pub cursor: Option<LogCursor>,
+}
+
+/// Applies a contiguous run of events to `projections` in one transaction. `after` is the cursor
+/// of the event just before the run: a projection whose checkpoint is older than that would miss
+/// events, so the whole batch is refused with `Behind` (nothing written). Events at or before a
+/// projection's checkpoint are skipped for that projection.
+pub async fn apply_batch(
+    pool: &Pool,
+    schema: &str,
+    projections: &[Projection],
+    after: LogCursor,
+    events: &[RawEvent],
+) -> Result<Applied, ProjectionError> {
+    let Some(last) = events.last() else {
+        return Ok(Applied::default());
+    };
+    let last_cursor = last.cursor();
+    debug_assert!(
+        events.windows(2).all(|w| w[0].cursor() < w[1].cursor()),
+        "events arrive in global order"
+    );
+    let decoded: Vec<RecordedEvent> = events
+        .iter()
+        .map(|e| e.decode())
+        .collect::<Result<_, _>>()?;
+
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let mut applied = Applied {
+        cursor: Some(last_cursor),
+        ..Default::default()
+    };
+    for p in projections {
+        tx.execute(
+            &format!(
+                "INSERT INTO {schema}.checkpoints (name, tx_id, position) VALUES ($1, '0'::xid8, 0) ON CONFLICT (name) DO NOTHING"
+            ),
+            &[&p.name()],
+        )
+        .await?;
+        // The row lock serializes this projection's writers: a second projector process, or a
+        // rebuild swapping tables, waits here instead of double-applying.
+        let row = tx
+            .query_one(
+                &format!("SELECT tx_id::text, position FROM {schema}.checkpoints WHERE name = $1 FOR UPDATE"),
+                &[&p.name()],
+            )
+            .await?;
+        let tx_text: String = row.try_get(0)?;
+        let checkpoint = LogCursor {
+            tx_id: tx_text.parse().unwrap_or(0),
+            position: row.try_get(1)?,
+        };
+        if checkpoint < after {
+            return Err(ProjectionError::Behind {
+                projection: p.name(),
+                checkpoint: checkpoint.to_string(),
+            });
+        }
+        if last_cursor <= checkpoint {
+            continue;
+        }
+        let fresh: Vec<&RecordedEvent> = decoded
+            .iter()
+            .filter(|e| {
+                LogCursor {
+                    tx_id: e.tx_id,
+                    position: e.position.0,
+                } > checkpoint
+            })
+            .filter(|e| e.stream_id.category() == p.category())
+            .collect();
+        p.apply(&tx, schema, &fresh).await?;
+        tx.execute(
+            &format!(
+                "UPDATE {schema}.checkpoints SET tx_id = $2::text::xid8, position = $3, events = events + $4, \
+                 updated_at = clock_timestamp() WHERE name = $1"
+            ),
+            &[&p.name(), &last_cursor.tx_id.to_string(), &last_cursor.position, &(fresh.len() as i64)],
+        )
+        .await?;
+        applied.events.insert(*p, fresh.len() as u64);
+    }
+    tx.commit().await?;
+    for (p, n) in &applied.events {
+        metrics::counter!("projection_events_total", "projection" => p.name()).increment(*n);
+        let lag = (chrono::Utc::now() - last.recorded_at)
+            .num_milliseconds()
+            .max(0) as f64
+            / 1000.0;
+        metrics::gauge!("projection_lag_seconds", "projection" => p.name()).set(lag);
+    }
+    Ok(applied)
+}
+
+/// Reads from Postgres after `from` and applies until nothing more is visible; returns where it
+/// stopped. `until`, when given, stops at that cursor (inclusive) for a point-in-time replay.
+pub async fn catch_up(
+    pool: &Pool,
+    schema: &str,
+    projections: &[Projection],
+    from: LogCursor,
+    until: Option<LogCursor>,
+    mut progress: impl FnMut(u64),
+) -> Result<LogCursor, ProjectionError> {
+    let mut cursor = from;
+    let mut done = 0u64;
+    loop {
+        let client = pool.get().await?;
+        let mut batch = read_log(&client, cursor, CATCH_UP_BATCH).await?;
+        drop(client);
+        if let Some(limit) = until {
+            batch.retain(|e| e.cursor() <= limit);
+        }
+        let Some(last) = batch.last() else {
+            return Ok(cursor);
+        };
+        let next = last.cursor();
+        apply_batch(pool, schema, projections, cursor, &batch).await?;
+        done += batch.len() as u64;
+        progress(done);
+        cursor = next;
+        if until.is_some_and(|u| cursor >= u) {
+            return Ok(cursor);
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Read model "tasks": one row per task, from the task streams only. Status names are the
+//! original's (pending, processing, done, failed) plus `succeeded` (generated, being delivered).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use tokenbot_ledger::{Event, RecordedEvent};
+use uuid::Uuid;
+
+use crate::error::ProjectionError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRow {
+    pub task_id: Uuid,
+    pub telegram_id: i64,
+    pub kind: String,
+    pub status: String,
+    pub prompt: String,
+    pub model: String,
+    pub quality: String,
+    pub size: String,
+    pub cost: i64,
+    pub refunded: i64,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub template_id: Option<String>,
+    pub source_file_id: Option<String>,
+    pub result_file_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "task_id, telegram_id, kind, status, prompt, model, quality, size, cost, refunded, attempts, \
+     last_error, template_id, source_file_id, result_file_id, created_at, updated_at, finished_at";
+
+pub(crate) fn key(e: &RecordedEvent) -> Option<Uuid> {
+    e.stream_id.task_id().map(|t| t.as_uuid())
+}
+
+pub(crate) async fn load(
+    client: &impl GenericClient,
+    schema: &str,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, TaskRow>, ProjectionError> {
+    let rows = client
+        .query(
+            &format!("SELECT {COLUMNS} FROM {schema}.tasks WHERE task_id = ANY($1)"),
+            &[&ids],
+        )
+        .await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in rows {
+        let row = TaskRow {
+            task_id: r.try_get(0)?,
+            telegram_id: r.try_get(1)?,
+            kind: r.try_get(2)?,
+            status: r.try_get(3)?,
+            prompt: r.try_get(4)?,
+            model: r.try_get(5)?,
+            quality: r.try_get(6)?,
+            size: r.try_get(7)?,
+            cost: r.try_get(8)?,
+            refunded: r.try_get(9)?,
+            attempts: r.try_get(10)?,
+            last_error: r.try_get(11)?,
+            template_id: r.try_get(12)?,
+            source_file_id: r.try_get(13)?,
+            result_file_id: r.try_get(14)?,
+            created_at: r.try_get(15)?,
+            updated_at: r.try_get(16)?,
+            finished_at: r.try_get(17)?,
+        };
+        out.insert(row.task_id, row);
+    }
+    Ok(out)
+}
+
+pub(crate) fn apply(
+    rows: &mut HashMap<Uuid, TaskRow>,
+    e: &RecordedEvent,
+) -> Result<(), ProjectionError> {
+    let Some(id) = key(e) else { return Ok(()) };
+    let at = e.recorded_at;
+    if let Event::TaskRequested(r) = &e.event {
+        rows.insert(
+            id,
+            TaskRow {
+                task_id: id,
+                telegram_id: i64::from(r.telegram_id),
+                kind: r.kind.as_str().into(),
+                status: "pending".into(),
+                prompt: r.prompt.as_str().into(),
+                model: r.model.as_str().into(),
+                quality: r.quality.as_str().into(),
+                size: r.size.as_str().into(),
+                cost: i64::from(r.cost),
+                refunded: 0,
+                attempts: 0,
+                last_error: None,
+                template_id: r.template_id.clone(),
+                source_file_id: r.source_file_id.clone(),
+                result_file_id: None,
+                created_at: at,
+                updated_at: at,
+                finished_at: None,
+            },
+        );
+        return Ok(());
+    }
+    let row = rows
+        .get_mut(&id)
+        .ok_or_else(|| ProjectionError::Inconsistent {
+            position: e.position.0,
+            detail: format!("{} for task {id} which has no row", e.event.event_type()),
+        })?;
+    row.updated_at = at;
+    match &e.event {
+        Event::TaskStarted(s) => {
+            row.status = "processing".into();
+            row.attempts = i32::try_from(s.attempt).unwrap_or(i32::MAX);
+        }
+        Event::TaskAttemptFailed(f) => {
+            row.status = "pending".into();
+            row.last_error = Some(f.error.clone());
+        }
+        Event::TaskSucceeded(_) => row.status = "succeeded".into(),
+        Event::TaskDelivered(d) => {
+            row.status = "done".into();
+            row.result_file_id = Some(d.telegram_file_id.clone());
+            row.finished_at = Some(at);
+        }
+        Event::TaskFailed(f) => {
+            row.status = "failed".into();
+            row.last_error = Some(f.error.clone());
+            row.finished_at = Some(at);
+        }
+        Event::TaskRefunded(r) => row.refunded += i64::from(r.amount),
+        _ => {}
+    }
+    Ok(())
+}
+
+pub(crate) async fn store(
+    client: &impl GenericClient,
+    schema: &str,
+    rows: &[&TaskRow],
+) -> Result<(), ProjectionError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    macro_rules! col {
+        ($f:ident) => {
+            rows.iter().map(|r| r.$f.clone()).collect::<Vec<_>>()
+        };
+    }
+    let sql = format!(
+        "INSERT INTO {schema}.tasks ({COLUMNS}) \
+         SELECT * FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                              $8::text[], $9::int8[], $10::int8[], $11::int4[], $12::text[], $13::text[], $14::text[], \
+                              $15::text[], $16::timestamptz[], $17::timestamptz[], $18::timestamptz[]) \
+         ON CONFLICT (task_id) DO UPDATE SET status = EXCLUDED.status, refunded = EXCLUDED.refunded, \
+           attempts = EXCLUDED.attempts, last_error = EXCLUDED.last_error, \
+           result_file_id = EXCLUDED.result_file_id, updated_at = EXCLUDED.updated_at, \
+           finished_at = EXCLUDED.finished_at"
+    );
+    client
+        .execute(
+            &sql,
+            &[
+                &col!(task_id),
+                &col!(telegram_id),
+                &col!(kind),
+                &col!(status),
+                &col!(prompt),
+                &col!(model),
+                &col!(quality),
+                &col!(size),
+                &col!(cost),
+                &col!(refunded),
+                &col!(attempts),
+                &col!(last_error),
+                &col!(template_id),
+                &col!(source_file_id),
+                &col!(result_file_id),
+                &col!(created_at),
+                &col!(updated_at),
+                &col!(finished_at),
+            ],
+        )
+        .await?;
+    Ok(())
+}
