@@ -67,6 +67,9 @@ fn spawn_projector(
         fetch_wait: Duration::from_millis(100),
         ..Default::default()
     };
+    let observer: live::Observer = std::sync::Arc::new(move |cursor, _| {
+        tx.send_replace(cursor);
+    });
     let handle = tokio::spawn(live::run(
         pool,
         LIVE_SCHEMA.to_string(),
@@ -74,7 +77,7 @@ fn spawn_projector(
         js,
         config,
         shutdown,
-        Some(tx),
+        Some(observer),
     ));
     (handle, rx)
 }

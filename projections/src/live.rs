@@ -44,8 +44,11 @@ impl Default for LiveConfig {
     }
 }
 
-/// Runs the projector until `shutdown`. `progress`, when given, receives the cursor every
-/// projection has reached after each applied batch.
+/// Told after every applied batch: the cursor all projections have reached, and the events that
+/// batch applied from JetStream (empty after a catch-up from Postgres).
+pub type Observer = std::sync::Arc<dyn Fn(LogCursor, &[RawEvent]) + Send + Sync>;
+
+/// Runs the projector until `shutdown`, telling `observer` (if any) about its progress.
 pub async fn run(
     pool: Pool,
     schema: String,
@@ -53,16 +56,16 @@ pub async fn run(
     js: jetstream::Context,
     config: LiveConfig,
     shutdown: Shutdown,
-    progress: Option<tokio::sync::watch::Sender<LogCursor>>,
+    observer: Option<Observer>,
 ) -> Result<(), ProjectionError> {
-    let report = |c: LogCursor| {
-        if let Some(p) = &progress {
-            p.send_replace(c);
+    let report = |c: LogCursor, applied: &[RawEvent]| {
+        if let Some(o) = &observer {
+            o(c, applied);
         }
     };
     let mut current = min_checkpoint(&pool, &schema, &projections).await?;
     current = catch_up(&pool, &schema, &projections, current, None, |_| {}).await?;
-    report(current);
+    report(current, &[]);
     let mut backoff = config.retry_min;
     while !shutdown.is_cancelled() {
         match follow(
@@ -83,7 +86,7 @@ pub async fn run(
                 tracing::warn!(error = %e, "NATS unavailable; reading Postgres meanwhile");
                 metrics::counter!("projector_nats_errors_total").increment(1);
                 current = catch_up(&pool, &schema, &projections, current, None, |_| {}).await?;
-                report(current);
+                report(current, &[]);
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = shutdown.cancelled() => return Ok(()),
@@ -139,7 +142,7 @@ async fn follow(
     config: &LiveConfig,
     shutdown: &Shutdown,
     current: &mut LogCursor,
-    report: &impl Fn(LogCursor),
+    report: &impl Fn(LogCursor, &[RawEvent]),
 ) -> Result<(), FollowError> {
     let consumer = consumer(js, config).await?;
     loop {
@@ -179,8 +182,9 @@ async fn follow(
             }
             if bus_event.prev != *current {
                 // A gap: apply what we have, then read the missing events from Postgres.
-                apply_run(pool, schema, projections, run_after, &mut run, current).await?;
+                apply_run(pool, schema, projections, run_after, &mut run, current, report).await?;
                 *current = catch_up(pool, schema, projections, *current, None, |_| {}).await?;
+                report(*current, &[]);
                 run_after = *current;
                 metrics::counter!("projector_gaps_total").increment(1);
                 if cursor <= *current {
@@ -196,8 +200,7 @@ async fn follow(
             *current = cursor;
             run.push(bus_event.event);
         }
-        apply_run(pool, schema, projections, run_after, &mut run, current).await?;
-        report(*current);
+        apply_run(pool, schema, projections, run_after, &mut run, current, report).await?;
         // Acknowledge only after the checkpoint committed: a crash before this redelivers, and
         // the checkpoint makes the redelivery a no-op.
         for message in &received {
@@ -218,6 +221,7 @@ async fn apply_run(
     after: LogCursor,
     run: &mut Vec<RawEvent>,
     current: &mut LogCursor,
+    report: &impl Fn(LogCursor, &[RawEvent]),
 ) -> Result<(), ProjectionError> {
     if run.is_empty() {
         return Ok(());
@@ -227,10 +231,12 @@ async fn apply_run(
             if let Some(c) = applied.cursor {
                 *current = (*current).max(c);
             }
+            report(*current, run);
         }
         Err(ProjectionError::Behind { .. }) => {
             let from = min_checkpoint(pool, schema, projections).await?;
             *current = catch_up(pool, schema, projections, from, None, |_| {}).await?;
+            report(*current, &[]);
         }
         Err(e) => return Err(e),
     }

@@ -2,30 +2,20 @@
 //! the same run on the same database, reported as ratios (machines here are shared and noisy, so
 //! absolute numbers mean little on their own).
 
-use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::Args;
 use futures::StreamExt;
 use serde::Serialize;
 use tokenbot_ledger::events::AccountOpened;
-use tokenbot_ledger::migrations::migrate;
 use tokenbot_ledger::replay::replay_balances;
 use tokenbot_ledger::{
     Actor, CommandContext, Database, EventStore, GrantKind, ImageSize, Ledger, LedgerConfig,
     Prompt, Quality, TaskKind, TaskRequest, TelegramId, Tokens,
 };
 
+use super::{ScratchDb, measure, replace_section};
 use crate::configuration::Settings;
-
-#[derive(Subcommand)]
-pub enum BenchCommand {
-    /// Charges/s (TaskRequested + TokensDebited) and replay events/s against raw Postgres.
-    Ledger(LedgerBenchArgs),
-}
 
 #[derive(Args)]
 pub struct LedgerBenchArgs {
@@ -37,7 +27,7 @@ pub struct LedgerBenchArgs {
     replay_events: u64,
     /// Do not rewrite the ledger section of docs/benchmarks.md.
     #[arg(long)]
-    no_docs: bool,
+    pub no_docs: bool,
 }
 
 #[derive(Serialize)]
@@ -65,94 +55,6 @@ struct LedgerBenchReport {
     postgres: String,
     charges: Vec<ChargeRow>,
     replay: ReplayRow,
-}
-
-/// A scratch database next to the configured one, dropped afterwards.
-struct ScratchDb {
-    admin: tokio_postgres::Config,
-    name: String,
-}
-
-impl ScratchDb {
-    async fn create(settings: &Settings) -> anyhow::Result<(Self, Database)> {
-        let base = Database::connect_lazy(&settings.database_url, 1)?;
-        let mut admin = base.config().clone();
-        admin.dbname("postgres");
-        let name = format!("tokenbot_bench_{}", std::process::id());
-        let (client, conn) = admin
-            .connect(tokio_postgres::NoTls)
-            .await
-            .context("cannot reach Postgres for the benchmark")?;
-        tokio::spawn(conn);
-        client
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-            ))
-            .await?;
-        let mut cfg = admin.clone();
-        cfg.dbname(&name);
-        let url = config_url(&cfg);
-        let db = Database::connect(&url, 64).await?;
-        migrate(&db).await?;
-        Ok((Self { admin, name }, db))
-    }
-
-    async fn drop_db(self) -> anyhow::Result<()> {
-        let (client, conn) = self.admin.connect(tokio_postgres::NoTls).await?;
-        tokio::spawn(conn);
-        client
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await?;
-        Ok(())
-    }
-}
-
-fn config_url(cfg: &tokio_postgres::Config) -> String {
-    let host = match cfg.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-        _ => "127.0.0.1".into(),
-    };
-    let port = cfg.get_ports().first().copied().unwrap_or(5432);
-    let user = cfg.get_user().unwrap_or("postgres");
-    let password = cfg
-        .get_password()
-        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
-        .unwrap_or_default();
-    let db = cfg.get_dbname().unwrap_or("postgres");
-    format!("postgres://{user}{password}@{host}:{port}/{db}")
-}
-
-/// Runs `writers` loops of `op` for `duration`; returns completed operations per second.
-async fn measure<F, Fut>(writers: usize, duration: Duration, op: F) -> anyhow::Result<f64>
-where
-    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
-{
-    let op = Arc::new(op);
-    let done = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let deadline = start + duration;
-    let mut handles = Vec::with_capacity(writers);
-    for w in 0..writers {
-        let op = op.clone();
-        let done = done.clone();
-        handles.push(tokio::spawn(async move {
-            let mut i = 0u64;
-            while Instant::now() < deadline {
-                op(w, i).await?;
-                i += 1;
-                done.fetch_add(1, Ordering::Relaxed);
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for h in handles {
-        h.await??;
-    }
-    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
 }
 
 fn bench_request(user: TelegramId) -> anyhow::Result<TaskRequest> {
@@ -313,9 +215,8 @@ async fn replay(db: &Database, store: &EventStore, events: u64) -> anyhow::Resul
     })
 }
 
-pub async fn run(settings: &Settings, cmd: BenchCommand) -> anyhow::Result<i32> {
-    let BenchCommand::Ledger(args) = cmd;
-    let (scratch, db) = ScratchDb::create(settings).await?;
+pub async fn run(settings: &Settings, args: LedgerBenchArgs) -> anyhow::Result<i32> {
+    let (scratch, db) = ScratchDb::create(settings, "ledger").await?;
     let result = run_ledger(&db, &args).await;
     scratch.drop_db().await?;
     let report = result?;
@@ -385,13 +286,9 @@ async fn run_ledger(db: &Database, args: &LedgerBenchArgs) -> anyhow::Result<Led
     })
 }
 
-const START: &str = "<!-- bench:ledger:start -->";
-const END: &str = "<!-- bench:ledger:end -->";
-
 fn write_docs(r: &LedgerBenchReport) -> anyhow::Result<()> {
-    let path = Path::new("docs/benchmarks.md");
     let mut table = format!(
-        "{START}\nMeasured {} with `tokenbot bench ledger --seconds {}` ({} cores, Postgres {}).\n\n\
+        "Measured {} with `tokenbot bench ledger --seconds {}` ({} cores, Postgres {}).\n\n\
          | scenario | writers | ledger /s | raw baseline /s | ratio | target |\n|---|---|---|---|---|---|\n",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         r.seconds_per_phase,
@@ -399,28 +296,15 @@ fn write_docs(r: &LedgerBenchReport) -> anyhow::Result<()> {
         r.postgres
     );
     for c in &r.charges {
-        let target = if c.writers == 32 && c.scenario == "distinct accounts" {
-            ">= 0.5"
-        } else {
-            ""
-        };
+        let target = if c.writers == 32 && c.scenario == "distinct accounts" { ">= 0.5" } else { "" };
         table.push_str(&format!(
             "| charges (TaskRequested + TokensDebited), {} | {} | {:.0} | {:.0} (INSERT+COMMIT) | {:.2} | {} |\n",
             c.scenario, c.writers, c.ledger_per_s, c.raw_insert_per_s, c.ratio, target
         ));
     }
     table.push_str(&format!(
-        "| replay (read + decode + fold), {} events | 1 | {:.0} | {:.0} (COPY TO STDOUT) | {:.2} | >= 0.5 |\n{END}",
+        "| replay (read + decode + fold), {} events | 1 | {:.0} | {:.0} (COPY TO STDOUT) | {:.2} | >= 0.5 |",
         r.replay.events, r.replay.ledger_events_per_s, r.replay.copy_rows_per_s, r.replay.ratio
     ));
-    let current = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n\n".to_string());
-    let updated = match (current.find(START), current.find(END)) {
-        (Some(s), Some(e)) if e > s => {
-            format!("{}{}{}", &current[..s], table, &current[e + END.len()..])
-        }
-        _ => format!("{current}\n## Ledger\n\n{table}\n"),
-    };
-    std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))?;
-    eprintln!("updated {}", path.display());
-    Ok(())
+    replace_section("ledger", "Ledger", &table)
 }
