@@ -203,7 +203,7 @@ async fn appends_are_atomic_across_streams_and_check_versions() {
             balance_after: Tokens::from_const(n),
         })
     };
-    let store = t.ledger.store();
+    let store = &t.ledger;
     store
         .append(
             &system(),
@@ -241,7 +241,8 @@ async fn appends_are_atomic_across_streams_and_check_versions() {
         other => panic!("expected a version conflict, got {other:?}"),
     }
     assert!(
-        store
+        t.ledger
+            .store()
             .read_stream(&b, StreamVersion(1), 10)
             .await
             .expect("read")

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{Aggregate, ApplyError};
@@ -39,12 +39,49 @@ pub struct Account {
     pub profile: Option<AccountOpened>,
     pub balance: Tokens,
     pub settings: Settings,
-    /// Times of recent debits, oldest first, at most [`RATE_WINDOW_CAPACITY`] and none older than
-    /// an hour before the newest: enough to enforce the hourly task limit.
-    pub recent_debits: VecDeque<DateTime<Utc>>,
+    /// Debits per minute over the last hour, for the hourly task limit.
+    pub recent_debits: RateWindow,
 }
 
-const RATE_WINDOW: Duration = Duration::hours(1);
+/// Counts of debits per minute (minutes since the Unix epoch), oldest first, covering at most
+/// the last 60 minutes: a rolling hour at one-minute granularity, bounded at 60 entries so the
+/// account snapshot stays small however busy the account is.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RateWindow(VecDeque<(i64, u32)>);
+
+const WINDOW_MINUTES: i64 = 60;
+
+fn minute(t: DateTime<Utc>) -> i64 {
+    t.timestamp().div_euclid(60)
+}
+
+impl RateWindow {
+    /// Debits in the hour ending at `now`.
+    pub fn count_at(&self, now: DateTime<Utc>) -> u64 {
+        let now = minute(now);
+        self.0
+            .iter()
+            .filter(|(m, _)| *m > now - WINDOW_MINUTES)
+            .map(|(_, n)| u64::from(*n))
+            .sum()
+    }
+
+    fn record(&mut self, at: DateTime<Utc>) {
+        let m = minute(at);
+        match self.0.back_mut() {
+            Some((last, n)) if *last == m => *n = n.saturating_add(1),
+            _ => self.0.push_back((m, 1)),
+        }
+        while self
+            .0
+            .front()
+            .is_some_and(|(first, _)| *first <= m - WINDOW_MINUTES)
+        {
+            self.0.pop_front();
+        }
+        debug_assert!(self.0.len() <= WINDOW_MINUTES as usize);
+    }
+}
 
 impl Account {
     pub fn is_open(&self) -> bool {
@@ -59,11 +96,8 @@ impl Account {
         }
     }
 
-    fn debits_in_window(&self, now: DateTime<Utc>) -> usize {
-        self.recent_debits
-            .iter()
-            .filter(|t| **t > now - RATE_WINDOW)
-            .count()
+    fn debits_in_window(&self, now: DateTime<Utc>) -> u64 {
+        self.recent_debits.count_at(now)
     }
 }
 
@@ -132,7 +166,7 @@ pub fn decide_debit(
         return Err(DomainError::ZeroAmount);
     }
     let limit = config.max_tasks_per_hour.min(RATE_WINDOW_CAPACITY);
-    if limit > 0 && state.debits_in_window(now) >= limit as usize {
+    if limit > 0 && state.debits_in_window(now) >= u64::from(limit) {
         return Err(DomainError::RateLimited { limit });
     }
     let balance_after =
@@ -209,7 +243,7 @@ fn expect_balance(after: Tokens, computed: Tokens, what: &str) -> Result<(), App
 }
 
 impl Aggregate for Account {
-    const SNAPSHOT_VERSION: i32 = 1;
+    const SNAPSHOT_VERSION: i32 = 2;
 
     fn apply(&mut self, event: &Event, recorded_at: DateTime<Utc>) -> Result<(), ApplyError> {
         let overflow = || ApplyError("balance overflow".into());
@@ -234,15 +268,7 @@ impl Aggregate for Account {
                 })?;
                 expect_balance(e.balance_after, computed, "TokensDebited")?;
                 self.balance = computed;
-                self.recent_debits.push_back(recorded_at);
-                while self.recent_debits.len() > RATE_WINDOW_CAPACITY as usize
-                    || self
-                        .recent_debits
-                        .front()
-                        .is_some_and(|t| *t <= recorded_at - RATE_WINDOW)
-                {
-                    self.recent_debits.pop_front();
-                }
+                self.recent_debits.record(recorded_at);
             }
             Event::TokensRefunded(e) => {
                 let computed = self.balance.checked_add(e.amount).map_err(|_| overflow())?;
@@ -280,6 +306,7 @@ impl Aggregate for Account {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Duration;
 
     fn tg() -> TelegramId {
         TelegramId::new(7).expect("valid")

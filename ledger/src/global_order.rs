@@ -84,9 +84,7 @@ impl RawEvent {
 
     pub fn decode(&self) -> Result<RecordedEvent, LedgerError> {
         let context = || format!("position {}", self.position);
-        let data: serde_json::Value =
-            serde_json::from_str(&self.data).map_err(|e| LedgerError::corrupt(context(), e))?;
-        let event = Event::decode(&self.event_type, self.schema_version, data)
+        let event = Event::decode_text(&self.event_type, self.schema_version, &self.data)
             .map_err(|e| LedgerError::corrupt(context(), e))?;
         let metadata: EventMetadata =
             serde_json::from_str(&self.metadata).map_err(|e| LedgerError::corrupt(context(), e))?;

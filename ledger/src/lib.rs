@@ -8,10 +8,12 @@
 pub mod account;
 pub mod aggregate;
 pub mod bus;
+pub mod command;
 pub mod commands;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod executor;
 pub mod global_order;
 pub mod hash_chain;
 pub mod ids;
@@ -30,6 +32,7 @@ pub mod tokens;
 pub mod verify;
 
 pub use account::{Account, Settings};
+pub use command::StreamAppend;
 pub use commands::{
     BalanceChange, FailOutcome, Ledger, OpenOutcome, StartedAttempt, TaskReceipt, TaskRequest,
 };
@@ -41,7 +44,7 @@ pub use ids::{CorrelationId, EventId, TaskId, TelegramId};
 pub use image::{ImageSize, ModelId, Prompt, Quality, TaskKind};
 pub use metadata::{Actor, CommandContext, EventMetadata, IdempotencyKey};
 pub use pricing::{LedgerConfig, PriceTable};
-pub use store::{EventStore, Executed, StreamAppend};
+pub use store::{EventStore, Executed};
 pub use stream::{ExpectedVersion, Position, StreamId, StreamVersion};
 pub use task::{Task, TaskState, TaskStatus};
 pub use tokens::Tokens;

@@ -79,7 +79,7 @@ pub struct LedgerConfig {
     pub templates: BTreeMap<String, u32>,
 }
 
-/// How many recent debit times an account remembers for the hourly limit: bounds the snapshot.
+/// The largest MAX_TASKS_PER_USER_PER_HOUR that may be configured.
 pub const RATE_WINDOW_CAPACITY: u32 = 1000;
 
 impl LedgerConfig {

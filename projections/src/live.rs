@@ -68,18 +68,12 @@ pub async fn run(
     report(current, &[]);
     let mut backoff = config.retry_min;
     while !shutdown.is_cancelled() {
-        match follow(
-            &pool,
-            &schema,
-            &projections,
-            &js,
-            &config,
-            &shutdown,
-            &mut current,
-            &report,
-        )
-        .await
-        {
+        let target = Target {
+            pool: &pool,
+            schema: &schema,
+            projections: &projections,
+        };
+        match follow(&target, &js, &config, &shutdown, &mut current, &report).await {
             Ok(()) => return Ok(()),
             Err(FollowError::Projection(e)) => return Err(e),
             Err(FollowError::Nats(e)) => {
@@ -134,16 +128,26 @@ async fn consumer(
         .map_err(|e| FollowError::Nats(e.to_string()))
 }
 
+/// Where events go: the pool, the schema and the projections fed.
+struct Target<'a> {
+    pool: &'a Pool,
+    schema: &'a str,
+    projections: &'a [Projection],
+}
+
 async fn follow(
-    pool: &Pool,
-    schema: &str,
-    projections: &[Projection],
+    target: &Target<'_>,
     js: &jetstream::Context,
     config: &LiveConfig,
     shutdown: &Shutdown,
     current: &mut LogCursor,
     report: &impl Fn(LogCursor, &[RawEvent]),
 ) -> Result<(), FollowError> {
+    let Target {
+        pool,
+        schema,
+        projections,
+    } = *target;
     let consumer = consumer(js, config).await?;
     loop {
         let fetch = consumer
@@ -182,7 +186,16 @@ async fn follow(
             }
             if bus_event.prev != *current {
                 // A gap: apply what we have, then read the missing events from Postgres.
-                apply_run(pool, schema, projections, run_after, &mut run, current, report).await?;
+                apply_run(
+                    pool,
+                    schema,
+                    projections,
+                    run_after,
+                    &mut run,
+                    current,
+                    report,
+                )
+                .await?;
                 *current = catch_up(pool, schema, projections, *current, None, |_| {}).await?;
                 report(*current, &[]);
                 run_after = *current;
@@ -200,7 +213,16 @@ async fn follow(
             *current = cursor;
             run.push(bus_event.event);
         }
-        apply_run(pool, schema, projections, run_after, &mut run, current, report).await?;
+        apply_run(
+            pool,
+            schema,
+            projections,
+            run_after,
+            &mut run,
+            current,
+            report,
+        )
+        .await?;
         // Acknowledge only after the checkpoint committed: a crash before this redelivers, and
         // the checkpoint makes the redelivery a no-op.
         for message in &received {

@@ -296,7 +296,11 @@ fn write_docs(r: &LedgerBenchReport) -> anyhow::Result<()> {
         r.postgres
     );
     for c in &r.charges {
-        let target = if c.writers == 32 && c.scenario == "distinct accounts" { ">= 0.5" } else { "" };
+        let target = if c.writers == 32 && c.scenario == "distinct accounts" {
+            ">= 0.5"
+        } else {
+            ""
+        };
         table.push_str(&format!(
             "| charges (TaskRequested + TokensDebited), {} | {} | {:.0} | {:.0} (INSERT+COMMIT) | {:.2} | {} |\n",
             c.scenario, c.writers, c.ledger_per_s, c.raw_insert_per_s, c.ratio, target

@@ -39,7 +39,10 @@ pub(crate) struct ScratchDb {
 }
 
 impl ScratchDb {
-    pub(crate) async fn create(settings: &Settings, what: &str) -> anyhow::Result<(Self, Database)> {
+    pub(crate) async fn create(
+        settings: &Settings,
+        what: &str,
+    ) -> anyhow::Result<(Self, Database)> {
         let base = Database::connect_lazy(&settings.database_url, 1)?;
         let mut admin = base.config().clone();
         admin.dbname("postgres");
@@ -50,9 +53,10 @@ impl ScratchDb {
             .context("cannot reach Postgres for the benchmark")?;
         tokio::spawn(conn);
         client
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-            ))
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
             .await?;
         let mut cfg = admin.clone();
         cfg.dbname(&name);
@@ -91,7 +95,11 @@ pub(crate) fn config_url(cfg: &tokio_postgres::Config) -> String {
 }
 
 /// Runs `writers` loops of `op` for `duration`; returns completed operations per second.
-pub(crate) async fn measure<F, Fut>(writers: usize, duration: Duration, op: F) -> anyhow::Result<f64>
+pub(crate) async fn measure<F, Fut>(
+    writers: usize,
+    duration: Duration,
+    op: F,
+) -> anyhow::Result<f64>
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -120,7 +128,6 @@ where
     Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
 }
 
-
 /// Replaces the `<!-- bench:{key}:start/end -->` section of docs/benchmarks.md (adding it under
 /// `## {title}` when missing).
 pub(crate) fn replace_section(key: &str, title: &str, body: &str) -> anyhow::Result<()> {
@@ -130,7 +137,9 @@ pub(crate) fn replace_section(key: &str, title: &str, body: &str) -> anyhow::Res
     let section = format!("{start}\n{body}\n{end}");
     let current = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".to_string());
     let updated = match (current.find(&start), current.find(&end)) {
-        (Some(s), Some(e)) if e > s => format!("{}{}{}", &current[..s], section, &current[e + end.len()..]),
+        (Some(s), Some(e)) if e > s => {
+            format!("{}{}{}", &current[..s], section, &current[e + end.len()..])
+        }
         _ => format!("{}\n## {title}\n\n{section}\n", current.trim_end()),
     };
     std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))?;

@@ -13,8 +13,8 @@ use tokenbot_ledger::events::AccountOpened;
 use tokenbot_ledger::relay::{self, RelayConfig};
 use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_ledger::{
-    Actor, CommandContext, Database, EventStore, GrantKind, ImageSize, Ledger, LedgerConfig, LogCursor, Prompt,
-    Quality, RawEvent, TaskKind, TaskRequest, TelegramId, Tokens,
+    Actor, CommandContext, Database, EventStore, GrantKind, ImageSize, Ledger, LedgerConfig,
+    LogCursor, Prompt, Quality, RawEvent, TaskKind, TaskRequest, TelegramId, Tokens,
 };
 use tokenbot_projections::live::{self, LiveConfig, Observer};
 use tokenbot_projections::rebuild::rebuild;
@@ -123,10 +123,17 @@ async fn last_cursor(db: &Database) -> anyhow::Result<LogCursor> {
     let row = client
         .query_one("SELECT tx_id::text, position FROM ledger.events ORDER BY tx_id DESC, position DESC LIMIT 1", &[])
         .await?;
-    Ok(LogCursor { tx_id: row.try_get::<_, String>(0)?.parse()?, position: row.try_get(1)? })
+    Ok(LogCursor {
+        tx_id: row.try_get::<_, String>(0)?.parse()?,
+        position: row.try_get(1)?,
+    })
 }
 
-async fn wait_for(rx: &mut tokio::sync::watch::Receiver<LogCursor>, target: LogCursor, what: &str) -> anyhow::Result<()> {
+async fn wait_for(
+    rx: &mut tokio::sync::watch::Receiver<LogCursor>,
+    target: LogCursor,
+    what: &str,
+) -> anyhow::Result<()> {
     tokio::time::timeout(Duration::from_secs(600), rx.wait_for(|c| *c >= target))
         .await
         .with_context(|| format!("{what} did not catch up within 10 minutes"))?
@@ -134,9 +141,17 @@ async fn wait_for(rx: &mut tokio::sync::watch::Receiver<LogCursor>, target: LogC
     Ok(())
 }
 
-async fn relay_phase(db: &Database, js: &jetstream::Context, events: u64) -> anyhow::Result<RelayRow> {
+async fn relay_phase(
+    db: &Database,
+    js: &jetstream::Context,
+    events: u64,
+) -> anyhow::Result<RelayRow> {
     let pid = std::process::id();
-    let bus = BusConfig { stream: format!("BENCH_RELAY_{pid}"), subject_prefix: format!("benchrelay{pid}.ledger"), ..Default::default() };
+    let bus = BusConfig {
+        stream: format!("BENCH_RELAY_{pid}"),
+        subject_prefix: format!("benchrelay{pid}.ledger"),
+        ..Default::default()
+    };
     fill_mixed(db, events, 1).await?;
     let target = last_cursor(db).await?;
     let store = EventStore::new(db.clone());
@@ -150,7 +165,11 @@ async fn relay_phase(db: &Database, js: &jetstream::Context, events: u64) -> any
         cursor = last.cursor();
         all.extend(batch);
     }
-    let raw_bus = BusConfig { stream: format!("BENCH_RAW_{pid}"), subject_prefix: format!("benchraw{pid}.ledger"), ..Default::default() };
+    let raw_bus = BusConfig {
+        stream: format!("BENCH_RAW_{pid}"),
+        subject_prefix: format!("benchraw{pid}.ledger"),
+        ..Default::default()
+    };
     raw_bus.ensure_stream(js).await?;
     let mut prev = LogCursor::START;
     let mut messages = Vec::with_capacity(all.len());
@@ -162,7 +181,10 @@ async fn relay_phase(db: &Database, js: &jetstream::Context, events: u64) -> any
     for chunk in messages.chunks(1000) {
         let mut acks = Vec::with_capacity(chunk.len());
         for ((subject, headers, payload), id) in chunk {
-            let m = PublishMessage::build().payload(payload.clone()).headers(headers.clone()).message_id(id);
+            let m = PublishMessage::build()
+                .payload(payload.clone())
+                .headers(headers.clone())
+                .message_id(id);
             acks.push(js.send_publish(subject.clone(), m).await?);
         }
         for ack in acks {
@@ -174,9 +196,19 @@ async fn relay_phase(db: &Database, js: &jetstream::Context, events: u64) -> any
 
     let (tx, mut rx) = tokio::sync::watch::channel(LogCursor::START);
     let shutdown = Shutdown::new();
-    let config = RelayConfig { seal: false, ..Default::default() };
+    let config = RelayConfig {
+        seal: false,
+        ..Default::default()
+    };
     let started = Instant::now();
-    let handle = tokio::spawn(relay::run(store, js.clone(), bus.clone(), config, shutdown.clone(), Some(tx)));
+    let handle = tokio::spawn(relay::run(
+        store,
+        js.clone(),
+        bus.clone(),
+        config,
+        shutdown.clone(),
+        Some(tx),
+    ));
     wait_for(&mut rx, target, "relay").await?;
     let relay_rate = all.len() as f64 / started.elapsed().as_secs_f64();
     shutdown.cancel();
@@ -184,12 +216,26 @@ async fn relay_phase(db: &Database, js: &jetstream::Context, events: u64) -> any
     for name in [&bus.stream, &raw_bus.stream] {
         js.delete_stream(name).await.ok();
     }
-    Ok(RelayRow { events: all.len() as u64, relay_msgs_per_s: relay_rate, raw_publish_msgs_per_s: raw_rate, ratio: relay_rate / raw_rate })
+    Ok(RelayRow {
+        events: all.len() as u64,
+        relay_msgs_per_s: relay_rate,
+        raw_publish_msgs_per_s: raw_rate,
+        ratio: relay_rate / raw_rate,
+    })
 }
 
-async fn lag_phase(db: &Database, js: &jetstream::Context, rate: u64, seconds: u64) -> anyhow::Result<LagRow> {
+async fn lag_phase(
+    db: &Database,
+    js: &jetstream::Context,
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<LagRow> {
     let pid = std::process::id();
-    let bus = BusConfig { stream: format!("BENCH_LAG_{pid}"), subject_prefix: format!("benchlag{pid}.ledger"), ..Default::default() };
+    let bus = BusConfig {
+        stream: format!("BENCH_LAG_{pid}"),
+        subject_prefix: format!("benchlag{pid}.ledger"),
+        ..Default::default()
+    };
     let mut config = LedgerConfig::seed_default();
     config.max_tasks_per_hour = 0;
     let store = EventStore::new(db.clone());
@@ -216,8 +262,18 @@ async fn lag_phase(db: &Database, js: &jetstream::Context, rate: u64, seconds: u
     drop(client);
 
     let shutdown = Shutdown::new();
-    let relay_config = RelayConfig { name: "lag".into(), ..Default::default() };
-    let relay = tokio::spawn(relay::run(store.clone(), js.clone(), bus.clone(), relay_config, shutdown.clone(), None));
+    let relay_config = RelayConfig {
+        name: "lag".into(),
+        ..Default::default()
+    };
+    let relay = tokio::spawn(relay::run(
+        store.clone(),
+        js.clone(),
+        bus.clone(),
+        relay_config,
+        shutdown.clone(),
+        None,
+    ));
     let lags: Arc<Mutex<Vec<f64>>> = Arc::new(Mutex::new(Vec::new()));
     let (tx, mut rx) = tokio::sync::watch::channel(LogCursor::START);
     let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -228,19 +284,54 @@ async fn lag_phase(db: &Database, js: &jetstream::Context, rate: u64, seconds: u
             if measuring.load(std::sync::atomic::Ordering::Relaxed) {
                 let now = chrono::Utc::now();
                 let mut l = lags.lock().unwrap_or_else(|p| p.into_inner());
-                l.extend(applied.iter().map(|e| (now - e.recorded_at).num_microseconds().unwrap_or(0) as f64 / 1000.0));
+                l.extend(applied.iter().map(|e| {
+                    (now - e.recorded_at).num_microseconds().unwrap_or(0) as f64 / 1000.0
+                }));
             }
             tx.send_replace(cursor);
         })
     };
-    let live_config = LiveConfig { bus: bus.clone(), consumer: "bench-lag".into(), fetch_wait: Duration::from_millis(100), ..Default::default() };
-    let projector = tokio::spawn(live::run(db.pool().clone(), LIVE_SCHEMA.to_string(), Projection::ALL.to_vec(), js.clone(), live_config, shutdown.clone(), Some(observer)));
+    let live_config = LiveConfig {
+        bus: bus.clone(),
+        consumer: "bench-lag".into(),
+        fetch_wait: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let projector = tokio::spawn(live::run(
+        db.pool().clone(),
+        LIVE_SCHEMA.to_string(),
+        Projection::ALL.to_vec(),
+        js.clone(),
+        live_config,
+        shutdown.clone(),
+        Some(observer),
+    ));
 
-    let users: Vec<TelegramId> = (0..64).map(|i| TelegramId::new(8_000_000_000 + i)).collect::<Result<_, _>>()?;
+    let users: Vec<TelegramId> = (0..64)
+        .map(|i| TelegramId::new(8_000_000_000 + i))
+        .collect::<Result<_, _>>()?;
     for u in &users {
         let ctx = CommandContext::new(Actor::system("bench"));
-        ledger.open_account(&ctx, AccountOpened { telegram_id: *u, username: None, first_name: None, language_code: None }).await?;
-        ledger.grant(&ctx, *u, Tokens::from_const(1_000_000_000), GrantKind::Import, None).await?;
+        ledger
+            .open_account(
+                &ctx,
+                AccountOpened {
+                    telegram_id: *u,
+                    username: None,
+                    first_name: None,
+                    language_code: None,
+                },
+            )
+            .await?;
+        ledger
+            .grant(
+                &ctx,
+                *u,
+                Tokens::from_const(1_000_000_000),
+                GrantKind::Import,
+                None,
+            )
+            .await?;
     }
     wait_for(&mut rx, last_cursor(db).await?, "projector").await?;
     measuring.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -270,7 +361,12 @@ async fn lag_phase(db: &Database, js: &jetstream::Context, rate: u64, seconds: u
                 template_id: None,
                 source_file_id: None,
             };
-            ledger.request_task(&CommandContext::new(Actor::User { telegram_id: user }), request).await?;
+            ledger
+                .request_task(
+                    &CommandContext::new(Actor::User { telegram_id: user }),
+                    request,
+                )
+                .await?;
             drop(permit);
             anyhow::Ok(())
         }));
@@ -299,19 +395,31 @@ async fn lag_phase(db: &Database, js: &jetstream::Context, rate: u64, seconds: u
 
 async fn rebuild_phase(db: &Database, events: u64) -> anyhow::Result<RebuildRow> {
     let client = db.pool().get().await?;
-    let have: i64 = client.query_one("SELECT count(*) FROM ledger.events", &[]).await?.try_get(0)?;
+    let have: i64 = client
+        .query_one("SELECT count(*) FROM ledger.events", &[])
+        .await?
+        .try_get(0)?;
     drop(client);
     if (have as u64) < events {
         fill_mixed(db, events - have as u64, 1_000_000).await?;
     }
     let client = db.pool().get().await?;
-    let total: i64 = client.query_one("SELECT count(*) FROM ledger.events", &[]).await?.try_get(0)?;
+    let total: i64 = client
+        .query_one("SELECT count(*) FROM ledger.events", &[])
+        .await?
+        .try_get(0)?;
     drop(client);
     let pool = db.pool().clone();
     let users = rebuild(&pool, Projection::Users, |_| {}).await?;
     let tasks = rebuild(&pool, Projection::Tasks, |_| {}).await?;
     let total_s = users.seconds + tasks.seconds;
-    Ok(RebuildRow { events: total as u64, users_s: users.seconds, tasks_s: tasks.seconds, total_s, events_per_s: total as f64 / total_s })
+    Ok(RebuildRow {
+        events: total as u64,
+        users_s: users.seconds,
+        tasks_s: tasks.seconds,
+        total_s,
+        events_per_s: total as f64 / total_s,
+    })
 }
 
 pub async fn run(settings: &Settings, args: ReadSideArgs) -> anyhow::Result<i32> {
@@ -320,13 +428,18 @@ pub async fn run(settings: &Settings, args: ReadSideArgs) -> anyhow::Result<i32>
     let result = async {
         eprintln!("relay: publishing {} events...", args.relay_events);
         let relay = relay_phase(&db, &js, args.relay_events).await?;
-        eprintln!("projection lag: {} events/s for {} s...", args.rate, args.seconds);
+        eprintln!(
+            "projection lag: {} events/s for {} s...",
+            args.rate, args.seconds
+        );
         let lag = lag_phase(&db, &js, args.rate, args.seconds).await?;
         eprintln!("rebuild: {} events...", args.rebuild_events);
         let rebuild = rebuild_phase(&db, args.rebuild_events).await?;
         anyhow::Ok(ReadSideReport {
             bench: "read-side",
-            cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            cores: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             relay,
             projection_lag: lag,
             rebuild,
@@ -345,10 +458,21 @@ pub async fn run(settings: &Settings, args: ReadSideArgs) -> anyhow::Result<i32>
              | rebuild users + tasks, {} events | {:.2} s (users {:.2} s, tasks {:.2} s; {:.0} events/s) | | | <= 10 s |",
             chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
             r.cores,
-            r.relay.events, r.relay.relay_msgs_per_s, r.relay.raw_publish_msgs_per_s, r.relay.ratio,
-            r.projection_lag.rate_events_per_s, r.projection_lag.achieved_events_per_s, r.projection_lag.events,
-            r.projection_lag.p50_ms, r.projection_lag.p99_ms, r.projection_lag.max_ms,
-            r.rebuild.events, r.rebuild.total_s, r.rebuild.users_s, r.rebuild.tasks_s, r.rebuild.events_per_s,
+            r.relay.events,
+            r.relay.relay_msgs_per_s,
+            r.relay.raw_publish_msgs_per_s,
+            r.relay.ratio,
+            r.projection_lag.rate_events_per_s,
+            r.projection_lag.achieved_events_per_s,
+            r.projection_lag.events,
+            r.projection_lag.p50_ms,
+            r.projection_lag.p99_ms,
+            r.projection_lag.max_ms,
+            r.rebuild.events,
+            r.rebuild.total_s,
+            r.rebuild.users_s,
+            r.rebuild.tasks_s,
+            r.rebuild.events_per_s,
         );
         replace_section("read-side", "Read side", &body)?;
     }
