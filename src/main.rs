@@ -31,6 +31,10 @@ enum Command {
     Relay(cli::roles::RelayArgs),
     /// Keep the read models up to date from JetStream (Postgres when NATS is down).
     Projector(cli::roles::ProjectorArgs),
+    /// Serve the HTTP API (admin endpoints, /health, /metrics, /openapi.json) on HTTP_ADDR.
+    Api(cli::roles::ApiArgs),
+    /// Run every role in one process (relay, projector, HTTP API) until Ctrl-C.
+    Up(cli::roles::UpArgs),
     /// Operator and auditor tools for the read models: rebuild, diff, status.
     #[command(subcommand)]
     Projections(cli::projections::ProjectionsCommand),
@@ -68,5 +72,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Relay(args) => cli::roles::run_relay(&settings, args).await,
         Command::Projector(args) => cli::roles::run_projector(&settings, args).await,
         Command::Projections(cmd) => cli::projections::run(&settings, cmd).await,
+        Command::Api(args) => cli::roles::run_api(&settings, args).await,
+        Command::Up(args) => cli::roles::run_up(&settings, args).await,
     }
 }

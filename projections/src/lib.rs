@@ -5,7 +5,9 @@
 //! checkpoints; [`live`] follows JetStream; [`rebuild`] replays into shadow tables.
 
 pub mod error;
+pub mod http;
 pub mod live;
+pub mod queries;
 pub mod rebuild;
 pub mod runtime;
 pub mod tasks;

@@ -107,6 +107,12 @@ async fn consumer(
     js: &jetstream::Context,
     config: &LiveConfig,
 ) -> Result<jetstream::consumer::PullConsumer, FollowError> {
+    // Either side may start first; both create the stream with the same configuration.
+    config
+        .bus
+        .ensure_stream(js)
+        .await
+        .map_err(|e| FollowError::Nats(e.to_string()))?;
     let stream = js
         .get_stream(&config.bus.stream)
         .await

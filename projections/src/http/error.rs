@@ -1,0 +1,185 @@
+//! One error type for the admin API, rendered as RFC 9457 `application/problem+json`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tokenbot_ledger::{DomainError, LedgerError};
+use utoipa::ToSchema;
+
+use crate::error::ProjectionError;
+
+/// A field that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// The problem document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    slug: &'static str,
+    title: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+}
+
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            "send the admin API key in the X-Admin-API-Key header",
+        )
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        )
+    }
+
+    /// A field's value is wrong: 400 for the shape of the request (path, headers, JSON syntax),
+    /// 422 for a well-formed body whose values break a rule.
+    pub fn field(status: StatusCode, field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let mut e = Self::new(
+            status,
+            "invalid-field",
+            "Invalid request",
+            format!("{field}: {message}"),
+        );
+        e.errors.push(FieldError {
+            field: field.to_string(),
+            message,
+        });
+        e
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+    }
+
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            detail,
+        )
+    }
+
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            detail,
+        )
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        match &e {
+            LedgerError::Domain(DomainError::AccountNotFound(id)) => {
+                Self::not_found(format!("user {id} has no account"))
+            }
+            LedgerError::Domain(DomainError::TaskNotFound(id)) => {
+                Self::not_found(format!("task {id} does not exist"))
+            }
+            LedgerError::Domain(
+                DomainError::ZeroAmount | DomainError::GrantTooLarge { .. } | DomainError::Overflow,
+            ) => Self::field(StatusCode::UNPROCESSABLE_ENTITY, "amount", e.to_string()),
+            LedgerError::Domain(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "rule",
+                "Refused by a ledger rule",
+                e.to_string(),
+            ),
+            LedgerError::IdempotencyConflict { .. } => Self::conflict(format!(
+                "{e}: the Idempotency-Key was already used with a different request body"
+            )),
+            _ => {
+                tracing::error!(error = %e, "admin request failed");
+                Self::internal(e.to_string())
+            }
+        }
+    }
+}
+
+impl From<ProjectionError> for ApiError {
+    fn from(e: ProjectionError) -> Self {
+        tracing::error!(error = %e, "admin query failed");
+        Self::internal(e.to_string())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::unavailable(format!("database: {e}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Problem {
+            kind: format!("https://tokenbot.dev/problems/{}", self.slug),
+            title: self.title.to_string(),
+            status: self.status.as_u16(),
+            detail: self.detail,
+            errors: self.errors,
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("X-Admin-API-Key"),
+            );
+        }
+        response
+    }
+}

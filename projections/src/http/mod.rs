@@ -1,0 +1,144 @@
+//! The admin HTTP API (axum): the original's `/admin/*` endpoints over the read models and the
+//! ledger, plus health, metrics and an OpenAPI document. Handlers are thin; queries live in
+//! [`crate::queries`], rules in the ledger.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use deadpool_postgres::Pool;
+use tokenbot_ledger::Ledger;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod ops;
+
+/// Largest request body accepted.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// A dependency `/health` reports on.
+pub trait HealthCheck: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn check(&self) -> CheckFuture<'_>;
+}
+
+/// Postgres answers a query.
+pub struct PostgresCheck(pub Pool);
+
+impl HealthCheck for PostgresCheck {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move {
+            let client = self.0.get().await.map_err(|e| e.to_string())?;
+            client
+                .execute("SELECT 1", &[])
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// The NATS connection is up.
+pub struct NatsCheck(pub async_nats::Client);
+
+impl HealthCheck for NatsCheck {
+    fn name(&self) -> &'static str {
+        "nats"
+    }
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move {
+            match self.0.connection_state() {
+                async_nats::connection::State::Connected => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        })
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) ledger: Ledger,
+    pub(crate) pool: Pool,
+    pub(crate) admin_key_digest: Option<[u8; 32]>,
+    pub(crate) health_checks: Vec<Arc<dyn HealthCheck>>,
+}
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl AdminState {
+    /// `admin_api_key: None` turns the admin routes off (they answer 404).
+    pub fn new(
+        ledger: Ledger,
+        admin_api_key: Option<&str>,
+        mut health_checks: Vec<Arc<dyn HealthCheck>>,
+    ) -> Self {
+        let pool = ledger.store().database().pool().clone();
+        health_checks.insert(0, Arc::new(PostgresCheck(pool.clone())));
+        Self {
+            inner: Arc::new(Inner {
+                ledger,
+                pool,
+                admin_key_digest: admin_api_key.map(auth::digest),
+                health_checks,
+            }),
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "tokenbot admin API", description = "Read models and admin grants of the tokenbot ledger."),
+    paths(admin::stats, admin::queue, admin::user, admin::grant, admin::ledger, ops::health),
+    modifiers(&AdminKeyScheme)
+)]
+pub struct ApiDoc;
+
+struct AdminKeyScheme;
+
+impl utoipa::Modify for AdminKeyScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Admin-API-Key"))),
+        );
+    }
+}
+
+/// The admin API, health, metrics and OpenAPI routes.
+pub fn router(state: AdminState) -> Router {
+    // Installing the recorder here means metrics exist as soon as the API is served.
+    let _ = ops::metrics_handle();
+    let admin = Router::new()
+        .route("/admin/stats", get(admin::stats))
+        .route("/admin/queue", get(admin::queue))
+        .route("/admin/users/{telegram_id}", get(admin::user))
+        .route("/admin/users/{telegram_id}/tokens", post(admin::grant))
+        .route("/admin/users/{telegram_id}/ledger", get(admin::ledger))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_admin,
+        ));
+    Router::new()
+        .merge(admin)
+        .route("/health", get(ops::health))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .route("/", get(ops::root))
+        .layer(axum::middleware::from_fn(ops::track))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

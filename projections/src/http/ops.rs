@@ -1,0 +1,108 @@
+//! Operational endpoints: health (with dependency checks), Prometheus metrics, service info,
+//! the OpenAPI document, and the request metrics middleware.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use super::AdminState;
+
+/// The process-wide Prometheus recorder (installed once, on first use).
+pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics recorder not installed");
+                None
+            }
+        })
+        .as_ref()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    pub checks: BTreeMap<String, String>,
+}
+
+#[utoipa::path(get, path = "/health", tag = "ops", responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn health(State(state): State<AdminState>) -> (StatusCode, Json<Health>) {
+    let mut checks = BTreeMap::new();
+    let mut ok = true;
+    for check in &state.inner.health_checks {
+        let result = tokio::time::timeout(std::time::Duration::from_secs(2), check.check()).await;
+        let verdict = match result {
+            Ok(Ok(())) => "ok".to_string(),
+            Ok(Err(e)) => {
+                ok = false;
+                format!("failing: {e}")
+            }
+            Err(_) => {
+                ok = false;
+                "failing: no answer within 2 s".to_string()
+            }
+        };
+        checks.insert(check.name().to_string(), verdict);
+    }
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Health {
+            status: if ok { "ok" } else { "failing" },
+            checks,
+        }),
+    )
+}
+
+pub async fn metrics() -> Response {
+    match metrics_handle() {
+        Some(h) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            h.render(),
+        )
+            .into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "metrics are not available").into_response(),
+    }
+}
+
+pub async fn root() -> Json<serde_json::Value> {
+    Json(
+        serde_json::json!({ "name": "tokenbot", "version": env!("CARGO_PKG_VERSION"), "status": "running" }),
+    )
+}
+
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(super::ApiDoc::openapi())
+}
+
+/// Counts requests and their latency per route template (never the raw path, which would
+/// explode the label set with user ids).
+pub async fn track(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

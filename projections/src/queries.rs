@@ -1,0 +1,330 @@
+//! Typed reads over the read models, shared by the admin HTTP API and the Telegram bot. No SQL
+//! lives in handlers.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::ProjectionError;
+
+/// The original's `/admin/stats` fields, exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Stats {
+    pub total_users: i64,
+    pub total_tasks: i64,
+    /// Only statuses that occur.
+    pub tasks_by_status: BTreeMap<String, i64>,
+    /// Tokens actually spent: debits minus refunds (the original also counted refunded tasks).
+    pub total_tokens_spent: i64,
+    /// Since UTC midnight.
+    pub tasks_today: i64,
+    pub users_today: i64,
+    /// Users who registered, asked for a task or changed settings since UTC midnight.
+    pub active_users_today: i64,
+    pub model_usage: BTreeMap<String, i64>,
+}
+
+fn midnight(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or(now, |m| m.and_utc())
+}
+
+pub async fn stats(
+    client: &impl GenericClient,
+    now: DateTime<Utc>,
+) -> Result<Stats, ProjectionError> {
+    let today = midnight(now);
+    let totals = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM projections.users), \
+                    (SELECT count(*) FROM projections.tasks), \
+                    (SELECT coalesce(sum(cost - refunded), 0)::int8 FROM projections.tasks), \
+                    (SELECT count(*) FROM projections.tasks WHERE created_at >= $1), \
+                    (SELECT count(*) FROM projections.users WHERE created_at >= $1), \
+                    (SELECT count(*) FROM projections.users WHERE last_seen_at >= $1)",
+            &[&today],
+        )
+        .await?;
+    let by_status = client
+        .query(
+            "SELECT status, count(*) FROM projections.tasks GROUP BY status",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()?;
+    let model_usage = client
+        .query(
+            "SELECT model, count(*) FROM projections.tasks GROUP BY model",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()?;
+    Ok(Stats {
+        total_users: totals.try_get(0)?,
+        total_tasks: totals.try_get(1)?,
+        tasks_by_status: by_status,
+        total_tokens_spent: totals.try_get(2)?,
+        tasks_today: totals.try_get(3)?,
+        users_today: totals.try_get(4)?,
+        active_users_today: totals.try_get(5)?,
+        model_usage,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Queue {
+    pub pending: i64,
+    pub processing: i64,
+    /// Generated, delivery to Telegram under way.
+    pub succeeded: i64,
+    pub done: i64,
+    pub failed: i64,
+    /// Age of the oldest task still waiting for a worker.
+    pub oldest_pending_age_s: Option<f64>,
+}
+
+pub async fn queue(
+    client: &impl GenericClient,
+    now: DateTime<Utc>,
+) -> Result<Queue, ProjectionError> {
+    let row = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'processing'), \
+                    count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'done'), \
+                    count(*) FILTER (WHERE status = 'failed'), min(created_at) FILTER (WHERE status = 'pending') \
+             FROM projections.tasks",
+            &[],
+        )
+        .await?;
+    let oldest: Option<DateTime<Utc>> = row.try_get(5)?;
+    Ok(Queue {
+        pending: row.try_get(0)?,
+        processing: row.try_get(1)?,
+        succeeded: row.try_get(2)?,
+        done: row.try_get(3)?,
+        failed: row.try_get(4)?,
+        oldest_pending_age_s: oldest.map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct UserView {
+    pub telegram_id: i64,
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub language_code: Option<String>,
+    pub balance: i64,
+    pub model: Option<String>,
+    pub quality: String,
+    pub size: String,
+    pub tasks_total: i64,
+    pub tasks_done: i64,
+    pub tasks_failed: i64,
+    pub tokens_spent: i64,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// A user with task counts over all their tasks (the original counted only the last 10 or 100).
+pub async fn user(
+    client: &impl GenericClient,
+    telegram_id: i64,
+) -> Result<Option<UserView>, ProjectionError> {
+    let row = client
+        .query_opt(
+            "SELECT u.telegram_id, u.username, u.first_name, u.language_code, u.balance, u.model, u.quality, u.size, \
+                    u.tasks_total, \
+                    (SELECT count(*) FROM projections.tasks t WHERE t.telegram_id = u.telegram_id AND t.status = 'done'), \
+                    (SELECT count(*) FROM projections.tasks t WHERE t.telegram_id = u.telegram_id AND t.status = 'failed'), \
+                    u.tokens_spent, u.created_at, u.last_seen_at \
+             FROM projections.users u WHERE u.telegram_id = $1",
+            &[&telegram_id],
+        )
+        .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(UserView {
+        telegram_id: r.try_get(0)?,
+        username: r.try_get(1)?,
+        first_name: r.try_get(2)?,
+        language_code: r.try_get(3)?,
+        balance: r.try_get(4)?,
+        model: r.try_get(5)?,
+        quality: r.try_get(6)?,
+        size: r.try_get(7)?,
+        tasks_total: r.try_get(8)?,
+        tasks_done: r.try_get(9)?,
+        tasks_failed: r.try_get(10)?,
+        tokens_spent: r.try_get(11)?,
+        created_at: r.try_get(12)?,
+        last_seen_at: r.try_get(13)?,
+    }))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TopUser {
+    /// first_name, else username, else the Telegram id (the original's rule).
+    pub name: String,
+    pub telegram_id: i64,
+    pub tasks: i64,
+}
+
+pub async fn top_users(
+    client: &impl GenericClient,
+    limit: i64,
+) -> Result<Vec<TopUser>, ProjectionError> {
+    let rows = client
+        .query(
+            "SELECT coalesce(first_name, username, telegram_id::text), telegram_id, tasks_total \
+             FROM projections.users WHERE tasks_total > 0 ORDER BY tasks_total DESC, telegram_id LIMIT $1",
+            &[&limit.clamp(1, 100)],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TopUser {
+                name: r.try_get(0)?,
+                telegram_id: r.try_get(1)?,
+                tasks: r.try_get(2)?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TaskView {
+    pub task_id: Uuid,
+    pub telegram_id: i64,
+    pub kind: String,
+    pub status: String,
+    pub prompt: String,
+    pub model: String,
+    pub quality: String,
+    pub size: String,
+    pub cost: i64,
+    pub refunded: i64,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub template_id: Option<String>,
+    pub result_file_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const TASK_COLUMNS: &str = "task_id, telegram_id, kind, status, prompt, model, quality, size, cost, refunded, attempts, \
+     last_error, template_id, result_file_id, created_at, updated_at";
+
+fn task_view(r: &tokio_postgres::Row) -> Result<TaskView, tokio_postgres::Error> {
+    Ok(TaskView {
+        task_id: r.try_get(0)?,
+        telegram_id: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        status: r.try_get(3)?,
+        prompt: r.try_get(4)?,
+        model: r.try_get(5)?,
+        quality: r.try_get(6)?,
+        size: r.try_get(7)?,
+        cost: r.try_get(8)?,
+        refunded: r.try_get(9)?,
+        attempts: r.try_get(10)?,
+        last_error: r.try_get(11)?,
+        template_id: r.try_get(12)?,
+        result_file_id: r.try_get(13)?,
+        created_at: r.try_get(14)?,
+        updated_at: r.try_get(15)?,
+    })
+}
+
+/// A user's newest tasks first.
+pub async fn recent_tasks(
+    client: &impl GenericClient,
+    telegram_id: i64,
+    limit: i64,
+) -> Result<Vec<TaskView>, ProjectionError> {
+    let rows = client
+        .query(
+            &format!("SELECT {TASK_COLUMNS} FROM projections.tasks WHERE telegram_id = $1 ORDER BY created_at DESC LIMIT $2"),
+            &[&telegram_id, &limit.clamp(1, 1000)],
+        )
+        .await?;
+    Ok(rows.iter().map(task_view).collect::<Result<_, _>>()?)
+}
+
+/// One task, only if it belongs to `telegram_id` (the original let anyone re-send anyone's, W25).
+pub async fn owned_task(
+    client: &impl GenericClient,
+    telegram_id: i64,
+    task_id: Uuid,
+) -> Result<Option<TaskView>, ProjectionError> {
+    let row = client
+        .query_opt(
+            &format!("SELECT {TASK_COLUMNS} FROM projections.tasks WHERE task_id = $1 AND telegram_id = $2"),
+            &[&task_id, &telegram_id],
+        )
+        .await?;
+    Ok(row.as_ref().map(task_view).transpose()?)
+}
+
+/// One event of a user's ledger history, with its place in the hash chain.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct LedgerEntry {
+    pub position: i64,
+    pub version: i64,
+    /// Place in the hash chain; null until sealed.
+    pub seq: Option<i64>,
+    /// Hex SHA-256 chain hash; null until sealed.
+    pub hash: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+}
+
+/// A page of a user's account stream from `from_version`, plus where the next page starts.
+pub async fn ledger_page(
+    client: &impl GenericClient,
+    telegram_id: i64,
+    from_version: i64,
+    limit: i64,
+) -> Result<(Vec<LedgerEntry>, Option<i64>), ProjectionError> {
+    let stream = format!("account-{telegram_id}");
+    let rows = client
+        .query(
+            "SELECT e.position, e.stream_version, c.seq, c.hash, e.recorded_at, e.event_type, e.data, e.metadata \
+             FROM ledger.events e LEFT JOIN ledger.chain c ON c.position = e.position \
+             WHERE e.stream_id = $1 AND e.stream_version >= $2 ORDER BY e.stream_version LIMIT $3",
+            &[&stream, &from_version, &(limit + 1)],
+        )
+        .await?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let hash: Option<Vec<u8>> = r.try_get(3)?;
+        entries.push(LedgerEntry {
+            position: r.try_get(0)?,
+            version: r.try_get(1)?,
+            seq: r.try_get(2)?,
+            hash: hash.map(hex::encode),
+            recorded_at: r.try_get(4)?,
+            event_type: r.try_get(5)?,
+            data: r.try_get(6)?,
+            metadata: r.try_get(7)?,
+        });
+    }
+    let next = if entries.len() as i64 > limit {
+        entries.pop().map(|e| e.version)
+    } else {
+        None
+    };
+    Ok((entries, next))
+}
