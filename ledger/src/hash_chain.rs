@@ -171,3 +171,30 @@ pub async fn seal_all(store: &EventStore) -> Result<u64, LedgerError> {
         backoff = (backoff * 2).min(std::time::Duration::from_millis(100));
     }
 }
+
+/// Seals continuously until `shutdown`: a background loop beside the relay, so a sealing backlog
+/// (a fresh deployment over an old log, say) never delays publishing. Safe to run in several
+/// processes: one seals at a time, the others find the lock taken and wait.
+pub async fn run_sealer(
+    store: EventStore,
+    idle: std::time::Duration,
+    shutdown: crate::shutdown::Shutdown,
+) {
+    while !shutdown.is_cancelled() {
+        let wait = match seal(&store, SEAL_BATCH).await {
+            Ok(n) if n > 0 => {
+                metrics::counter!("chain_sealed_total").increment(n);
+                continue;
+            }
+            Ok(_) => idle,
+            Err(e) => {
+                tracing::warn!(error = %e, "sealing failed; retrying");
+                idle * 4
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}

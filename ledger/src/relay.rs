@@ -28,7 +28,7 @@ pub struct RelayConfig {
     /// Backoff bounds while NATS or Postgres fail.
     pub retry_min: Duration,
     pub retry_max: Duration,
-    /// Also seal the hash chain (the relay is the natural single leader for it).
+    /// Also run the hash-chain sealer beside the relay (its own loop, never in the publish path).
     pub seal: bool,
 }
 
@@ -139,20 +139,30 @@ pub async fn run(
     shutdown: Shutdown,
     progress: Option<tokio::sync::watch::Sender<LogCursor>>,
 ) -> Result<(), RelayError> {
+    let sealer = config.seal.then(|| {
+        tokio::spawn(hash_chain::run_sealer(
+            store.clone(),
+            Duration::from_millis(200),
+            shutdown.clone(),
+        ))
+    });
     let mut backoff = config.retry_min;
     while !shutdown.is_cancelled() {
         match lead(&store, &js, &bus, &config, &shutdown, progress.as_ref()).await {
-            Ok(()) => return Ok(()),
+            Ok(()) => break,
             Err(e) => {
                 tracing::warn!(error = %e, "relay interrupted; retrying");
                 metrics::counter!("relay_errors_total").increment(1);
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = shutdown.cancelled() => break,
                 }
                 backoff = (backoff * 2).min(config.retry_max);
             }
         }
+    }
+    if let Some(sealer) = sealer {
+        let _ = sealer.await;
     }
     Ok(())
 }
@@ -227,12 +237,6 @@ async fn lead(
                     _ = shutdown.cancelled() => return Ok(()),
                 }
                 backoff = (backoff * 2).min(config.retry_max);
-            }
-        }
-        if config.seal {
-            // Best effort: sealing lagging behind never blocks publishing.
-            if let Err(e) = hash_chain::seal(store, hash_chain::SEAL_BATCH).await {
-                tracing::warn!(error = %e, "sealing failed; will retry with the next batch");
             }
         }
     }

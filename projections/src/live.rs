@@ -24,8 +24,6 @@ pub struct LiveConfig {
     pub consumer: String,
     /// Messages per fetch: bounds memory and the size of one transaction.
     pub batch: usize,
-    /// How long one fetch waits for messages.
-    pub fetch_wait: Duration,
     /// Backoff bounds while NATS is unreachable (Postgres polling meanwhile).
     pub retry_min: Duration,
     pub retry_max: Duration,
@@ -37,7 +35,6 @@ impl Default for LiveConfig {
             bus: BusConfig::default(),
             consumer: "projector".into(),
             batch: 500,
-            fetch_wait: Duration::from_millis(500),
             retry_min: Duration::from_millis(50),
             retry_max: Duration::from_secs(5),
         }
@@ -155,19 +152,30 @@ async fn follow(
         projections,
     } = *target;
     let consumer = consumer(js, config).await?;
+    // A continuous pull: the first message is taken as soon as it arrives, then whatever is
+    // already buffered joins it (up to a batch), so latency is one round trip, not a fetch window.
+    let mut stream = consumer
+        .stream()
+        .max_messages_per_batch(config.batch)
+        .heartbeat(Duration::from_secs(5))
+        .expires(Duration::from_secs(30))
+        .messages()
+        .await
+        .map_err(|e| FollowError::Nats(e.to_string()))?;
     loop {
-        let fetch = consumer
-            .batch()
-            .max_messages(config.batch)
-            .expires(config.fetch_wait)
-            .messages();
-        let mut messages = tokio::select! {
-            m = fetch => m.map_err(|e| FollowError::Nats(e.to_string()))?,
+        let first = tokio::select! {
+            m = stream.next() => m,
             _ = shutdown.cancelled() => return Ok(()),
         };
-        let mut received = Vec::new();
-        while let Some(message) = messages.next().await {
-            received.push(message.map_err(|e| FollowError::Nats(e.to_string()))?);
+        let Some(first) = first else {
+            return Err(FollowError::Nats("the consumer stream ended".into()));
+        };
+        let mut received = vec![first.map_err(|e| FollowError::Nats(e.to_string()))?];
+        while received.len() < config.batch {
+            match futures::FutureExt::now_or_never(stream.next()) {
+                Some(Some(m)) => received.push(m.map_err(|e| FollowError::Nats(e.to_string()))?),
+                _ => break,
+            }
         }
         if received.is_empty() {
             continue;

@@ -13,14 +13,14 @@ use crate::runtime::{LIVE_SCHEMA, Projection, catch_up, checkpoints};
 async fn prepare_shadow(
     pool: &Pool,
     shadow: &str,
-    projection: Projection,
+    projections: &[Projection],
 ) -> Result<(), ProjectionError> {
     let client = pool.get().await?;
     let mut ddl = format!(
         "DROP SCHEMA IF EXISTS {shadow} CASCADE; CREATE SCHEMA {shadow}; \
          CREATE TABLE {shadow}.checkpoints (LIKE {LIVE_SCHEMA}.checkpoints INCLUDING ALL);"
     );
-    for table in projection.tables() {
+    for table in projections.iter().flat_map(|p| p.tables()) {
         ddl.push_str(&format!(
             "CREATE TABLE {shadow}.{table} (LIKE {LIVE_SCHEMA}.{table} INCLUDING ALL);"
         ));
@@ -39,24 +39,28 @@ async fn drop_shadow(pool: &Pool, shadow: &str) -> Result<(), ProjectionError> {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RebuildReport {
-    pub projection: &'static str,
+    pub projections: Vec<&'static str>,
     pub events: u64,
     pub seconds: f64,
 }
 
-/// Replays the whole log into shadow tables, then swaps them in while holding the projection's
-/// checkpoint lock (a live projector waits meanwhile, then continues from the rebuilt checkpoint).
+/// Replays the whole log once into shadow tables for all of `projections`, then swaps them in
+/// while holding their checkpoint locks (a live projector waits meanwhile, then continues from
+/// the rebuilt checkpoint).
 pub async fn rebuild(
     pool: &Pool,
-    projection: Projection,
+    projections: &[Projection],
     progress: impl FnMut(u64),
 ) -> Result<RebuildReport, ProjectionError> {
     let started = Instant::now();
-    let shadow = format!("projections_rebuild_{}", projection.name());
-    prepare_shadow(pool, &shadow, projection).await?;
+    let mut projections = projections.to_vec();
+    projections.sort();
+    projections.dedup();
+    let shadow = "projections_rebuild";
+    prepare_shadow(pool, shadow, &projections).await?;
     let mut events = 0;
     let mut counting = progress;
-    let cursor = catch_up(pool, &shadow, &[projection], LogCursor::START, None, |n| {
+    let cursor = catch_up(pool, shadow, &projections, LogCursor::START, None, |n| {
         events = n;
         counting(n)
     })
@@ -64,35 +68,38 @@ pub async fn rebuild(
 
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    tx.execute(
-        &format!("INSERT INTO {LIVE_SCHEMA}.checkpoints (name, tx_id, position) VALUES ($1, '0'::xid8, 0) ON CONFLICT (name) DO NOTHING"),
-        &[&projection.name()],
-    )
-    .await?;
-    tx.execute(
-        &format!("SELECT 1 FROM {LIVE_SCHEMA}.checkpoints WHERE name = $1 FOR UPDATE"),
-        &[&projection.name()],
-    )
-    .await?;
+    for p in &projections {
+        tx.execute(
+            &format!("INSERT INTO {LIVE_SCHEMA}.checkpoints (name, tx_id, position) VALUES ($1, '0'::xid8, 0) ON CONFLICT (name) DO NOTHING"),
+            &[&p.name()],
+        )
+        .await?;
+        // Sorted order, like every other taker of these locks.
+        tx.execute(
+            &format!("SELECT 1 FROM {LIVE_SCHEMA}.checkpoints WHERE name = $1 FOR UPDATE"),
+            &[&p.name()],
+        )
+        .await?;
+    }
     let mut swap = String::new();
-    for table in projection.tables() {
-        swap.push_str(&format!(
-            "DROP TABLE {LIVE_SCHEMA}.{table}; ALTER TABLE {shadow}.{table} SET SCHEMA {LIVE_SCHEMA};"
-        ));
+    for table in projections.iter().flat_map(|p| p.tables()) {
+        swap.push_str(&format!("DROP TABLE {LIVE_SCHEMA}.{table}; ALTER TABLE {shadow}.{table} SET SCHEMA {LIVE_SCHEMA};"));
     }
     tx.batch_execute(&swap).await?;
-    tx.execute(
-        &format!(
-            "UPDATE {LIVE_SCHEMA}.checkpoints SET tx_id = $2::text::xid8, position = $3, events = $4, updated_at = clock_timestamp() WHERE name = $1"
-        ),
-        &[&projection.name(), &cursor.tx_id.to_string(), &cursor.position, &(events as i64)],
-    )
-    .await?;
+    for p in &projections {
+        tx.execute(
+            &format!(
+                "UPDATE {LIVE_SCHEMA}.checkpoints SET tx_id = $2::text::xid8, position = $3, events = $4, updated_at = clock_timestamp() WHERE name = $1"
+            ),
+            &[&p.name(), &cursor.tx_id.to_string(), &cursor.position, &(events as i64)],
+        )
+        .await?;
+    }
     tx.batch_execute(&format!("DROP SCHEMA {shadow} CASCADE"))
         .await?;
     tx.commit().await?;
     Ok(RebuildReport {
-        projection: projection.name(),
+        projections: projections.iter().map(|p| p.name()).collect(),
         events,
         seconds: started.elapsed().as_secs_f64(),
     })
@@ -123,7 +130,7 @@ const DIFF_ROWS_SHOWN: i64 = 50;
 /// the checkpoint so the live projector cannot move during the comparison.
 pub async fn diff(pool: &Pool, projection: Projection) -> Result<DiffReport, ProjectionError> {
     let shadow = format!("projections_diff_{}", projection.name());
-    prepare_shadow(pool, &shadow, projection).await?;
+    prepare_shadow(pool, &shadow, &[projection]).await?;
     let mut holder = pool.get().await?;
     let hold = holder.transaction().await?;
     // FOR SHARE: the projector's FOR UPDATE waits until the comparison is done.

@@ -15,7 +15,7 @@ use crate::{tasks, users};
 pub const LIVE_SCHEMA: &str = "projections";
 
 /// Events read from Postgres per catch-up batch.
-pub const CATCH_UP_BATCH: i64 = 5_000;
+pub const CATCH_UP_BATCH: i64 = 10_000;
 
 /// A read model with its own tables and checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -44,18 +44,16 @@ pub async fn run(settings: &Settings, cmd: ProjectionsCommand) -> anyhow::Result
     drop(client);
     match cmd {
         ProjectionsCommand::Rebuild { name } => {
-            for p in selected(name)? {
-                let bar = progress::bar(
-                    u64::try_from(total).unwrap_or(0),
-                    &format!("rebuilding {}", p.name()),
-                );
-                let report = rebuild(&pool, p, |n| bar.set_position(n)).await?;
-                bar.finish_and_clear();
-                println!(
-                    "rebuilt {}: {} events in {:.2} s",
-                    report.projection, report.events, report.seconds
-                );
-            }
+            let chosen = selected(name)?;
+            let bar = progress::bar(u64::try_from(total).unwrap_or(0), "rebuilding");
+            let report = rebuild(&pool, &chosen, |n| bar.set_position(n)).await?;
+            bar.finish_and_clear();
+            println!(
+                "rebuilt {}: {} events in {:.2} s",
+                report.projections.join(", "),
+                report.events,
+                report.seconds
+            );
             Ok(0)
         }
         ProjectionsCommand::Diff { name } => {
