@@ -359,3 +359,30 @@ async fn registration_is_once_and_concurrent_starts_agree() {
     let unique: HashSet<i64> = HashSet::from_iter([count_events(&t.db, "TokensGranted").await]);
     assert_eq!(unique, HashSet::from([1]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrations_apply_once() {
+    let db = tokenbot_testkit::TestDatabase::create().await;
+    let mut runs = Vec::new();
+    for _ in 0..4 {
+        let url = db.url().to_string();
+        runs.push(tokio::spawn(async move {
+            let database = tokenbot_ledger::Database::connect(&url, 2)
+                .await
+                .expect("connect");
+            tokenbot_ledger::migrations::migrate(&database)
+                .await
+                .expect("migrate")
+        }));
+    }
+    let mut applied = Vec::new();
+    for r in runs {
+        applied.extend(r.await.expect("join"));
+    }
+    applied.sort();
+    assert_eq!(
+        applied.len(),
+        2,
+        "each migration applied exactly once: {applied:?}"
+    );
+}
