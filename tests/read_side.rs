@@ -174,7 +174,7 @@ async fn relay_publishes_once_in_order_through_an_outage_and_a_leader_change() {
     let t = ledger().await;
     let mut nats = OwnedNats::spawn().await;
     let bus = BusConfig::default();
-    let js = jetstream(&nats.url()).await;
+    let js = jetstream(nats.url()).await;
 
     let first_shutdown = Shutdown::new();
     let (first, mut first_progress) =

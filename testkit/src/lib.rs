@@ -1,9 +1,17 @@
-//! Test harness: real Postgres and real NATS for every test, isolated so tests run in parallel.
+//! Test harness: a real Postgres and a real NATS for every test, isolated so that tests run in
+//! parallel against one server of each.
 //!
-//! - [`TestDatabase`]: a fresh database per test on the local server (or on a server the harness
-//!   starts itself when none answers), dropped when the test ends.
-//! - [`TestNats`]: the local NATS server (or one the harness starts) plus a unique prefix for
-//!   the test's stream and consumer names.
+//! Why real servers: the ledger's guarantees (one transaction per batch, advisory locks, global
+//! order, JetStream acks and redelivery) live in the servers' behaviour, which fakes would only
+//! imitate.
+//!
+//! - [`TestDatabase`]: a fresh database per test, dropped when the value is dropped.
+//! - [`TestNats`]: the shared NATS server plus a name prefix that is the test's alone.
+//! - [`OwnedNats`]: a private nats-server a test may stop and start again.
+//!
+//! Where the servers come from: `TEST_DATABASE_URL` / `TEST_NATS_URL` (defaults: the usual local
+//! ports). When nothing answers there, the harness starts a private server from the installed
+//! binaries once per test process and stops it after the process exits.
 
 mod nats;
 mod ports;
@@ -12,4 +20,4 @@ mod process;
 
 pub use nats::{OwnedNats, TestNats};
 pub use ports::free_port;
-pub use postgres::{TestDatabase, admin_url};
+pub use postgres::{TestDatabase, admin_client};

@@ -1,124 +1,236 @@
-//! One database per test.
+//! One database per test on a shared Postgres server.
+//!
+//! Why a database per test rather than a schema or a transaction rolled back at the end: the code
+//! under test runs its own migrations, opens pools, commits, takes advisory locks and listens;
+//! only a whole database gives it a clean, private world while every test shares one server and
+//! all run in parallel.
 
+use std::path::Path;
 use std::str::FromStr;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{ManagerConfig, Pool, PoolConfig, RecyclingMethod, Runtime};
+use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
 
 use crate::ports::free_port;
-use crate::process::{find_binary, is_root, run_as_postgres};
+use crate::process::{
+    StartError, cleanup_after_exit, find_binary, is_root, postgres_tool, postgres_tool_line, run,
+    shell_quote, temp_dir, warn,
+};
 
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-static ADMIN_URL: OnceLock<String> = OnceLock::new();
+/// Connections a private server accepts: each test may hold a pool of 16 plus the pools of the
+/// code under test, and tests run in parallel.
+const PRIVATE_MAX_CONNECTIONS: u32 = 300;
 
-/// The URL of the server's `postgres` database: TEST_DATABASE_URL, else the local server, else
-/// a server this process starts in a temp directory (once).
-pub fn admin_url() -> String {
-    ADMIN_URL
-        .get_or_init(|| {
-            let configured = std::env::var("TEST_DATABASE_URL")
-                .unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_string());
-            if reachable(&configured) {
-                configured
-            } else {
-                eprintln!("testkit: nothing answers at {configured}; starting a private Postgres");
-                start_private_server()
-            }
-        })
-        .clone()
+/// The admin URL, decided once per test process: probing and possibly starting a server is too
+/// slow to repeat for every test, and every test must end up on the same server.
+static ADMIN_URL: OnceCell<String> = OnceCell::const_new();
+
+/// The URL of the server's maintenance database (`postgres`).
+async fn admin_url() -> &'static str {
+    ADMIN_URL.get_or_init(discover).await
 }
 
-fn reachable(url: &str) -> bool {
-    let Ok(config) = tokio_postgres::Config::from_str(url) else {
-        return false;
-    };
-    // A blocking probe on a throwaway runtime: admin_url() may be called from any context.
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map(|rt| {
-                rt.block_on(async {
-                    matches!(
-                        tokio::time::timeout(Duration::from_secs(3), config.connect(NoTls)).await,
-                        Ok(Ok(_))
-                    )
-                })
-            })
-            .unwrap_or(false)
-    })
-    .join()
-    .unwrap_or(false)
-}
-
-fn start_private_server() -> String {
-    let initdb = find_binary("initdb")
-        .unwrap_or_else(|| panic!("testkit: no initdb found; install postgresql"));
-    let pg_ctl = find_binary("pg_ctl")
-        .unwrap_or_else(|| panic!("testkit: no pg_ctl found; install postgresql"));
-    let dir = std::env::temp_dir().join(format!("tokenbot-testkit-pg-{}", std::process::id()));
-    let data = dir.join("data");
-    std::fs::create_dir_all(&dir)
-        .unwrap_or_else(|e| panic!("testkit: cannot create {}: {e}", dir.display()));
-    if is_root() {
-        let _ = std::process::Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(&dir)
-            .status();
+/// `TEST_DATABASE_URL` (or the local default) when a server accepts connections there; otherwise
+/// a private server started for this process.
+async fn discover() -> String {
+    let configured =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_string());
+    let config = tokio_postgres::Config::from_str(&configured).unwrap_or_else(|e| {
+        panic!("testkit: TEST_DATABASE_URL {configured:?} is not a Postgres URL: {e}")
+    });
+    match tokio::time::timeout(Duration::from_secs(3), config.connect(NoTls)).await {
+        Ok(Ok(_)) => return configured,
+        // A server answered and said no (authentication, missing database): starting another
+        // server would hide a misconfiguration, so say what is wrong instead.
+        Ok(Err(e)) if e.as_db_error().is_some() => panic!(
+            "testkit: the Postgres server at {configured} refused the connection: {}; \
+             fix TEST_DATABASE_URL or the server's pg_hba.conf (trust for user postgres)",
+            describe(&e)
+        ),
+        Ok(Err(e)) => warn(&format!(
+            "no Postgres accepts connections at {configured} ({}); starting a private server",
+            describe(&e)
+        )),
+        Err(_) => warn(&format!(
+            "no Postgres answered at {configured} within 3 s; starting a private server"
+        )),
     }
-    let port = free_port();
-    let data_s = data.to_string_lossy().to_string();
-    let out = run_as_postgres(&initdb, &["-A", "trust", "-U", "postgres", "-D", &data_s])
-        .unwrap_or_else(|e| panic!("testkit: initdb failed to run: {e}"));
-    assert!(
-        out.status.success(),
-        "testkit: initdb failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let opts = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
-        dir.to_string_lossy()
-    );
-    let log = dir.join("server.log").to_string_lossy().to_string();
-    let out = run_as_postgres(
-        &pg_ctl,
-        &["-D", &data_s, "-o", &opts, "-l", &log, "-w", "start"],
-    )
-    .unwrap_or_else(|e| panic!("testkit: pg_ctl failed to run: {e}"));
-    assert!(
-        out.status.success(),
-        "testkit: pg_ctl start failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    format!("postgres://postgres@127.0.0.1:{port}/postgres")
+    tokio::task::spawn_blocking(start_private_server)
+        .await
+        .unwrap_or_else(|e| panic!("testkit: starting a private Postgres panicked: {e}"))
+        .unwrap_or_else(|e| panic!("testkit: cannot start a private Postgres: {e}"))
 }
 
-/// A database of its own for one test. Dropped (WITH FORCE) when this value is dropped, unless
-/// TESTKIT_KEEP_DB=1 (for looking at it after a failure).
+/// `initdb` + `pg_ctl start` in a temp dir, on a free port, with trust auth for `postgres`.
+///
+/// `fsync=off` because the data is thrown away; the server is stopped and its directory removed
+/// after the test process exits (see [`cleanup_after_exit`]).
+fn start_private_server() -> Result<String, StartError> {
+    let initdb = find_binary("initdb").ok_or(StartError::NotFound {
+        binary: "initdb",
+        hint: "install Postgres (Debian package postgresql) or set TEST_DATABASE_URL",
+    })?;
+    // pg_ctl from the same installation as initdb: a data directory only works with its version.
+    let pg_ctl = std::fs::canonicalize(&initdb)
+        .ok()
+        .and_then(|real| real.parent().map(|dir| dir.join("pg_ctl")))
+        .filter(|candidate| candidate.is_file())
+        .or_else(|| find_binary("pg_ctl"))
+        .ok_or(StartError::NotFound {
+            binary: "pg_ctl",
+            hint: "install Postgres (Debian package postgresql) or set TEST_DATABASE_URL",
+        })?;
+
+    let dir = temp_dir("pg")?;
+    if is_root() {
+        // initdb and postgres run as `postgres` (they refuse root), so they must own the dir.
+        let mut chown = std::process::Command::new("chown");
+        chown.args(["-R", "postgres:postgres"]).arg(&dir);
+        run("chown of the Postgres temp dir to postgres", chown)?;
+    }
+    let data = path_arg(&dir.join("data"));
+    let log = path_arg(&dir.join("postgres.log"));
+
+    run(
+        "initdb",
+        postgres_tool(
+            &initdb,
+            &args(&[
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+                "-D",
+                &data,
+            ]),
+        ),
+    )?;
+
+    // Registered before the start so that a half-started server is cleaned up as well.
+    let stop = postgres_tool_line(&pg_ctl, &args(&["-D", &data, "-m", "immediate", "stop"]));
+    cleanup_after_exit(&format!(
+        "{stop} >/dev/null 2>&1; rm -rf {}",
+        shell_quote(&path_arg(&dir))
+    ));
+
+    let port = free_port();
+    // pg_ctl hands -o to the shell that starts postgres, hence the quoting of the socket dir.
+    let options = format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections={PRIVATE_MAX_CONNECTIONS}",
+        shell_quote(&path_arg(&dir))
+    );
+    let started = run(
+        "pg_ctl start",
+        postgres_tool(
+            &pg_ctl,
+            &args(&[
+                "-D", &data, "-l", &log, "-o", &options, "-w", "-t", "60", "start",
+            ]),
+        ),
+    );
+    if let Err(StartError::Failed {
+        what,
+        status,
+        output,
+    }) = started
+    {
+        let server_log = std::fs::read_to_string(&log).unwrap_or_default();
+        return Err(StartError::Failed {
+            what,
+            status,
+            output: format!("{output}\nserver log:\n{server_log}"),
+        });
+    }
+    started?;
+    warn(&format!(
+        "private Postgres {} on port {port}, data in {}",
+        pg_ctl.display(),
+        dir.display()
+    ));
+    Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+}
+
+/// An error with its causes: tokio-postgres' own text ("db error", "error connecting to
+/// server") leaves the useful part in the source chain.
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn args(words: &[&str]) -> Vec<String> {
+    words.iter().map(|word| word.to_string()).collect()
+}
+
+fn path_arg(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// A connection to the server's maintenance database, for creating, dropping and inspecting
+/// databases. Panics when the server cannot be reached.
+pub async fn admin_client() -> tokio_postgres::Client {
+    connect(admin_url().await).await
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("testkit: cannot connect to {url}: {}", describe(&e)));
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!("testkit: admin connection ended: {e}");
+        }
+    });
+    client
+}
+
+/// A database of its own for one test.
+///
+/// Dropped (`WITH (FORCE)`, so connections the test left open do not block it) when this value
+/// is dropped. Set `TESTKIT_KEEP_DB=1` to keep it for a look after a failure; its name is then
+/// printed.
+#[derive(Debug)]
 pub struct TestDatabase {
     url: String,
     name: String,
+    admin_url: &'static str,
 }
 
 impl TestDatabase {
+    /// Creates `tb_test_<uuid>` from `template0` (always clean and, unlike `template1`, never
+    /// "being accessed by other users" when tests create databases concurrently).
+    ///
+    /// Panics with the reason when no server can be reached or started.
     pub async fn create() -> TestDatabase {
-        let admin = admin_url();
+        let admin_url = admin_url().await;
         let name = format!("tb_test_{}", uuid::Uuid::new_v4().simple());
-        let client = admin_client().await;
-        client
-            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
+        connect(admin_url)
             .await
-            .unwrap_or_else(|e| panic!("testkit: cannot create database {name}: {e}"));
-        let mut config = tokio_postgres::Config::from_str(&admin)
-            .unwrap_or_else(|e| panic!("testkit: bad admin url: {e}"));
-        config.dbname(&name);
-        let url = replace_db(&admin, &name);
-        TestDatabase { url, name }
+            .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE template0"))
+            .await
+            .unwrap_or_else(|e| panic!("testkit: cannot create database {name}: {}", describe(&e)));
+        let url = with_dbname(admin_url, &name);
+        TestDatabase {
+            url,
+            name,
+            admin_url,
+        }
     }
 
+    /// A connection URL for this database, for code under test that takes a URL.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -127,76 +239,107 @@ impl TestDatabase {
         &self.name
     }
 
-    /// A pool of up to 16 connections to this database.
+    /// A new pool of up to 16 connections to this database.
     pub fn pool(&self) -> Pool {
-        let config = tokio_postgres::Config::from_str(&self.url)
-            .unwrap_or_else(|e| panic!("testkit: bad url: {e}"));
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        Pool::builder(manager)
-            .max_size(16)
-            .build()
-            .unwrap_or_else(|e| panic!("testkit: pool: {e}"))
+        let mut config = deadpool_postgres::Config::new();
+        config.url = Some(self.url.clone());
+        config.manager = Some(ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        });
+        config.pool = Some(PoolConfig::new(16));
+        config
+            .create_pool(Some(Runtime::Tokio1), NoTls)
+            .unwrap_or_else(|e| panic!("testkit: cannot build a pool for {}: {e}", self.url))
     }
-}
-
-fn replace_db(url: &str, db: &str) -> String {
-    match url.rsplit_once('/') {
-        Some((base, tail)) => {
-            let query = tail
-                .split_once('?')
-                .map(|(_, q)| format!("?{q}"))
-                .unwrap_or_default();
-            format!("{base}/{db}{query}")
-        }
-        None => url.to_string(),
-    }
-}
-
-/// A connection to the server's `postgres` database.
-pub async fn admin_client() -> tokio_postgres::Client {
-    let admin = admin_url();
-    let (client, connection) = tokio_postgres::connect(&admin, NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("testkit: cannot connect to {admin}: {e}"));
-    tokio::spawn(connection);
-    client
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if std::env::var("TESTKIT_KEEP_DB").is_ok_and(|v| v == "1") {
-            eprintln!("testkit: keeping database {}", self.name);
+            warn(&format!(
+                "keeping database {} (TESTKIT_KEEP_DB=1): {}",
+                self.name, self.url
+            ));
             return;
         }
         let name = self.name.clone();
-        let admin = admin_url();
-        // Drop cannot await; a short-lived thread with its own runtime does the cleanup.
-        let joined = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
+        let admin_url = self.admin_url;
+        // Drop cannot await, and may run inside or outside a runtime; a short-lived thread with
+        // its own runtime works in every case. Bounded, so a stuck server cannot hang the test.
+        let cleanup = move || -> Result<(), String> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
-                .build()?;
-            rt.block_on(async {
-                let (client, connection) = tokio_postgres::connect(&admin, NoTls)
-                    .await
-                    .map_err(std::io::Error::other)?;
-                tokio::spawn(connection);
-                client
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await
-                    .map_err(std::io::Error::other)
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let drop_it = async {
+                    let (client, connection) = tokio_postgres::connect(admin_url, NoTls).await?;
+                    tokio::spawn(connection);
+                    client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .await
+                };
+                match tokio::time::timeout(Duration::from_secs(30), drop_it).await {
+                    Ok(result) => result.map_err(|e| describe(&e)),
+                    Err(_) => Err("timed out after 30 s".to_string()),
+                }
             })
-        })
-        .join();
-        match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("testkit: could not drop database {}: {e}", self.name),
-            Err(_) => eprintln!("testkit: the cleanup thread for {} panicked", self.name),
+        };
+        let outcome = std::thread::Builder::new()
+            .name("testkit-drop-db".to_string())
+            .spawn(cleanup)
+            .map_err(|e| e.to_string())
+            .and_then(|handle| {
+                handle
+                    .join()
+                    .map_err(|_| "the cleanup thread panicked".to_string())
+            })
+            .and_then(|result| result);
+        if let Err(e) = outcome {
+            warn(&format!("could not drop database {}: {e}", self.name));
         }
+    }
+}
+
+/// `url` pointing at database `db`: the path of a `postgres://` URL is replaced (query kept); a
+/// `key=value` connection string gets a trailing `dbname=`, which overrides an earlier one.
+fn with_dbname(url: &str, db: &str) -> String {
+    for scheme in ["postgres://", "postgresql://"] {
+        if let Some(rest) = url.strip_prefix(scheme) {
+            let (before_query, query) = match rest.split_once('?') {
+                Some((before, query)) => (before, format!("?{query}")),
+                None => (rest, String::new()),
+            };
+            let authority = before_query.split('/').next().unwrap_or_default();
+            return format!("{scheme}{authority}/{db}{query}");
+        }
+    }
+    format!("{url} dbname={db}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_dbname;
+
+    #[test]
+    fn dbname_replaces_the_path_and_keeps_the_query() {
+        assert_eq!(
+            with_dbname("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_dbname("postgresql://u:p@h:1/postgres?sslmode=disable", "x"),
+            "postgresql://u:p@h:1/x?sslmode=disable"
+        );
+        assert_eq!(with_dbname("postgres://h", "x"), "postgres://h/x");
+        assert_eq!(
+            with_dbname("host=127.0.0.1 user=postgres dbname=postgres", "x"),
+            "host=127.0.0.1 user=postgres dbname=postgres dbname=x"
+        );
+        let parsed: tokio_postgres::Config =
+            with_dbname("host=127.0.0.1 user=postgres dbname=postgres", "x")
+                .parse()
+                .expect("key=value string parses");
+        assert_eq!(parsed.get_dbname(), Some("x"));
     }
 }
