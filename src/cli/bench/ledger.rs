@@ -7,14 +7,13 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use futures::StreamExt;
 use serde::Serialize;
-use tokenbot_ledger::events::AccountOpened;
 use tokenbot_ledger::replay::replay_balances;
 use tokenbot_ledger::{
-    Actor, CommandContext, Database, EventStore, GrantKind, ImageSize, Ledger, LedgerConfig,
-    Prompt, Quality, TaskKind, TaskRequest, TelegramId, Tokens,
+    Actor, CommandContext, Database, EventStore, ImageSize, Ledger, LedgerConfig, Prompt, Quality,
+    TaskKind, TaskRequest, TelegramId,
 };
 
-use super::{ScratchDb, measure, replace_section};
+use super::{ScratchDb, measure, open_rich_accounts, replace_section};
 use crate::configuration::Settings;
 
 #[derive(Args)]
@@ -68,40 +67,6 @@ fn bench_request(user: TelegramId) -> anyhow::Result<TaskRequest> {
         template_id: None,
         source_file_id: None,
     })
-}
-
-async fn open_rich_accounts(
-    ledger: &Ledger,
-    first: i64,
-    n: usize,
-) -> anyhow::Result<Vec<TelegramId>> {
-    let mut users = Vec::with_capacity(n);
-    for i in 0..n {
-        let user = TelegramId::new(first + i as i64)?;
-        let ctx = CommandContext::new(Actor::system("bench"));
-        ledger
-            .open_account(
-                &ctx,
-                AccountOpened {
-                    telegram_id: user,
-                    username: None,
-                    first_name: None,
-                    language_code: None,
-                },
-            )
-            .await?;
-        ledger
-            .grant(
-                &ctx,
-                user,
-                Tokens::from_const(1_000_000_000),
-                GrantKind::Import,
-                None,
-            )
-            .await?;
-        users.push(user);
-    }
-    Ok(users)
 }
 
 async fn charges(

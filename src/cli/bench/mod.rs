@@ -128,6 +128,42 @@ where
     Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
 }
 
+/// Opens `n` accounts numbered from `first`, each holding a billion tokens (so that no benchmark
+/// phase runs out).
+pub(crate) async fn open_rich_accounts(
+    ledger: &tokenbot_ledger::Ledger,
+    first: i64,
+    n: usize,
+) -> anyhow::Result<Vec<tokenbot_ledger::TelegramId>> {
+    let mut users = Vec::with_capacity(n);
+    for i in 0..n {
+        let user = tokenbot_ledger::TelegramId::new(first + i as i64)?;
+        let ctx = tokenbot_ledger::CommandContext::new(tokenbot_ledger::Actor::system("bench"));
+        ledger
+            .open_account(
+                &ctx,
+                tokenbot_ledger::events::AccountOpened {
+                    telegram_id: user,
+                    username: None,
+                    first_name: None,
+                    language_code: None,
+                },
+            )
+            .await?;
+        ledger
+            .grant(
+                &ctx,
+                user,
+                tokenbot_ledger::Tokens::from_const(1_000_000_000),
+                tokenbot_ledger::GrantKind::Import,
+                None,
+            )
+            .await?;
+        users.push(user);
+    }
+    Ok(users)
+}
+
 /// Replaces the `<!-- bench:{key}:start/end -->` section of docs/benchmarks.md (adding it under
 /// `## {title}` when missing).
 pub(crate) fn replace_section(key: &str, title: &str, body: &str) -> anyhow::Result<()> {

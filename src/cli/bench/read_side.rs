@@ -9,18 +9,17 @@ use async_nats::jetstream::{self, message::PublishMessage};
 use clap::Args;
 use serde::Serialize;
 use tokenbot_ledger::bus::{BusConfig, encode};
-use tokenbot_ledger::events::AccountOpened;
 use tokenbot_ledger::relay::{self, RelayConfig};
 use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_ledger::{
-    Actor, CommandContext, Database, EventStore, GrantKind, ImageSize, Ledger, LedgerConfig,
-    LogCursor, Prompt, Quality, RawEvent, TaskKind, TaskRequest, TelegramId, Tokens,
+    Actor, CommandContext, Database, EventStore, ImageSize, Ledger, LedgerConfig, LogCursor,
+    Prompt, Quality, RawEvent, TaskKind, TaskRequest,
 };
 use tokenbot_projections::live::{self, LiveConfig, Observer};
 use tokenbot_projections::rebuild::rebuild;
 use tokenbot_projections::{LIVE_SCHEMA, Projection};
 
-use super::{ScratchDb, quantile, replace_section};
+use super::{ScratchDb, open_rich_accounts, quantile, replace_section};
 use crate::configuration::Settings;
 use crate::startup;
 
@@ -304,32 +303,7 @@ async fn lag_phase(
         Some(observer),
     ));
 
-    let users: Vec<TelegramId> = (0..64)
-        .map(|i| TelegramId::new(8_000_000_000 + i))
-        .collect::<Result<_, _>>()?;
-    for u in &users {
-        let ctx = CommandContext::new(Actor::system("bench"));
-        ledger
-            .open_account(
-                &ctx,
-                AccountOpened {
-                    telegram_id: *u,
-                    username: None,
-                    first_name: None,
-                    language_code: None,
-                },
-            )
-            .await?;
-        ledger
-            .grant(
-                &ctx,
-                *u,
-                Tokens::from_const(1_000_000_000),
-                GrantKind::Import,
-                None,
-            )
-            .await?;
-    }
+    let users = open_rich_accounts(&ledger, 8_000_000_000, 64).await?;
     wait_for(&mut rx, last_cursor(db).await?, "projector").await?;
     measuring.store(true, std::sync::atomic::Ordering::Relaxed);
 
