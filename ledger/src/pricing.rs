@@ -93,7 +93,7 @@ impl LedgerConfig {
             .into_iter()
             .filter_map(|m| ModelId::parse(m).ok())
             .collect();
-        let templates = ["cyberpunk_portrait", "product_photo", "fantasy_landscape"]
+        let templates = ["cyberpunk_portrait", "anime_character", "oil_painting"]
             .into_iter()
             .map(|t| (t.to_string(), 1))
             .collect();

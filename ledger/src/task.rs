@@ -171,14 +171,19 @@ pub fn decide_deliver(
 }
 
 /// Gives up on a task and refunds its whole cost: both task events; the account side comes from
-/// [`crate::account::decide_refund`] in the same transaction.
+/// [`crate::account::decide_refund`] in the same transaction. A succeeded task may still fail:
+/// an image that cannot be delivered (the user blocked the bot) was not received, so it is not
+/// paid for.
 pub fn decide_fail(
     state: &TaskState,
     id: TaskId,
     error: &str,
 ) -> Result<(Vec<Event>, Tokens), DomainError> {
     let task = state.get(id)?;
-    if !matches!(task.status, TaskStatus::Pending | TaskStatus::Processing) {
+    if !matches!(
+        task.status,
+        TaskStatus::Pending | TaskStatus::Processing | TaskStatus::Succeeded
+    ) {
         return Err(invalid(task, "fail"));
     }
     let error = bounded_error(error);
@@ -402,6 +407,35 @@ mod tests {
                 amount: Tokens::from_const(250)
             })
         );
+    }
+
+    #[test]
+    fn an_undeliverable_result_fails_and_refunds_but_a_delivered_one_does_not() {
+        let (id, mut s) = requested(300);
+        let ev = decide_start(&s, id, "w", Utc::now(), Duration::minutes(5), 3);
+        step(&mut s, ev);
+        let ev = decide_succeed(&s, id, 1, None);
+        step(&mut s, ev);
+        let (events, refund) = decide_fail(&s, id, "bot was blocked").expect("succeeded may fail");
+        assert_eq!(refund, Tokens::from_const(300));
+        s.apply_all(&events, Utc::now()).expect("fits");
+        assert!(matches!(
+            decide_deliver(&s, id, "f"),
+            Err(DomainError::InvalidTransition { .. })
+        ));
+
+        let (id, mut s) = requested(300);
+        for ev in [
+            decide_start(&s, id, "w", Utc::now(), Duration::minutes(5), 3),
+            decide_succeed(&s, id, 1, None),
+            decide_deliver(&s, id, "f"),
+        ] {
+            step(&mut s, ev);
+        }
+        assert!(matches!(
+            decide_fail(&s, id, "late"),
+            Err(DomainError::InvalidTransition { .. })
+        ));
     }
 
     #[test]

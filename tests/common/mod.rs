@@ -9,6 +9,8 @@ use tokenbot_ledger::{
 };
 use tokenbot_testkit::TestDatabase;
 
+pub mod pipeline;
+
 pub struct TestLedger {
     pub db: TestDatabase,
     pub ledger: Ledger,

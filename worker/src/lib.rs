@@ -1,4 +1,17 @@
-//! The image worker. So far: the image provider ([`provider`]) with its OpenAI implementation;
-//! the JetStream consumer, retries, refunds and delivery come with the worker issue.
+//! The image worker: takes `TaskRequested` events from JetStream ([`consumer`]), runs each task
+//! through the image provider ([`provider`]) and the ledger's task rules ([`runner`]), keeps the
+//! finished picture until Telegram has it ([`results`], [`telegram`]).
+//!
+//! Exactly-once money: the debit happened with `TaskRequested`; a refund happens only in the same
+//! transaction as `TaskFailed`, which the ledger allows once per task. Everything else here may
+//! run twice (redelivery, two workers) without a second effect.
 
+pub mod config;
+pub mod consumer;
 pub mod provider;
+pub mod results;
+pub mod runner;
+pub mod telegram;
+
+pub use config::WorkerConfig;
+pub use runner::{Disposition, Runner};

@@ -1,0 +1,226 @@
+//! The bot's core: one Telegram update in, ledger commands and replies out. Updates of one chat
+//! are handled one at a time (in this process); an update seen before is skipped; the dialogue
+//! state is loaded from and saved to Postgres around each update.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use deadpool_postgres::Pool;
+use teloxide::Bot;
+use teloxide::dispatching::dialogue::Storage;
+use teloxide::types::{ChatId, Update, UpdateKind, User};
+use tokenbot_ledger::{Actor, CommandContext, CorrelationId, Ledger, TelegramId};
+
+use crate::dialogue::State;
+use crate::flows;
+use crate::reply::Reply;
+use crate::storage::{HandledUpdates, PgStorage, StorageError};
+use crate::texts::{self, Lang};
+
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    /// ADMIN_IDS: who may use /admin, /stats, /addtokens, /userinfo.
+    pub admin_ids: Vec<TelegramId>,
+    /// Shown in the guide.
+    pub support_contact: String,
+}
+
+impl Default for BotConfig {
+    fn default() -> Self {
+        Self {
+            admin_ids: Vec::new(),
+            support_contact: "@support_bot".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Ledger(#[from] tokenbot_ledger::LedgerError),
+    #[error(transparent)]
+    Telegram(#[from] teloxide::RequestError),
+    #[error(transparent)]
+    Projection(#[from] tokenbot_projections::ProjectionError),
+    #[error("cannot reach Postgres: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct App {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub bot: Bot,
+    pub ledger: Ledger,
+    pub pool: Pool,
+    pub storage: Arc<PgStorage<State>>,
+    pub handled: HandledUpdates,
+    pub config: BotConfig,
+    chat_locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Everything a flow needs about the update it handles.
+pub(crate) struct Turn<'a> {
+    pub app: &'a Inner,
+    pub chat: ChatId,
+    pub user: &'a User,
+    pub telegram_id: TelegramId,
+    pub lang: Lang,
+    pub correlation: CorrelationId,
+    /// Telegram's id of the update: the idempotency key of what it asks for.
+    pub update_id: u32,
+}
+
+impl Turn<'_> {
+    /// The context of a command the user asked for.
+    pub fn command(&self) -> CommandContext {
+        CommandContext::new(Actor::User {
+            telegram_id: self.telegram_id,
+        })
+        .with_correlation(self.correlation)
+    }
+
+    pub fn reply(&self) -> Reply<'_> {
+        Reply::new(&self.app.bot, self.chat)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.app.config.admin_ids.contains(&self.telegram_id)
+    }
+}
+
+impl App {
+    pub fn new(bot: Bot, ledger: Ledger, config: BotConfig) -> Self {
+        let pool = ledger.store().database().pool().clone();
+        Self {
+            inner: Arc::new(Inner {
+                bot,
+                storage: PgStorage::new(pool.clone()),
+                handled: HandledUpdates::new(pool.clone()),
+                pool,
+                ledger,
+                config,
+                chat_locks: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn bot(&self) -> &Bot {
+        &self.inner.bot
+    }
+
+    pub fn handled_updates(&self) -> &HandledUpdates {
+        &self.inner.handled
+    }
+
+    fn chat_lock(&self, chat: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .inner
+            .chat_locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Bounded: locks nobody holds or waits for are dropped when the map grows.
+        if locks.len() > 10_000 {
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        locks.entry(chat).or_default().clone()
+    }
+
+    /// Handles one update. Errors are logged and answered with the generic error message; they
+    /// are returned only for the caller's metrics.
+    pub async fn handle_update(&self, update: Update) -> Result<(), BotError> {
+        let Some((chat, user)) = origin(&update) else {
+            return Ok(()); // Channel posts, polls, ...: nothing this bot answers.
+        };
+        let lock = self.chat_lock(chat.0);
+        let _guard = lock.lock().await;
+        if self.inner.handled.contains(update.id.0).await? {
+            tracing::info!(update_id = update.id.0, "redelivered update skipped");
+            metrics::counter!("bot_updates_redelivered_total").increment(1);
+            return Ok(());
+        }
+        let Ok(telegram_id) = TelegramId::new(user.id.0 as i64) else {
+            return Ok(());
+        };
+        let correlation = CorrelationId::new();
+        let span = tracing::info_span!("update", update_id = update.id.0, chat = chat.0, correlation_id = %correlation);
+        let turn = Turn {
+            app: &self.inner,
+            chat,
+            user: &user,
+            telegram_id,
+            lang: Lang::from_code(user.language_code.as_deref()),
+            correlation,
+            update_id: update.id.0,
+        };
+        let started = std::time::Instant::now();
+        let result = tracing::Instrument::instrument(self.run(&turn, update.kind.clone()), span.clone()).await;
+        metrics::histogram!("bot_update_seconds").record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(()) => {
+                self.inner.handled.mark(update.id.0).await?;
+                Ok(())
+            }
+            Err(e) => {
+                let _enter = span.enter();
+                tracing::error!(error = %e, "update failed");
+                metrics::counter!("bot_update_errors_total").increment(1);
+                let _ = turn
+                    .reply()
+                    .send(texts::error_generic(turn.lang), Some(crate::keyboards::main_menu(turn.lang)))
+                    .await;
+                // Not marked handled: a redelivery may succeed, and every ledger command it
+                // repeats carries an idempotency key.
+                Err(e)
+            }
+        }
+    }
+
+    async fn run(&self, turn: &Turn<'_>, kind: UpdateKind) -> Result<(), BotError> {
+        let state = match self.inner.storage.clone().get_dialogue(turn.chat).await {
+            Ok(s) => s.unwrap_or_default(),
+            Err(StorageError::Decode(e)) => {
+                tracing::warn!(error = %e, "stored dialogue unreadable; starting over");
+                State::Idle
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let next = match kind {
+            UpdateKind::Message(m) => flows::on_message(turn, state.clone(), &m).await?,
+            UpdateKind::CallbackQuery(q) => flows::on_callback(turn, state.clone(), &q).await?,
+            _ => state.clone(),
+        };
+        if next != state {
+            if next == State::Idle {
+                self.inner.storage.clone().remove_dialogue(turn.chat).await?;
+            } else {
+                self.inner.storage.clone().update_dialogue(turn.chat, next).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn origin(update: &Update) -> Option<(ChatId, User)> {
+    match &update.kind {
+        UpdateKind::Message(m) => {
+            // Private chats only: results always go to the user's own chat.
+            if !m.chat.is_private() {
+                return None;
+            }
+            Some((m.chat.id, m.from.clone()?))
+        }
+        UpdateKind::CallbackQuery(q) => {
+            let chat = q.message.as_ref().map(|m| m.chat().id)?;
+            Some((chat, q.from.clone()))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,122 @@
+//! What each update does, by the state the chat is in. One module per part of the menu; this one
+//! only routes. Commands work from every state (the original swallowed `/balance` as a prompt).
+
+mod admin;
+mod browse;
+mod commands;
+mod create;
+
+use teloxide::types::{CallbackQuery, Message, MessageId};
+
+use crate::app::{BotError, Turn};
+use crate::callback::{CallbackData, MenuTarget};
+use crate::dialogue::State;
+use crate::keyboards;
+use crate::reply::answer;
+use crate::texts;
+
+/// Handles a message; returns the chat's next state.
+pub(crate) async fn on_message(
+    turn: &Turn<'_>,
+    state: State,
+    message: &Message,
+) -> Result<State, BotError> {
+    if let Some(text) = message.text()
+        && let Some(command) = text.strip_prefix('/')
+    {
+        return commands::on_command(turn, state, command).await;
+    }
+    match state {
+        State::AwaitingPrompt | State::AwaitingEditPrompt { .. } => {
+            create::on_prompt(turn, state, message).await
+        }
+        State::AwaitingImage => create::on_image(turn, message).await,
+        State::Idle | State::Confirming(_) => {
+            // The original ignored these silently; an answer tells the user where they are.
+            turn.reply()
+                .send(
+                    texts::unknown_command(turn.lang),
+                    Some(keyboards::main_menu(turn.lang)),
+                )
+                .await?;
+            Ok(state)
+        }
+    }
+}
+
+/// Handles a button tap; returns the chat's next state.
+pub(crate) async fn on_callback(
+    turn: &Turn<'_>,
+    state: State,
+    query: &CallbackQuery,
+) -> Result<State, BotError> {
+    let tapped = Tap {
+        query,
+        message: query.message.as_ref().map(|m| m.id()),
+    };
+    let data = match query.data.as_deref().map(CallbackData::parse) {
+        Some(Ok(d)) => d,
+        _ => {
+            tapped
+                .toast(turn, texts::stale_button_toast(turn.lang))
+                .await?;
+            return Ok(state);
+        }
+    };
+    match data {
+        CallbackData::NavMenu => {
+            turn.reply()
+                .edit(
+                    tapped.message,
+                    texts::main_menu_title(turn.lang),
+                    Some(keyboards::main_menu(turn.lang)),
+                )
+                .await?;
+            tapped.done(turn).await?;
+            Ok(State::Idle)
+        }
+        CallbackData::Menu(MenuTarget::Generate) | CallbackData::Menu(MenuTarget::Edit) => {
+            create::start(turn, &tapped, data == CallbackData::Menu(MenuTarget::Edit)).await
+        }
+        CallbackData::Quality { .. } | CallbackData::Size { .. } => {
+            create::on_option(turn, state, &tapped, data).await
+        }
+        CallbackData::Confirm { draft } => create::confirm(turn, state, &tapped, draft, false).await,
+        CallbackData::ConfirmExpensive { draft } => {
+            create::confirm(turn, state, &tapped, draft, true).await
+        }
+        CallbackData::Cancel { draft } => create::cancel(turn, state, &tapped, draft).await,
+        CallbackData::Template(id) => create::template(turn, &tapped, &id).await,
+        CallbackData::Menu(target) => browse::menu(turn, state, &tapped, target).await,
+        CallbackData::Model(id) => browse::choose_model(turn, state, &tapped, &id).await,
+        CallbackData::HistoryShow(task) => browse::show_result(turn, state, &tapped, task).await,
+        CallbackData::HistoryBack => browse::menu(turn, state, &tapped, MenuTarget::Profile).await,
+        CallbackData::TokensComingSoon | CallbackData::TokensBuy(_) => {
+            tapped
+                .alert(turn, texts::payments_coming_soon_alert(turn.lang))
+                .await?;
+            Ok(state)
+        }
+        CallbackData::Admin(action) => admin::on_action(turn, state, &tapped, action).await,
+    }
+}
+
+/// The button tap being handled: the message it belongs to, and its answer.
+pub(crate) struct Tap<'a> {
+    query: &'a CallbackQuery,
+    pub message: Option<MessageId>,
+}
+
+impl Tap<'_> {
+    pub async fn done(&self, turn: &Turn<'_>) -> Result<(), BotError> {
+        Ok(answer(&turn.app.bot, &self.query.id, None, false).await?)
+    }
+
+    pub async fn toast(&self, turn: &Turn<'_>, text: String) -> Result<(), BotError> {
+        Ok(answer(&turn.app.bot, &self.query.id, Some(text), false).await?)
+    }
+
+    pub async fn alert(&self, turn: &Turn<'_>, text: String) -> Result<(), BotError> {
+        Ok(answer(&turn.app.bot, &self.query.id, Some(text), true).await?)
+    }
+}

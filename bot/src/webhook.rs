@@ -1,0 +1,120 @@
+//! Webhook mode: Telegram POSTs updates to `/webhook`; only requests carrying the secret token
+//! registered with setWebhook are accepted (compared in constant time). The original accepted
+//! anything when no secret was configured; here a webhook cannot be set up without one.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use subtle::ConstantTimeEq;
+use teloxide::Bot;
+use teloxide::payloads::SetWebhookSetters;
+use teloxide::prelude::Requester;
+use teloxide::types::Update;
+
+use crate::app::App;
+
+pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
+
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// WEBHOOK_URL + "/webhook".
+    pub url: reqwest::Url,
+    /// WEBHOOK_SECRET_TOKEN: 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule).
+    pub secret: String,
+    /// setWebhook attempts at start (WEBHOOK_MAX_RETRIES) and the first pause between them,
+    /// growing by `backoff` each time (the original's retry policy).
+    pub max_retries: u32,
+    pub retry_delay: Duration,
+    pub backoff: f64,
+}
+
+/// Checks a secret token against Telegram's rules.
+pub fn valid_secret(secret: &str) -> bool {
+    (1..=256).contains(&secret.len())
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[derive(Clone)]
+struct Hook {
+    app: App,
+    secret: std::sync::Arc<str>,
+}
+
+/// The `/webhook` route.
+pub fn router(app: App, secret: &str) -> Router {
+    Router::new()
+        .route("/webhook", post(receive))
+        .with_state(Hook {
+            app,
+            secret: secret.into(),
+        })
+}
+
+async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let Some(given) = headers.get(SECRET_HEADER) else {
+        metrics::counter!("bot_webhook_rejected_total", "reason" => "missing_secret").increment(1);
+        return StatusCode::UNAUTHORIZED;
+    };
+    let matches: bool = given.as_bytes().ct_eq(hook.secret.as_bytes()).into();
+    if !matches {
+        metrics::counter!("bot_webhook_rejected_total", "reason" => "wrong_secret").increment(1);
+        return StatusCode::FORBIDDEN;
+    }
+    let update: Update = match serde_json::from_slice(&body) {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!(error = %e, "webhook body is not an update");
+            return StatusCode::BAD_REQUEST;
+        }
+    };
+    match hook.app.handle_update(update).await {
+        Ok(()) => StatusCode::OK,
+        // The user was told; answering an error would only make Telegram send it again.
+        Err(crate::app::BotError::Storage(_) | crate::app::BotError::Pool(_)) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        Err(_) => StatusCode::OK,
+    }
+}
+
+/// Registers the webhook, retrying with backoff; gives up (returning the last error) after
+/// `max_retries` attempts.
+pub async fn set_webhook(bot: &Bot, config: &WebhookConfig) -> Result<(), teloxide::RequestError> {
+    let mut delay = config.retry_delay;
+    let mut attempt = 1;
+    loop {
+        match bot
+            .set_webhook(config.url.clone())
+            .secret_token(config.secret.clone())
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if attempt >= config.max_retries.max(1) => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, ?delay, "setWebhook failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = delay.mul_f64(config.backoff.max(1.0));
+                attempt += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_follow_telegrams_alphabet() {
+        assert!(valid_secret("abc_DEF-123"));
+        assert!(!valid_secret(""));
+        assert!(!valid_secret("has space"));
+        assert!(!valid_secret(&"x".repeat(257)));
+    }
+}

@@ -1,0 +1,212 @@
+//! The whole back end of a task in one test: a ledger on its own database, the relay publishing
+//! to its own JetStream stream, the projector, workers, and the two fakes for what lives outside
+//! (OpenAI and the Telegram Bot API).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokenbot_fake_openai::FakeOpenAi;
+use tokenbot_fake_telegram::FakeTelegram;
+use tokenbot_ledger::bus::BusConfig;
+use tokenbot_ledger::relay::{self, RelayConfig};
+use tokenbot_ledger::shutdown::Shutdown;
+use tokenbot_ledger::subscription::{Subscription, SubscriptionOptions};
+use tokenbot_ledger::{Event, LogCursor, StreamId, StreamVersion, Task, TaskId, TelegramId};
+use tokenbot_projections::live::{self, LiveConfig};
+use tokenbot_projections::{LIVE_SCHEMA, Projection};
+use tokenbot_testkit::TestNats;
+use tokenbot_worker::provider::openai::{OpenAiConfig, OpenAiImages};
+use tokenbot_worker::results::ResultStore;
+use tokenbot_worker::telegram::Courier;
+use tokenbot_worker::{Runner, WorkerConfig};
+
+use super::TestLedger;
+
+pub struct Pipeline {
+    pub t: TestLedger,
+    pub nats: TestNats,
+    pub js: async_nats::jetstream::Context,
+    pub bus: BusConfig,
+    pub openai: FakeOpenAi,
+    pub telegram: FakeTelegram,
+    pub shutdown: Shutdown,
+    pub projected: tokio::sync::watch::Receiver<LogCursor>,
+}
+
+pub async fn jetstream(url: &str) -> async_nats::jetstream::Context {
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(url)
+        .await
+        .expect("connect to NATS");
+    async_nats::jetstream::new(client)
+}
+
+impl Pipeline {
+    /// Ledger, relay, projector and the fakes; workers are started by the test.
+    pub async fn start(t: TestLedger) -> Pipeline {
+        let nats = TestNats::start().await;
+        let js = jetstream(nats.url()).await;
+        let bus = BusConfig::prefixed(nats.prefix());
+        let shutdown = Shutdown::new();
+        let relay_config = RelayConfig {
+            retry_min: Duration::from_millis(20),
+            retry_max: Duration::from_millis(200),
+            ..Default::default()
+        };
+        tokio::spawn(relay::run(
+            t.ledger.store().clone(),
+            js.clone(),
+            bus.clone(),
+            relay_config,
+            shutdown.clone(),
+            None,
+        ));
+        let (tx, projected) = tokio::sync::watch::channel(LogCursor::START);
+        let observer: live::Observer = Arc::new(move |c, _| {
+            let _ = tx.send(c);
+        });
+        tokio::spawn(live::run(
+            t.ledger.store().database().pool().clone(),
+            LIVE_SCHEMA.to_string(),
+            Projection::ALL.to_vec(),
+            js.clone(),
+            LiveConfig {
+                bus: bus.clone(),
+                consumer: format!("{}_projector", nats.prefix()),
+                ..Default::default()
+            },
+            shutdown.clone(),
+            Some(observer),
+        ));
+        Pipeline {
+            t,
+            nats,
+            js,
+            bus,
+            openai: FakeOpenAi::start().await.expect("fake OpenAI"),
+            telegram: FakeTelegram::start().await.expect("fake Telegram"),
+            shutdown,
+            projected,
+        }
+    }
+
+    /// Short delays so that retries and lease take-overs happen within a test.
+    pub fn worker_config(&self) -> WorkerConfig {
+        WorkerConfig {
+            bus: self.bus.clone(),
+            consumer: format!("{}_worker", self.nats.prefix()),
+            concurrency: 8,
+            retry_delays: vec![Duration::from_millis(50), Duration::from_millis(100)],
+            lease: Duration::from_secs(3),
+            ack_wait: Duration::from_secs(1),
+            max_source_bytes: 1024 * 1024,
+            max_delivery_attempts: 3,
+            worker_id: "test-worker".into(),
+        }
+    }
+
+    pub fn bot(&self) -> teloxide::Bot {
+        teloxide::Bot::new(FakeTelegram::TOKEN).set_api_url(self.telegram.api_url())
+    }
+
+    pub fn runner(&self, config: &Arc<WorkerConfig>, provider_timeout: Duration) -> Arc<Runner> {
+        let provider = OpenAiImages::new(OpenAiConfig {
+            base_url: self.openai.url().to_string(),
+            api_key: self.openai.api_key().to_string(),
+            timeout: provider_timeout,
+        })
+        .expect("OpenAI client");
+        Arc::new(Runner::new(
+            self.t.ledger.clone(),
+            Arc::new(provider),
+            Courier::new(self.bot(), config.max_source_bytes),
+            ResultStore::new(self.t.ledger.store().database().pool().clone()),
+            config.clone(),
+        ))
+    }
+
+    /// Starts a worker; abort the handle to kill it (in-flight work dies with it).
+    pub fn spawn_worker(
+        &self,
+        config: WorkerConfig,
+        shutdown: Shutdown,
+    ) -> tokio::task::JoinHandle<()> {
+        let config = Arc::new(config);
+        let runner = self.runner(&config, Duration::from_secs(2));
+        let js = self.js.clone();
+        tokio::spawn(async move {
+            tokenbot_worker::consumer::run(runner, js, config, shutdown)
+                .await
+                .expect("worker");
+        })
+    }
+
+    /// Waits for the task to reach a final state, following the ledger (no polling loop).
+    pub async fn final_state(&self, task: TaskId) -> Task {
+        let stream = StreamId::task(task);
+        let mut sub = Subscription::new(
+            self.t.ledger.store().clone(),
+            LogCursor::START,
+            SubscriptionOptions::default(),
+        )
+        .await;
+        let wait = async {
+            loop {
+                let batch = sub.next_batch().await.expect("read the log");
+                let done = batch.iter().any(|e| {
+                    e.stream_id == stream
+                        && matches!(e.event_type.as_str(), "TaskDelivered" | "TaskFailed")
+                });
+                if done {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), wait)
+            .await
+            .unwrap_or_else(|_| panic!("task {task} did not finish within 60 s"));
+        let t = self
+            .t
+            .ledger
+            .task(task)
+            .await
+            .expect("read task")
+            .expect("task exists");
+        assert!(t.status.is_final());
+        t
+    }
+
+    /// The event types of a task's stream, in order.
+    pub async fn task_events(&self, task: TaskId) -> Vec<String> {
+        self.t
+            .ledger
+            .store()
+            .read_stream(&StreamId::task(task), StreamVersion(1), 1000)
+            .await
+            .expect("read stream")
+            .into_iter()
+            .map(|e| e.event.event_type().to_string())
+            .collect()
+    }
+
+    /// Refund events of a task on its owner's account.
+    pub async fn refunds_of(&self, task: TaskId, owner: TelegramId) -> usize {
+        self.t
+            .ledger
+            .store()
+            .read_stream(&StreamId::account(owner), StreamVersion(1), 100_000)
+            .await
+            .expect("read account")
+            .into_iter()
+            .filter(|e| matches!(&e.event, Event::TokensRefunded(r) if r.task_id == task))
+            .count()
+    }
+
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

@@ -1,0 +1,289 @@
+//! The worker end to end: TaskRequested from JetStream to the (fake) OpenAI API and the result to
+//! the (fake) Telegram Bot API, with retries, refunds, redelivery and a worker killed mid-task.
+//! Real Postgres, real NATS JetStream.
+
+mod common;
+
+use std::time::Duration;
+
+use common::pipeline::Pipeline;
+use common::*;
+use tokenbot_fake_openai::{Behavior, Endpoint};
+use tokenbot_ledger::shutdown::Shutdown;
+use tokenbot_ledger::{TaskId, TaskKind, TaskStatus, Tokens};
+
+async fn pipeline() -> Pipeline {
+    Pipeline::start(ledger().await).await
+}
+
+async fn request(p: &Pipeline, owner: i64, prompt: &str) -> TaskId {
+    let u = user(owner);
+    open_with(&p.t.ledger, u, 1000).await;
+    p.t.ledger
+        .request_task(&ctx(u), low_task(u, prompt))
+        .await
+        .expect("request")
+        .value
+        .task_id
+}
+
+fn sent_documents(p: &Pipeline) -> Vec<tokenbot_fake_telegram::Call> {
+    p.telegram.calls_to("sendDocument")
+}
+
+#[tokio::test]
+async fn a_generated_image_is_delivered_as_a_png_document_with_the_caption() {
+    let p = pipeline().await;
+    let _worker = p.spawn_worker(p.worker_config(), p.shutdown.clone());
+    let task = request(&p, 1001, "a <b>lighthouse</b> at dusk").await;
+    let done = p.final_state(task).await;
+
+    assert_eq!(done.status, TaskStatus::Delivered);
+    assert_eq!(
+        p.task_events(task).await,
+        ["TaskRequested", "TaskStarted", "TaskSucceeded", "TaskDelivered"]
+    );
+    let docs = sent_documents(&p);
+    assert_eq!(docs.len(), 1);
+    let params = &docs[0].params;
+    assert_eq!(params["chat_id"].to_string().trim_matches('"'), "1001");
+    assert_eq!(
+        params["document"]["file_name"].as_str(),
+        Some(format!("task_{task}.png").as_str())
+    );
+    let caption = params["caption"].as_str().expect("caption");
+    assert!(caption.starts_with("✅ Картинка создана!"), "{caption}");
+    assert!(caption.contains("a <b>lighthouse</b> at dusk"), "plain text: {caption}");
+    assert!(caption.contains("Списано: 100 🪙"), "{caption}");
+    let file_id = done.result_file_id.clone().expect("file id");
+    let uploaded = p.telegram.uploaded(&file_id).expect("uploaded bytes");
+    assert_eq!(&uploaded.bytes[..4], b"\x89PNG");
+
+    // The read side shows it done, with the file id a profile can re-send.
+    let target = last_cursor(&p.t.db).await;
+    let mut projected = p.projected.clone();
+    reached(&mut projected, target, "projector").await;
+    let client = p.t.db.pool().get().await.expect("client");
+    let view = tokenbot_projections::queries::owned_task(&client, 1001, task.as_uuid())
+        .await
+        .expect("query")
+        .expect("task view");
+    assert_eq!(view.status, "done", "the seed's name for a delivered task");
+    assert_eq!(view.result_file_id.as_deref(), Some(file_id.as_str()));
+    // The image was only kept until Telegram had it.
+    let kept: i64 = client
+        .query_one("SELECT count(*) FROM worker.results", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(kept, 0);
+}
+
+#[tokio::test]
+async fn an_edit_downloads_the_source_from_telegram_and_uploads_it_as_what_it_is() {
+    let p = pipeline().await;
+    let _worker = p.spawn_worker(p.worker_config(), p.shutdown.clone());
+    let jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[7u8; 2000][..]].concat();
+    let source = p
+        .telegram
+        .add_file(jpeg, Some("photo.jpg"), Some("image/jpeg"));
+    let u = user(1002);
+    open_with(&p.t.ledger, u, 1000).await;
+    let mut req = low_task(u, "make it night");
+    req.kind = TaskKind::Edit;
+    req.source_file_id = Some(source.file_id.clone());
+    let task = p
+        .t
+        .ledger
+        .request_task(&ctx(u), req)
+        .await
+        .expect("request")
+        .value
+        .task_id;
+    let done = p.final_state(task).await;
+    assert_eq!(done.status, TaskStatus::Delivered);
+    let calls = p.openai.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].endpoint, Endpoint::Edits);
+    let image = calls[0].image.as_ref().expect("uploaded source");
+    assert_eq!(image.content_type.as_deref(), Some("image/jpeg"));
+    assert_eq!(image.len, 2004);
+    let caption = sent_documents(&p)[0].params["caption"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(caption.starts_with("✅ Фото отредактировано!"), "{caption}");
+}
+
+#[tokio::test]
+async fn two_failures_then_success_debit_once_and_refund_nothing() {
+    let p = pipeline().await;
+    p.openai
+        .enqueue_many([Behavior::ServerError, Behavior::ServerError, Behavior::Ok]);
+    let _worker = p.spawn_worker(p.worker_config(), p.shutdown.clone());
+    let task = request(&p, 1003, "stubborn").await;
+    let done = p.final_state(task).await;
+    assert_eq!(done.status, TaskStatus::Delivered);
+    assert_eq!(done.attempts, 3);
+    assert_eq!(p.refunds_of(task, user(1003)).await, 0);
+    assert_eq!(balance(&p.t.ledger, user(1003)).await, Tokens::from_const(900));
+    assert_eq!(
+        p.task_events(task).await,
+        [
+            "TaskRequested",
+            "TaskStarted",
+            "TaskAttemptFailed",
+            "TaskStarted",
+            "TaskAttemptFailed",
+            "TaskStarted",
+            "TaskSucceeded",
+            "TaskDelivered"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn three_failures_refund_exactly_once_and_tell_the_user() {
+    let p = pipeline().await;
+    p.openai.set_default(Behavior::ServerError);
+    let _worker = p.spawn_worker(p.worker_config(), p.shutdown.clone());
+    let task = request(&p, 1004, "never works").await;
+    let done = p.final_state(task).await;
+    assert_eq!(done.status, TaskStatus::Failed);
+    assert_eq!(done.refunded, Some(Tokens::from_const(100)));
+    assert_eq!(p.openai.calls().len(), 3);
+    assert_eq!(p.refunds_of(task, user(1004)).await, 1);
+    assert_eq!(balance(&p.t.ledger, user(1004)).await, Tokens::from_const(1000));
+    let told = p
+        .telegram
+        .wait_for_call(0, Duration::from_secs(10), |c| c.method == "sendMessage")
+        .await
+        .expect("failure notice");
+    let text = told.params["text"].as_str().unwrap_or_default();
+    assert!(text.contains("Токены (100) возвращены"), "{text}");
+    assert!(sent_documents(&p).is_empty());
+}
+
+#[tokio::test]
+async fn a_moderation_refusal_is_not_retried_and_says_why() {
+    let p = pipeline().await;
+    p.openai.enqueue(Behavior::Moderation);
+    let _worker = p.spawn_worker(p.worker_config(), p.shutdown.clone());
+    let task = request(&p, 1005, "something forbidden").await;
+    let done = p.final_state(task).await;
+    assert_eq!(done.status, TaskStatus::Failed);
+    assert_eq!(p.openai.calls().len(), 1, "no retry after a refusal");
+    assert_eq!(p.refunds_of(task, user(1005)).await, 1);
+    let told = p
+        .telegram
+        .wait_for_call(0, Duration::from_secs(10), |c| c.method == "sendMessage")
+        .await
+        .expect("failure notice");
+    let text = told.params["text"].as_str().unwrap_or_default();
+    assert!(text.contains("возвращены"), "{text}");
+    assert!(text.contains("модерац") || text.contains("безопасности"), "{text}");
+}
+
+#[tokio::test]
+async fn two_workers_and_a_redelivered_message_run_one_generation() {
+    let p = pipeline().await;
+    p.openai.set_latency(Duration::from_millis(300));
+    let config = p.worker_config();
+    let _a = p.spawn_worker(config.clone(), p.shutdown.clone());
+    let _b = p.spawn_worker(
+        tokenbot_worker::WorkerConfig {
+            worker_id: "second".into(),
+            ..config
+        },
+        p.shutdown.clone(),
+    );
+    let task = request(&p, 1006, "contested").await;
+    // The same event again, as a redelivery would bring it (a new message id defeats dedup),
+    // while the first delivery is being worked on.
+    p.openai.wait_for_calls(1, Duration::from_secs(30)).await;
+    let stream = p.js.get_stream(&p.bus.stream).await.expect("stream");
+    let original = stream
+        .get_last_raw_message_by_subject(&p.bus.subject("task", "TaskRequested"))
+        .await
+        .expect("the relayed TaskRequested");
+    let mut headers = original.headers.clone();
+    headers.insert("Nats-Msg-Id", "a-redelivery");
+    p.js.publish_with_headers(original.subject.to_string(), headers, original.payload.clone())
+        .await
+        .expect("publish")
+        .await
+        .expect("ack");
+
+    let done = p.final_state(task).await;
+    assert_eq!(done.status, TaskStatus::Delivered);
+    assert_eq!(done.attempts, 1);
+    assert_eq!(p.openai.calls().len(), 1, "one generation");
+    assert_eq!(p.openai.max_in_flight(), 1);
+    assert_eq!(sent_documents(&p).len(), 1, "one result");
+    assert_eq!(p.refunds_of(task, user(1006)).await, 0);
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_generation_is_replaced_and_the_task_completes_once() {
+    let p = pipeline().await;
+    p.openai.enqueue(Behavior::Hang);
+    let first = p.spawn_worker(p.worker_config(), Shutdown::new());
+    let task = request(&p, 1007, "interrupted").await;
+    p.openai.wait_for_calls(1, Duration::from_secs(30)).await;
+    assert_eq!(p.openai.calls().len(), 1, "the first attempt is running");
+    first.abort();
+    let _ = first.await;
+
+    let _second = p.spawn_worker(
+        tokenbot_worker::WorkerConfig {
+            worker_id: "replacement".into(),
+            ..p.worker_config()
+        },
+        p.shutdown.clone(),
+    );
+    let done = p.final_state(task).await;
+    assert_eq!(done.status, TaskStatus::Delivered);
+    assert_eq!(done.attempts, 2, "the dead worker's attempt counts");
+    assert_eq!(p.refunds_of(task, user(1007)).await, 0);
+    assert_eq!(sent_documents(&p).len(), 1);
+}
+
+#[tokio::test]
+async fn a_user_who_blocked_the_bot_is_refunded_instead() {
+    let p = pipeline().await;
+    p.telegram.fail_next(
+        "sendDocument",
+        1,
+        tokenbot_fake_telegram::Failure::new(403, "Forbidden: bot was blocked by the user"),
+    );
+    let _worker = p.spawn_worker(p.worker_config(), p.shutdown.clone());
+    let task = request(&p, 1008, "unwanted").await;
+    let done = p.final_state(task).await;
+    assert_eq!(done.status, TaskStatus::Failed);
+    assert_eq!(p.refunds_of(task, user(1008)).await, 1);
+    assert_eq!(
+        p.task_events(task).await,
+        [
+            "TaskRequested",
+            "TaskStarted",
+            "TaskSucceeded",
+            "TaskFailed",
+            "TaskRefunded"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_undecodable_message_is_parked_and_the_next_task_still_runs() {
+    let p = pipeline().await;
+    let _worker = p.spawn_worker(p.worker_config(), p.shutdown.clone());
+    p.bus.ensure_stream(&p.js).await.expect("stream");
+    p.js.publish(p.bus.subject("task", "TaskRequested"), "not an event".into())
+        .await
+        .expect("publish")
+        .await
+        .expect("ack");
+    let task = request(&p, 1009, "after the garbage").await;
+    let done = p.final_state(task).await;
+    assert_eq!(done.status, TaskStatus::Delivered);
+}

@@ -1,0 +1,61 @@
+//! Finished images waiting for delivery (`worker.results`). Written before `TaskSucceeded`, read
+//! by whichever worker delivers, deleted after `TaskDelivered`.
+
+use bytes::Bytes;
+use deadpool_postgres::Pool;
+use tokenbot_ledger::TaskId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResultStoreError {
+    #[error("cannot reach Postgres for the result store: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("result store query failed: {0}")]
+    Query(#[from] tokio_postgres::Error),
+}
+
+#[derive(Clone)]
+pub struct ResultStore {
+    pool: Pool,
+}
+
+impl ResultStore {
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+
+    /// Keeps the image of `attempt`. A later attempt's image replaces an earlier one: only the
+    /// attempt the ledger accepts as succeeded is ever delivered.
+    pub async fn put(&self, task: TaskId, attempt: u32, png: &[u8]) -> Result<(), ResultStoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "INSERT INTO worker.results (task_id, attempt, png) VALUES ($1, $2, $3)
+                 ON CONFLICT (task_id) DO UPDATE SET attempt = EXCLUDED.attempt, png = EXCLUDED.png",
+                &[&task.as_uuid(), &(attempt as i32), &png],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn get(&self, task: TaskId) -> Result<Option<Bytes>, ResultStoreError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT png FROM worker.results WHERE task_id = $1",
+                &[&task.as_uuid()],
+            )
+            .await?;
+        Ok(row.map(|r| Bytes::from(r.get::<_, Vec<u8>>(0))))
+    }
+
+    pub async fn delete(&self, task: TaskId) -> Result<(), ResultStoreError> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "DELETE FROM worker.results WHERE task_id = $1",
+                &[&task.as_uuid()],
+            )
+            .await?;
+        Ok(())
+    }
+}

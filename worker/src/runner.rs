@@ -1,0 +1,382 @@
+//! One task's journey through a worker: take the next attempt, call the provider, keep the image,
+//! deliver it, or give up and refund. Every step is a ledger command checked under the task's
+//! lock, so two workers (or one message delivered twice) can race through this code and the
+//! ledger still records one running attempt at a time, one result and at most one refund.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokenbot_bot::texts::{self, Lang};
+use tokenbot_ledger::events::TaskRequested;
+use tokenbot_ledger::{
+    CommandContext, DomainError, IdempotencyKey, Ledger, LedgerError, StartedAttempt, Task,
+    TaskId, TaskKind, TaskStatus,
+};
+
+use crate::config::WorkerConfig;
+use crate::provider::{ImageProvider, ImageRequest, ProviderError, Refusal};
+use crate::results::ResultStore;
+use crate::telegram::{Courier, SendError};
+
+/// What the consumer should do with the message that carried the task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// The task reached a final state (here or elsewhere): acknowledge.
+    Done,
+    /// Come back to it after this long (backoff between attempts, or another worker's lease).
+    RetryIn(Duration),
+    /// Never retry: the message names a task this ledger does not have.
+    Park(String),
+}
+
+/// Pause after an infrastructure error (Postgres unreachable, say) before the message returns.
+const INFRA_RETRY: Duration = Duration::from_secs(2);
+
+pub struct Runner {
+    ledger: Ledger,
+    provider: Arc<dyn ImageProvider>,
+    courier: Courier,
+    results: ResultStore,
+    config: Arc<WorkerConfig>,
+}
+
+fn user_reason(refusal: Refusal, lang: Lang) -> String {
+    let (ru, en) = match refusal {
+        Refusal::Moderation => (
+            "запрос отклонён системой безопасности OpenAI; измените описание",
+            "OpenAI's safety system rejected the request; try a different description",
+        ),
+        Refusal::InvalidImage => (
+            "исходное изображение не подходит (формат или размер)",
+            "the source image cannot be used (format or size)",
+        ),
+        Refusal::BadRequest => (
+            "сервис генерации отклонил запрос",
+            "the image service rejected the request",
+        ),
+        Refusal::Configuration => (
+            "сервис генерации временно недоступен",
+            "the image service is not available right now",
+        ),
+    };
+    match lang {
+        Lang::Ru => ru.to_string(),
+        Lang::En => en.to_string(),
+    }
+}
+
+impl Runner {
+    pub fn new(
+        ledger: Ledger,
+        provider: Arc<dyn ImageProvider>,
+        courier: Courier,
+        results: ResultStore,
+        config: Arc<WorkerConfig>,
+    ) -> Self {
+        Self {
+            ledger,
+            provider,
+            courier,
+            results,
+            config,
+        }
+    }
+
+    /// Moves the task as far as it can go now. `ctx` carries the correlation id of the request
+    /// and names the `TaskRequested` event as the cause.
+    pub async fn handle(&self, task_id: TaskId, ctx: &CommandContext) -> Disposition {
+        match self.step(task_id, ctx).await {
+            Ok(d) => d,
+            Err(e @ StepError::Missing(_)) => Disposition::Park(e.to_string()),
+            Err(e) => {
+                tracing::warn!(%task_id, error = %e, "task step failed; the message will return");
+                metrics::counter!("worker_infra_errors_total").increment(1);
+                Disposition::RetryIn(INFRA_RETRY)
+            }
+        }
+    }
+
+    async fn step(&self, task_id: TaskId, ctx: &CommandContext) -> Result<Disposition, StepError> {
+        // Bounded: each pass either returns or follows a state another worker just changed.
+        for _ in 0..4 {
+            let Some(task) = self.ledger.task(task_id).await? else {
+                return Err(StepError::Missing(task_id));
+            };
+            match task.status {
+                TaskStatus::Delivered | TaskStatus::Failed => return Ok(Disposition::Done),
+                TaskStatus::Succeeded => return self.deliver(&task, ctx).await,
+                TaskStatus::Pending | TaskStatus::Processing => {}
+            }
+            let lease = chrono::Duration::from_std(self.config.lease)
+                .map_err(|_| StepError::Config("lease out of range"))?;
+            match self
+                .ledger
+                .start_task(ctx, task_id, &self.config.worker_id, lease)
+                .await
+            {
+                Ok(started) => return self.attempt(started.value, ctx).await,
+                Err(LedgerError::Domain(DomainError::AttemptsExhausted { .. })) => {
+                    // The worker on the last attempt died with it.
+                    let error = "the last attempt was abandoned by its worker";
+                    return self.give_up(&task, error, None, ctx).await;
+                }
+                Err(LedgerError::Domain(DomainError::InvalidTransition { .. })) => {
+                    let Some(now) = self.ledger.task(task_id).await? else {
+                        return Err(StepError::Missing(task_id));
+                    };
+                    if now.status == TaskStatus::Processing {
+                        return Ok(Disposition::RetryIn(self.lease_left(&now)));
+                    }
+                    // It moved on (finished, or failed back to pending): look again.
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Disposition::RetryIn(INFRA_RETRY))
+    }
+
+    /// How long until another worker's lease on a running task runs out.
+    fn lease_left(&self, task: &Task) -> Duration {
+        let since = task.running_since.unwrap_or_else(chrono::Utc::now);
+        let ends = since + chrono::Duration::from_std(self.config.lease).unwrap_or_default();
+        (ends - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default()
+            .max(Duration::from_millis(100))
+    }
+
+    async fn attempt(
+        &self,
+        started: StartedAttempt,
+        ctx: &CommandContext,
+    ) -> Result<Disposition, StepError> {
+        let StartedAttempt { attempt, request } = started;
+        let task_id = request.task_id;
+        let span = tracing::info_span!("attempt", %task_id, attempt);
+        let _enter = span.enter();
+        metrics::counter!("worker_attempts_total").increment(1);
+        let result = match self.image_request(&request).await {
+            Ok(image_request) => {
+                // The provider's own timeout is shorter; this bound keeps the lease honest even
+                // if a provider ignores it.
+                let limit = self.config.lease.mul_f64(0.9);
+                match tokio::time::timeout(limit, self.provider.create(&image_request)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(ProviderError::Retryable {
+                        reason: format!("no answer within {limit:?}"),
+                        retry_after: None,
+                    }),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(image) => {
+                self.results.put(task_id, attempt, &image.png).await?;
+                match self
+                    .ledger
+                    .succeed_task(ctx, task_id, attempt, image.usage)
+                    .await
+                {
+                    Ok(_) => {}
+                    // Our lease ran out and another worker took the task: its attempt counts.
+                    Err(LedgerError::Domain(
+                        DomainError::StaleAttempt { .. } | DomainError::InvalidTransition { .. },
+                    )) => return Ok(Disposition::Done),
+                    Err(e) => return Err(e.into()),
+                }
+                metrics::counter!("worker_generations_total", "outcome" => "succeeded")
+                    .increment(1);
+                let Some(task) = self.ledger.task(task_id).await? else {
+                    return Err(StepError::Missing(task_id));
+                };
+                self.deliver(&task, ctx).await
+            }
+            Err(ProviderError::Retryable {
+                reason,
+                retry_after,
+            }) => {
+                metrics::counter!("worker_generations_total", "outcome" => "retryable_error")
+                    .increment(1);
+                tracing::warn!(error = %reason, "attempt failed");
+                if attempt >= self.ledger.config().max_attempts {
+                    let Some(task) = self.ledger.task(task_id).await? else {
+                        return Err(StepError::Missing(task_id));
+                    };
+                    return self.give_up(&task, &reason, None, ctx).await;
+                }
+                match self
+                    .ledger
+                    .record_attempt_failure(ctx, task_id, attempt, &reason, true)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(LedgerError::Domain(
+                        DomainError::StaleAttempt { .. } | DomainError::InvalidTransition { .. },
+                    )) => return Ok(Disposition::Done),
+                    Err(e) => return Err(e.into()),
+                }
+                let delay = self
+                    .config
+                    .retry_delay(attempt)
+                    .max(retry_after.unwrap_or_default());
+                Ok(Disposition::RetryIn(delay))
+            }
+            Err(ProviderError::Permanent { refusal, reason }) => {
+                metrics::counter!("worker_generations_total", "outcome" => "refused")
+                    .increment(1);
+                tracing::warn!(error = %reason, ?refusal, "attempt refused; no retry");
+                let Some(task) = self.ledger.task(task_id).await? else {
+                    return Err(StepError::Missing(task_id));
+                };
+                self.give_up(&task, &reason, Some(refusal), ctx).await
+            }
+        }
+    }
+
+    async fn image_request(&self, r: &TaskRequested) -> Result<ImageRequest, ProviderError> {
+        let source = match (r.kind, &r.source_file_id) {
+            (TaskKind::Edit, Some(file_id)) => Some(self.courier.download_source(file_id).await?),
+            (TaskKind::Edit, None) => {
+                return Err(ProviderError::Permanent {
+                    refusal: Refusal::InvalidImage,
+                    reason: "the edit has no source image".into(),
+                });
+            }
+            (TaskKind::Generate, _) => None,
+        };
+        Ok(ImageRequest {
+            kind: r.kind,
+            model: r.model.clone(),
+            prompt: r.prompt.clone(),
+            quality: r.quality,
+            size: r.size,
+            source,
+        })
+    }
+
+    async fn lang_of(&self, task: &Task) -> Lang {
+        match self.ledger.account(task.request.telegram_id).await {
+            Ok(Some((account, _))) => Lang::from_code(
+                account
+                    .profile
+                    .as_ref()
+                    .and_then(|p| p.language_code.as_deref()),
+            ),
+            _ => Lang::Ru,
+        }
+    }
+
+    /// Sends the kept image and records the delivery. Telegram outages are retried here a few
+    /// times; a user who cannot be reached gets a refund instead of a picture.
+    async fn deliver(&self, task: &Task, ctx: &CommandContext) -> Result<Disposition, StepError> {
+        let r = &task.request;
+        let Some(png) = self.results.get(r.task_id).await? else {
+            // Only possible if the table was tampered with: the image is gone for good.
+            let error = "the finished image was lost before delivery";
+            return self.give_up(task, error, None, ctx).await;
+        };
+        let lang = self.lang_of(task).await;
+        let caption = texts::result_caption(
+            lang,
+            r.kind,
+            r.prompt.as_str(),
+            r.quality,
+            r.size,
+            r.cost,
+        );
+        let mut tries = 0;
+        let file_id = loop {
+            tries += 1;
+            match self
+                .courier
+                .send_result(
+                    r.telegram_id,
+                    format!("task_{}.png", r.task_id),
+                    png.clone(),
+                    caption.clone(),
+                )
+                .await
+            {
+                Ok(file_id) => break file_id,
+                Err(SendError::Unreachable(why)) => {
+                    let error = format!("the result could not be delivered: {why}");
+                    return self.give_up(task, &error, None, ctx).await;
+                }
+                Err(SendError::Retry { reason, after }) => {
+                    if tries >= self.config.max_delivery_attempts {
+                        let error = format!("the result could not be delivered: {reason}");
+                        return self.give_up(task, &error, None, ctx).await;
+                    }
+                    let pause = after.unwrap_or_else(|| self.config.retry_delay(tries));
+                    tracing::warn!(error = %reason, ?pause, "delivery failed; retrying");
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        };
+        let key = IdempotencyKey::derived("task-deliver", r.task_id)
+            .map_err(|_| StepError::Config("delivery key"))?;
+        match self
+            .ledger
+            .deliver_task(&ctx.clone().with_key(key), r.task_id, &file_id)
+            .await
+        {
+            Ok(_)
+            | Err(LedgerError::Domain(DomainError::InvalidTransition { .. }))
+            | Err(LedgerError::IdempotencyConflict { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.results.delete(r.task_id).await?;
+        metrics::counter!("worker_deliveries_total").increment(1);
+        Ok(Disposition::Done)
+    }
+
+    /// Fails the task and refunds it in one transaction, then tells the user. The key derived from
+    /// the task id makes a retried call return the first outcome; a racing worker finds the task
+    /// already failed. Only the caller whose command appended the refund sends the notice.
+    async fn give_up(
+        &self,
+        task: &Task,
+        error: &str,
+        refusal: Option<Refusal>,
+        ctx: &CommandContext,
+    ) -> Result<Disposition, StepError> {
+        let r = &task.request;
+        let key = IdempotencyKey::derived("task-fail", r.task_id)
+            .map_err(|_| StepError::Config("failure key"))?;
+        let outcome = match self
+            .ledger
+            .fail_task(&ctx.clone().with_key(key), r.task_id, r.telegram_id, error)
+            .await
+        {
+            Ok(done) => done,
+            Err(LedgerError::Domain(DomainError::InvalidTransition { .. }))
+            | Err(LedgerError::IdempotencyConflict { .. }) => return Ok(Disposition::Done),
+            Err(e) => return Err(e.into()),
+        };
+        metrics::counter!("worker_refunds_total").increment(1);
+        tracing::info!(task_id = %r.task_id, refunded = %outcome.value.refunded, error, "task failed and refunded");
+        if !outcome.replayed {
+            let lang = self.lang_of(task).await;
+            let reason = refusal.map(|f| user_reason(f, lang));
+            let text = texts::failure_refunded(lang, outcome.value.refunded, reason.as_deref());
+            if let Err(e) = self.courier.send_text(r.telegram_id, text).await {
+                // The refund stands; the user sees it in their balance.
+                tracing::warn!(error = %e, "failure notice not delivered");
+            }
+        }
+        Ok(Disposition::Done)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Results(#[from] crate::results::ResultStoreError),
+    #[error("task {0} is not in the ledger (is the worker pointed at the right database?)")]
+    Missing(TaskId),
+    #[error("worker configuration: {0}")]
+    Config(&'static str),
+}
