@@ -24,6 +24,158 @@ pub struct Settings {
     pub http_addr: std::net::SocketAddr,
     /// None: the admin API is off (its routes answer 404).
     pub admin_api_key: Option<String>,
+    pub telegram: TelegramSettings,
+    pub openai: OpenAiSettings,
+    pub worker: WorkerSettings,
+}
+
+/// The Bot API side (bot and worker).
+#[derive(Debug, Clone)]
+pub struct TelegramSettings {
+    /// BOT_TOKEN; None: the bot and the worker cannot run (the demo brings its own fake).
+    pub bot_token: Option<String>,
+    /// TELEGRAM_API_URL: a local Bot API server or a test double; default Telegram's.
+    pub api_url: Option<reqwest::Url>,
+    /// ADMIN_IDS.
+    pub admin_ids: Vec<tokenbot_ledger::TelegramId>,
+    /// WEBHOOK_URL + "/webhook" and WEBHOOK_SECRET_TOKEN; None: long polling.
+    pub webhook: Option<tokenbot_bot::webhook::WebhookConfig>,
+    /// SUPPORT_CONTACT, shown in the guide.
+    pub support_contact: String,
+}
+
+/// OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_TIMEOUT_S.
+#[derive(Debug, Clone)]
+pub struct OpenAiSettings {
+    pub api_key: Option<String>,
+    pub base_url: String,
+    pub timeout: std::time::Duration,
+}
+
+/// WORKER_CONCURRENCY, TASK_RETRY_DELAYS_S, WORKER_ACK_WAIT_S.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub concurrency: usize,
+    pub retry_delays: Vec<std::time::Duration>,
+    pub ack_wait: std::time::Duration,
+}
+
+fn parse_admin_ids(raw: &str) -> anyhow::Result<Vec<tokenbot_ledger::TelegramId>> {
+    // The original silently emptied the whole list when one entry was bad (locking every admin
+    // out); here the bad entry is named.
+    raw.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<i64>()
+                .ok()
+                .and_then(|id| tokenbot_ledger::TelegramId::new(id).ok())
+                .with_context(|| {
+                    format!("ADMIN_IDS entry {p:?} is not a Telegram user id (expected comma-separated positive integers)")
+                })
+        })
+        .collect()
+}
+
+fn telegram_settings() -> anyhow::Result<TelegramSettings> {
+    let bot_token = var("BOT_TOKEN");
+    let api_url = match var("TELEGRAM_API_URL") {
+        None => None,
+        Some(raw) => {
+            let with_slash = if raw.ends_with('/') {
+                raw.clone()
+            } else {
+                format!("{raw}/")
+            };
+            Some(reqwest::Url::parse(&with_slash).with_context(|| {
+                format!("TELEGRAM_API_URL={raw:?} is not a URL (e.g. http://127.0.0.1:8081)")
+            })?)
+        }
+    };
+    let admin_ids = match var("ADMIN_IDS") {
+        None => Vec::new(),
+        Some(raw) => parse_admin_ids(&raw)?,
+    };
+    let webhook = match var("WEBHOOK_URL") {
+        None => None,
+        Some(base) => {
+            let secret = var("WEBHOOK_SECRET_TOKEN").context(
+                "WEBHOOK_URL is set but WEBHOOK_SECRET_TOKEN is not: a webhook without a secret accepts forged updates; set 1-256 characters of A-Z a-z 0-9 _ -",
+            )?;
+            if !tokenbot_bot::webhook::valid_secret(&secret) {
+                bail!("WEBHOOK_SECRET_TOKEN is invalid: use 1-256 characters of A-Z a-z 0-9 _ -");
+            }
+            let url = reqwest::Url::parse(&format!("{}/webhook", base.trim_end_matches('/')))
+                .with_context(|| {
+                    format!("WEBHOOK_URL={base:?} is not a URL (e.g. https://bot.example.com)")
+                })?;
+            if url.scheme() != "https" && url.scheme() != "http" {
+                bail!("WEBHOOK_URL={base:?} must be an https URL");
+            }
+            let max_retries =
+                parse_var::<u32>("WEBHOOK_MAX_RETRIES", "a whole number of attempts")?
+                    .unwrap_or(5)
+                    .max(1);
+            let delay = parse_var::<f64>("WEBHOOK_RETRY_DELAY_SECONDS", "seconds, e.g. 2")?
+                .unwrap_or(2.0)
+                .clamp(0.1, 600.0);
+            let backoff = parse_var::<f64>("WEBHOOK_RETRY_BACKOFF", "a factor, e.g. 2")?
+                .unwrap_or(2.0)
+                .clamp(1.0, 10.0);
+            Some(tokenbot_bot::webhook::WebhookConfig {
+                url,
+                secret,
+                max_retries,
+                retry_delay: std::time::Duration::from_secs_f64(delay),
+                backoff,
+            })
+        }
+    };
+    Ok(TelegramSettings {
+        bot_token,
+        api_url,
+        admin_ids,
+        webhook,
+        support_contact: var("SUPPORT_CONTACT").unwrap_or_else(|| "@support_bot".into()),
+    })
+}
+
+fn openai_settings() -> anyhow::Result<OpenAiSettings> {
+    let timeout = parse_var::<u64>("OPENAI_TIMEOUT_S", "whole seconds, 1..=600")?.unwrap_or(120);
+    if !(1..=600).contains(&timeout) {
+        bail!("OPENAI_TIMEOUT_S={timeout} is invalid: expected 1..=600");
+    }
+    Ok(OpenAiSettings {
+        api_key: var("OPENAI_API_KEY"),
+        base_url: var("OPENAI_BASE_URL").unwrap_or_else(|| "https://api.openai.com/v1".into()),
+        timeout: std::time::Duration::from_secs(timeout),
+    })
+}
+
+fn worker_settings() -> anyhow::Result<WorkerSettings> {
+    let concurrency =
+        parse_var::<usize>("WORKER_CONCURRENCY", "a whole number of tasks, 1..=1024")?.unwrap_or(8);
+    if !(1..=1024).contains(&concurrency) {
+        bail!("WORKER_CONCURRENCY={concurrency} is invalid: expected 1..=1024");
+    }
+    let retry_delays = match var("TASK_RETRY_DELAYS_S") {
+        None => vec![
+            std::time::Duration::from_secs(10),
+            std::time::Duration::from_secs(30),
+        ],
+        Some(raw) => tokenbot_worker::config::parse_retry_delays(&raw).map_err(|e| {
+            anyhow::anyhow!("TASK_RETRY_DELAYS_S={raw:?} is invalid: {e} (expected e.g. 10,30)")
+        })?,
+    };
+    let ack_wait = parse_var::<u64>("WORKER_ACK_WAIT_S", "whole seconds, 5..=600")?.unwrap_or(30);
+    if !(5..=600).contains(&ack_wait) {
+        bail!("WORKER_ACK_WAIT_S={ack_wait} is invalid: expected 5..=600");
+    }
+    Ok(WorkerSettings {
+        concurrency,
+        retry_delays,
+        ack_wait: std::time::Duration::from_secs(ack_wait),
+    })
 }
 
 fn var(name: &str) -> Option<String> {
@@ -138,6 +290,9 @@ impl Settings {
             bus,
             http_addr,
             admin_api_key,
+            telegram: telegram_settings()?,
+            openai: openai_settings()?,
+            worker: worker_settings()?,
         })
     }
 }

@@ -33,7 +33,11 @@ enum Command {
     Projector(cli::roles::ProjectorArgs),
     /// Serve the HTTP API (admin endpoints, /health, /metrics, /openapi.json) on HTTP_ADDR.
     Api(cli::roles::ApiArgs),
-    /// Run every role in one process (relay, projector, HTTP API) until Ctrl-C.
+    /// Run the image worker: TaskRequested from JetStream to OpenAI, results to Telegram.
+    Worker(cli::roles::WorkerArgs),
+    /// Run the Telegram bot (webhook when WEBHOOK_URL is set, else long polling).
+    Bot(cli::roles::BotArgs),
+    /// Run every role in one process (relay, projector, worker, bot, HTTP API) until Ctrl-C.
     Up(cli::roles::UpArgs),
     /// Operator and auditor tools for the read models: rebuild, diff, status.
     #[command(subcommand)]
@@ -73,6 +77,8 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Projector(args) => cli::roles::run_projector(&settings, args).await,
         Command::Projections(cmd) => cli::projections::run(&settings, cmd).await,
         Command::Api(args) => cli::roles::run_api(&settings, args).await,
+        Command::Worker(args) => cli::roles::run_worker(&settings, args).await,
+        Command::Bot(args) => cli::roles::run_bot(&settings, args).await,
         Command::Up(args) => cli::roles::run_up(&settings, args).await,
     }
 }

@@ -114,3 +114,67 @@ pub fn cancel_on_signal(shutdown: tokenbot_ledger::shutdown::Shutdown) {
         shutdown.cancel();
     });
 }
+
+/// The Bot API client: BOT_TOKEN against TELEGRAM_API_URL (Telegram's by default).
+pub fn telegram_bot(settings: &Settings, role: &str) -> anyhow::Result<teloxide::Bot> {
+    let token = settings.telegram.bot_token.as_deref().with_context(|| {
+        format!("BOT_TOKEN is not set: the {role} talks to Telegram through it (get one from @BotFather; `tokenbot demo` runs without one)")
+    })?;
+    let bot = teloxide::Bot::new(token);
+    Ok(match &settings.telegram.api_url {
+        Some(url) => bot.set_api_url(url.clone()),
+        None => bot,
+    })
+}
+
+/// The image worker's runner: ledger, OpenAI, Telegram, result store.
+pub fn worker_runner(
+    settings: &Settings,
+    ledger: &Ledger,
+) -> anyhow::Result<(
+    std::sync::Arc<tokenbot_worker::Runner>,
+    std::sync::Arc<tokenbot_worker::WorkerConfig>,
+)> {
+    use std::sync::Arc;
+    use tokenbot_worker::provider::openai::{OpenAiConfig, OpenAiImages};
+    let api_key = settings.openai.api_key.clone().context(
+        "OPENAI_API_KEY is not set: the worker needs it to make images (`tokenbot demo` runs without one)",
+    )?;
+    let bot = telegram_bot(settings, "worker")?;
+    let config = Arc::new(tokenbot_worker::WorkerConfig {
+        bus: settings.bus.clone(),
+        concurrency: settings.worker.concurrency,
+        retry_delays: settings.worker.retry_delays.clone(),
+        // Longer than one OpenAI call and a delivery, so a live worker never loses its task.
+        lease: settings.openai.timeout + std::time::Duration::from_secs(60),
+        ack_wait: settings.worker.ack_wait,
+        ..Default::default()
+    });
+    let provider = OpenAiImages::new(OpenAiConfig {
+        base_url: settings.openai.base_url.clone(),
+        api_key,
+        timeout: settings.openai.timeout,
+    })
+    .context("cannot build the OpenAI client")?;
+    let runner = tokenbot_worker::Runner::new(
+        ledger.clone(),
+        Arc::new(provider),
+        tokenbot_worker::telegram::Courier::new(bot, config.max_source_bytes),
+        tokenbot_worker::results::ResultStore::new(ledger.store().database().pool().clone()),
+        config.clone(),
+    );
+    Ok((Arc::new(runner), config))
+}
+
+/// The Telegram bot.
+pub fn bot_app(settings: &Settings, ledger: &Ledger) -> anyhow::Result<tokenbot_bot::App> {
+    let bot = telegram_bot(settings, "bot")?;
+    Ok(tokenbot_bot::App::new(
+        bot,
+        ledger.clone(),
+        tokenbot_bot::BotConfig {
+            admin_ids: settings.telegram.admin_ids.clone(),
+            support_contact: settings.telegram.support_contact.clone(),
+        },
+    ))
+}

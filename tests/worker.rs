@@ -41,7 +41,12 @@ async fn a_generated_image_is_delivered_as_a_png_document_with_the_caption() {
     assert_eq!(done.status, TaskStatus::Delivered);
     assert_eq!(
         p.task_events(task).await,
-        ["TaskRequested", "TaskStarted", "TaskSucceeded", "TaskDelivered"]
+        [
+            "TaskRequested",
+            "TaskStarted",
+            "TaskSucceeded",
+            "TaskDelivered"
+        ]
     );
     let docs = sent_documents(&p);
     assert_eq!(docs.len(), 1);
@@ -53,7 +58,10 @@ async fn a_generated_image_is_delivered_as_a_png_document_with_the_caption() {
     );
     let caption = params["caption"].as_str().expect("caption");
     assert!(caption.starts_with("✅ Картинка создана!"), "{caption}");
-    assert!(caption.contains("a <b>lighthouse</b> at dusk"), "plain text: {caption}");
+    assert!(
+        caption.contains("a <b>lighthouse</b> at dusk"),
+        "plain text: {caption}"
+    );
     assert!(caption.contains("Списано: 100 🪙"), "{caption}");
     let file_id = done.result_file_id.clone().expect("file id");
     let uploaded = p.telegram.uploaded(&file_id).expect("uploaded bytes");
@@ -92,14 +100,13 @@ async fn an_edit_downloads_the_source_from_telegram_and_uploads_it_as_what_it_is
     let mut req = low_task(u, "make it night");
     req.kind = TaskKind::Edit;
     req.source_file_id = Some(source.file_id.clone());
-    let task = p
-        .t
-        .ledger
-        .request_task(&ctx(u), req)
-        .await
-        .expect("request")
-        .value
-        .task_id;
+    let task =
+        p.t.ledger
+            .request_task(&ctx(u), req)
+            .await
+            .expect("request")
+            .value
+            .task_id;
     let done = p.final_state(task).await;
     assert_eq!(done.status, TaskStatus::Delivered);
     let calls = p.openai.calls();
@@ -126,7 +133,10 @@ async fn two_failures_then_success_debit_once_and_refund_nothing() {
     assert_eq!(done.status, TaskStatus::Delivered);
     assert_eq!(done.attempts, 3);
     assert_eq!(p.refunds_of(task, user(1003)).await, 0);
-    assert_eq!(balance(&p.t.ledger, user(1003)).await, Tokens::from_const(900));
+    assert_eq!(
+        balance(&p.t.ledger, user(1003)).await,
+        Tokens::from_const(900)
+    );
     assert_eq!(
         p.task_events(task).await,
         [
@@ -153,7 +163,10 @@ async fn three_failures_refund_exactly_once_and_tell_the_user() {
     assert_eq!(done.refunded, Some(Tokens::from_const(100)));
     assert_eq!(p.openai.calls().len(), 3);
     assert_eq!(p.refunds_of(task, user(1004)).await, 1);
-    assert_eq!(balance(&p.t.ledger, user(1004)).await, Tokens::from_const(1000));
+    assert_eq!(
+        balance(&p.t.ledger, user(1004)).await,
+        Tokens::from_const(1000)
+    );
     let told = p
         .telegram
         .wait_for_call(0, Duration::from_secs(10), |c| c.method == "sendMessage")
@@ -181,7 +194,10 @@ async fn a_moderation_refusal_is_not_retried_and_says_why() {
         .expect("failure notice");
     let text = told.params["text"].as_str().unwrap_or_default();
     assert!(text.contains("возвращены"), "{text}");
-    assert!(text.contains("модерац") || text.contains("безопасности"), "{text}");
+    assert!(
+        text.contains("модерац") || text.contains("безопасности"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -208,11 +224,15 @@ async fn two_workers_and_a_redelivered_message_run_one_generation() {
         .expect("the relayed TaskRequested");
     let mut headers = original.headers.clone();
     headers.insert("Nats-Msg-Id", "a-redelivery");
-    p.js.publish_with_headers(original.subject.to_string(), headers, original.payload.clone())
-        .await
-        .expect("publish")
-        .await
-        .expect("ack");
+    p.js.publish_with_headers(
+        original.subject.to_string(),
+        headers,
+        original.payload.clone(),
+    )
+    .await
+    .expect("publish")
+    .await
+    .expect("ack");
 
     let done = p.final_state(task).await;
     assert_eq!(done.status, TaskStatus::Delivered);
@@ -278,11 +298,14 @@ async fn an_undecodable_message_is_parked_and_the_next_task_still_runs() {
     let p = pipeline().await;
     let _worker = p.spawn_worker(p.worker_config(), p.shutdown.clone());
     p.bus.ensure_stream(&p.js).await.expect("stream");
-    p.js.publish(p.bus.subject("task", "TaskRequested"), "not an event".into())
-        .await
-        .expect("publish")
-        .await
-        .expect("ack");
+    p.js.publish(
+        p.bus.subject("task", "TaskRequested"),
+        "not an event".into(),
+    )
+    .await
+    .expect("publish")
+    .await
+    .expect("ack");
     let task = request(&p, 1009, "after the garbage").await;
     let done = p.final_state(task).await;
     assert_eq!(done.status, TaskStatus::Delivered);

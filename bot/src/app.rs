@@ -161,7 +161,9 @@ impl App {
             update_id: update.id.0,
         };
         let started = std::time::Instant::now();
-        let result = tracing::Instrument::instrument(self.run(&turn, update.kind.clone()), span.clone()).await;
+        let result =
+            tracing::Instrument::instrument(self.run(&turn, update.kind.clone()), span.clone())
+                .await;
         metrics::histogram!("bot_update_seconds").record(started.elapsed().as_secs_f64());
         match result {
             Ok(()) => {
@@ -174,7 +176,10 @@ impl App {
                 metrics::counter!("bot_update_errors_total").increment(1);
                 let _ = turn
                     .reply()
-                    .send(texts::error_generic(turn.lang), Some(crate::keyboards::main_menu(turn.lang)))
+                    .send(
+                        texts::error_generic(turn.lang),
+                        Some(crate::keyboards::main_menu(turn.lang)),
+                    )
                     .await;
                 // Not marked handled: a redelivery may succeed, and every ledger command it
                 // repeats carries an idempotency key.
@@ -199,9 +204,17 @@ impl App {
         };
         if next != state {
             if next == State::Idle {
-                self.inner.storage.clone().remove_dialogue(turn.chat).await?;
+                self.inner
+                    .storage
+                    .clone()
+                    .remove_dialogue(turn.chat)
+                    .await?;
             } else {
-                self.inner.storage.clone().update_dialogue(turn.chat, next).await?;
+                self.inner
+                    .storage
+                    .clone()
+                    .update_dialogue(turn.chat, next)
+                    .await?;
             }
         }
         Ok(())

@@ -22,7 +22,8 @@ pub async fn run(app: App, shutdown: Shutdown) -> Result<(), teloxide::RequestEr
             .bot()
             .get_updates()
             .offset(offset)
-            .timeout(25)
+            // Under teloxide's default client timeout (17 s), or every idle poll would fail.
+            .timeout(10)
             .limit(100);
         let updates = tokio::select! {
             r = request => r,
@@ -44,7 +45,9 @@ pub async fn run(app: App, shutdown: Shutdown) -> Result<(), teloxide::RequestEr
             }
         };
         let Some(last) = updates.last() else { continue };
-        let next = i32::try_from(last.id.0).unwrap_or(i32::MAX).saturating_add(1);
+        let next = i32::try_from(last.id.0)
+            .unwrap_or(i32::MAX)
+            .saturating_add(1);
         handle_batch(&app, updates).await;
         offset = next;
     }

@@ -69,7 +69,10 @@ impl<'a> Reply<'a> {
 
     pub async fn document(&self, file_id: String, caption: String) -> Result<(), RequestError> {
         self.bot
-            .send_document(self.chat, InputFile::file_id(teloxide::types::FileId(file_id)))
+            .send_document(
+                self.chat,
+                InputFile::file_id(teloxide::types::FileId(file_id)),
+            )
             .caption(caption)
             .parse_mode(ParseMode::Html)
             .await?;

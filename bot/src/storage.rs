@@ -44,14 +44,20 @@ where
 {
     type Error = StorageError;
 
-    fn remove_dialogue(self: Arc<Self>, chat_id: ChatId) -> BoxFuture<'static, Result<(), StorageError>>
+    fn remove_dialogue(
+        self: Arc<Self>,
+        chat_id: ChatId,
+    ) -> BoxFuture<'static, Result<(), StorageError>>
     where
         D: Send + 'static,
     {
         Box::pin(async move {
             let client = self.pool.get().await?;
             client
-                .execute("DELETE FROM bot.dialogues WHERE chat_id = $1", &[&chat_id.0])
+                .execute(
+                    "DELETE FROM bot.dialogues WHERE chat_id = $1",
+                    &[&chat_id.0],
+                )
                 .await?;
             Ok(())
         })
@@ -80,7 +86,10 @@ where
         })
     }
 
-    fn get_dialogue(self: Arc<Self>, chat_id: ChatId) -> BoxFuture<'static, Result<Option<D>, StorageError>> {
+    fn get_dialogue(
+        self: Arc<Self>,
+        chat_id: ChatId,
+    ) -> BoxFuture<'static, Result<Option<D>, StorageError>> {
         Box::pin(async move {
             let client = self.pool.get().await?;
             let row = client
@@ -91,7 +100,9 @@ where
                 .await?;
             match row {
                 None => Ok(None),
-                Some(r) => Ok(Some(serde_json::from_value(r.get::<_, serde_json::Value>(0))?)),
+                Some(r) => Ok(Some(serde_json::from_value(
+                    r.get::<_, serde_json::Value>(0),
+                )?)),
             }
         })
     }

@@ -1,6 +1,12 @@
-//! Long-running roles: `relay`, `projector`, and `up` (all of them in one process).
+//! Long-running roles: `relay`, `projector`, `api`, `worker`, `bot`, and `up` (all of them in one
+//! process). Every role selects on one shutdown signal; Ctrl-C or SIGTERM stops intake and lets
+//! work in hand finish.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use clap::Args;
+use tokenbot_ledger::Ledger;
 use tokenbot_ledger::relay::{self, RelayConfig};
 use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_projections::live::{self, LiveConfig};
@@ -15,59 +21,232 @@ pub struct RelayArgs {}
 #[derive(Args)]
 pub struct ProjectorArgs {}
 
-pub async fn run_relay(settings: &Settings, _args: RelayArgs) -> anyhow::Result<i32> {
-    let ledger = startup::ledger(settings).await?;
-    let js = startup::jetstream(settings).await?;
-    let shutdown = Shutdown::new();
-    startup::cancel_on_signal(shutdown.clone());
-    relay::run(
-        ledger.store().clone(),
-        js,
-        settings.bus.clone(),
-        RelayConfig::default(),
-        shutdown,
-        None,
-    )
-    .await?;
-    Ok(0)
-}
-
-pub async fn run_projector(settings: &Settings, _args: ProjectorArgs) -> anyhow::Result<i32> {
-    let ledger = startup::ledger(settings).await?;
-    let js = startup::jetstream(settings).await?;
-    let shutdown = Shutdown::new();
-    startup::cancel_on_signal(shutdown.clone());
-    let config = LiveConfig {
-        bus: settings.bus.clone(),
-        ..Default::default()
-    };
-    let pool = ledger.store().database().pool().clone();
-    live::run(
-        pool,
-        LIVE_SCHEMA.to_string(),
-        Projection::ALL.to_vec(),
-        js,
-        config,
-        shutdown,
-        None,
-    )
-    .await?;
-    Ok(0)
-}
-
 #[derive(Args)]
 pub struct ApiArgs {}
 
 #[derive(Args)]
+pub struct WorkerArgs {}
+
+#[derive(Args)]
+pub struct BotArgs {}
+
+#[derive(Args)]
 pub struct UpArgs {}
 
-/// Serves the HTTP API (admin, health, metrics, OpenAPI) on HTTP_ADDR until `shutdown`.
-async fn serve_http(
+/// Which roles this process runs.
+#[derive(Debug, Clone, Copy, Default)]
+struct Roles {
+    relay: bool,
+    projector: bool,
+    api: bool,
+    worker: bool,
+    bot: bool,
+}
+
+type RoleFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+pub async fn run_relay(settings: &Settings, _args: RelayArgs) -> anyhow::Result<i32> {
+    run_roles(
+        settings,
+        Roles {
+            relay: true,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+pub async fn run_projector(settings: &Settings, _args: ProjectorArgs) -> anyhow::Result<i32> {
+    run_roles(
+        settings,
+        Roles {
+            projector: true,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+pub async fn run_api(settings: &Settings, _args: ApiArgs) -> anyhow::Result<i32> {
+    run_roles(
+        settings,
+        Roles {
+            api: true,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+pub async fn run_worker(settings: &Settings, _args: WorkerArgs) -> anyhow::Result<i32> {
+    run_roles(
+        settings,
+        Roles {
+            worker: true,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+pub async fn run_bot(settings: &Settings, _args: BotArgs) -> anyhow::Result<i32> {
+    run_roles(
+        settings,
+        Roles {
+            bot: true,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Everything in one process. Without BOT_TOKEN (or OPENAI_API_KEY) the bot (or the worker)
+/// stays off, with a warning: the ledger, relay, projector and admin API still run.
+pub async fn run_up(settings: &Settings, _args: UpArgs) -> anyhow::Result<i32> {
+    let has_bot = settings.telegram.bot_token.is_some();
+    let has_openai = settings.openai.api_key.is_some();
+    if !has_bot {
+        eprintln!(
+            "BOT_TOKEN is not set: the Telegram bot and the worker stay off (`tokenbot demo` runs everything with fakes)"
+        );
+    } else if !has_openai {
+        eprintln!(
+            "OPENAI_API_KEY is not set: the worker stays off; tasks wait in the ledger until one runs"
+        );
+    }
+    let roles = Roles {
+        relay: true,
+        projector: true,
+        api: true,
+        worker: has_bot && has_openai,
+        bot: has_bot,
+    };
+    run_roles(settings, roles).await
+}
+
+async fn run_roles(settings: &Settings, roles: Roles) -> anyhow::Result<i32> {
+    let ledger = startup::ledger(settings).await?;
+    let js = startup::jetstream(settings).await?;
+    let shutdown = Shutdown::new();
+    startup::cancel_on_signal(shutdown.clone());
+    let futures = role_futures(settings, &ledger, &js, roles, &shutdown).await?;
+    // Whichever role stops first (an error, or the shutdown signal) stops the others; then every
+    // role gets to finish what it holds.
+    let mut set = tokio::task::JoinSet::new();
+    for (name, f) in futures {
+        set.spawn(async move { (name, f.await) });
+    }
+    let mut outcome = Ok(());
+    while let Some(done) = set.join_next().await {
+        shutdown.cancel();
+        match done {
+            Ok((_, Ok(()))) => {}
+            Ok((name, Err(e))) => {
+                if outcome.is_ok() {
+                    outcome = Err(e.context(format!("the {name} stopped")));
+                }
+            }
+            Err(e) => {
+                if outcome.is_ok() {
+                    outcome = Err(anyhow::anyhow!("a role panicked: {e}"));
+                }
+            }
+        }
+    }
+    outcome?;
+    Ok(0)
+}
+
+async fn role_futures(
     settings: &Settings,
-    ledger: tokenbot_ledger::Ledger,
-    nats: async_nats::Client,
-    shutdown: Shutdown,
-) -> anyhow::Result<()> {
+    ledger: &Ledger,
+    js: &async_nats::jetstream::Context,
+    roles: Roles,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Vec<(&'static str, RoleFuture)>> {
+    let mut futures: Vec<(&'static str, RoleFuture)> = Vec::new();
+    if roles.relay {
+        let f = relay::run(
+            ledger.store().clone(),
+            js.clone(),
+            settings.bus.clone(),
+            RelayConfig::default(),
+            shutdown.clone(),
+            None,
+        );
+        futures.push(("relay", Box::pin(async move { Ok(f.await?) })));
+    }
+    if roles.projector {
+        let f = live::run(
+            ledger.store().database().pool().clone(),
+            LIVE_SCHEMA.to_string(),
+            Projection::ALL.to_vec(),
+            js.clone(),
+            LiveConfig {
+                bus: settings.bus.clone(),
+                ..Default::default()
+            },
+            shutdown.clone(),
+            None,
+        );
+        futures.push(("projector", Box::pin(async move { Ok(f.await?) })));
+    }
+    if roles.worker {
+        let (runner, config) = startup::worker_runner(settings, ledger)?;
+        let f = tokenbot_worker::consumer::run(runner, js.clone(), config, shutdown.clone());
+        futures.push(("worker", Box::pin(async move { Ok(f.await?) })));
+    }
+    let mut router: Option<axum::Router> = None;
+    if roles.bot {
+        let app = startup::bot_app(settings, ledger)?;
+        if let Err(e) = tokenbot_bot::register_commands(app.bot()).await {
+            tracing::warn!(error = %e, "setMyCommands failed; the command menu may be stale");
+        }
+        match &settings.telegram.webhook {
+            Some(webhook) => {
+                tokenbot_bot::webhook::set_webhook(app.bot(), webhook)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("setWebhook to {} failed: {e}", webhook.url))?;
+                eprintln!("Telegram webhook at {}", webhook.url);
+                router = Some(tokenbot_bot::webhook::router(app, &webhook.secret));
+            }
+            None => {
+                eprintln!("Telegram long polling (no WEBHOOK_URL)");
+                let f = tokenbot_bot::polling::run(app, shutdown.clone());
+                futures.push(("bot", Box::pin(async move { Ok(f.await?) })));
+            }
+        }
+    }
+    if roles.api {
+        let admin = admin_router(settings, ledger.clone(), js.client());
+        router = Some(match router {
+            Some(r) => r.merge(admin),
+            None => admin,
+        });
+    }
+    if let Some(router) = router {
+        let listener = tokio::net::TcpListener::bind(settings.http_addr)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cannot listen on HTTP_ADDR={}: {e}", settings.http_addr)
+            })?;
+        eprintln!("HTTP on http://{}", settings.http_addr);
+        let stop = shutdown.clone();
+        futures.push((
+            "HTTP server",
+            Box::pin(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await?;
+                Ok(())
+            }),
+        ));
+    }
+    Ok(futures)
+}
+
+/// Admin endpoints, /health, /metrics, /openapi.json.
+fn admin_router(settings: &Settings, ledger: Ledger, nats: async_nats::Client) -> axum::Router {
     use std::sync::Arc;
     use tokenbot_projections::http::{AdminState, NatsCheck, router};
     if settings.admin_api_key.is_none() {
@@ -78,60 +257,5 @@ async fn serve_http(
         settings.admin_api_key.as_deref(),
         vec![Arc::new(NatsCheck(nats))],
     );
-    let listener = tokio::net::TcpListener::bind(settings.http_addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on HTTP_ADDR={}: {e}", settings.http_addr))?;
-    eprintln!("HTTP API on http://{}", settings.http_addr);
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
-    Ok(())
-}
-
-pub async fn run_api(settings: &Settings, _args: ApiArgs) -> anyhow::Result<i32> {
-    let ledger = startup::ledger(settings).await?;
-    let js = startup::jetstream(settings).await?;
-    let shutdown = Shutdown::new();
-    startup::cancel_on_signal(shutdown.clone());
-    serve_http(settings, ledger, js.client(), shutdown).await?;
-    Ok(0)
-}
-
-/// Everything in one process: relay, projector and the HTTP API, with one shutdown. The Telegram
-/// bot and the image worker join here when their issues land.
-pub async fn run_up(settings: &Settings, _args: UpArgs) -> anyhow::Result<i32> {
-    let ledger = startup::ledger(settings).await?;
-    let js = startup::jetstream(settings).await?;
-    let shutdown = Shutdown::new();
-    startup::cancel_on_signal(shutdown.clone());
-    let relay = tokio::spawn(relay::run(
-        ledger.store().clone(),
-        js.clone(),
-        settings.bus.clone(),
-        RelayConfig::default(),
-        shutdown.clone(),
-        None,
-    ));
-    let projector = tokio::spawn(live::run(
-        ledger.store().database().pool().clone(),
-        LIVE_SCHEMA.to_string(),
-        Projection::ALL.to_vec(),
-        js.clone(),
-        LiveConfig {
-            bus: settings.bus.clone(),
-            ..Default::default()
-        },
-        shutdown.clone(),
-        None,
-    ));
-    let http = serve_http(settings, ledger, js.client(), shutdown.clone());
-    // Whichever role stops first (an error, or the shutdown signal) stops the others.
-    let outcome = tokio::select! {
-        r = http => r,
-        r = relay => r.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
-        r = projector => r.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
-    };
-    shutdown.cancel();
-    outcome?;
-    Ok(0)
+    router(state)
 }

@@ -9,6 +9,7 @@ use tokenbot_ledger::{
 };
 use tokenbot_testkit::TestDatabase;
 
+pub mod chat;
 pub mod pipeline;
 
 pub struct TestLedger {

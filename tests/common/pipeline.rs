@@ -202,7 +202,6 @@ impl Pipeline {
             .filter(|e| matches!(&e.event, Event::TokensRefunded(r) if r.task_id == task))
             .count()
     }
-
 }
 
 impl Drop for Pipeline {

@@ -55,7 +55,10 @@ pub async fn run(
         // Reap finished handlers so the set stays bounded by `concurrency`.
         while in_flight.try_join_next().is_some() {}
     }
-    tracing::info!(in_flight = in_flight.len(), "worker stopping: finishing tasks in flight");
+    tracing::info!(
+        in_flight = in_flight.len(),
+        "worker stopping: finishing tasks in flight"
+    );
     while in_flight.join_next().await.is_some() {}
     Ok(())
 }

@@ -25,7 +25,12 @@ impl ResultStore {
 
     /// Keeps the image of `attempt`. A later attempt's image replaces an earlier one: only the
     /// attempt the ledger accepts as succeeded is ever delivered.
-    pub async fn put(&self, task: TaskId, attempt: u32, png: &[u8]) -> Result<(), ResultStoreError> {
+    pub async fn put(
+        &self,
+        task: TaskId,
+        attempt: u32,
+        png: &[u8],
+    ) -> Result<(), ResultStoreError> {
         let client = self.pool.get().await?;
         client
             .execute(

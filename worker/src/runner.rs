@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokenbot_bot::texts::{self, Lang};
 use tokenbot_ledger::events::TaskRequested;
 use tokenbot_ledger::{
-    CommandContext, DomainError, IdempotencyKey, Ledger, LedgerError, StartedAttempt, Task,
-    TaskId, TaskKind, TaskStatus,
+    CommandContext, DomainError, IdempotencyKey, Ledger, LedgerError, StartedAttempt, Task, TaskId,
+    TaskKind, TaskStatus,
 };
 
 use crate::config::WorkerConfig;
@@ -223,8 +223,7 @@ impl Runner {
                 Ok(Disposition::RetryIn(delay))
             }
             Err(ProviderError::Permanent { refusal, reason }) => {
-                metrics::counter!("worker_generations_total", "outcome" => "refused")
-                    .increment(1);
+                metrics::counter!("worker_generations_total", "outcome" => "refused").increment(1);
                 tracing::warn!(error = %reason, ?refusal, "attempt refused; no retry");
                 let Some(task) = self.ledger.task(task_id).await? else {
                     return Err(StepError::Missing(task_id));
@@ -277,14 +276,8 @@ impl Runner {
             return self.give_up(task, error, None, ctx).await;
         };
         let lang = self.lang_of(task).await;
-        let caption = texts::result_caption(
-            lang,
-            r.kind,
-            r.prompt.as_str(),
-            r.quality,
-            r.size,
-            r.cost,
-        );
+        let caption =
+            texts::result_caption(lang, r.kind, r.prompt.as_str(), r.quality, r.size, r.cost);
         let mut tries = 0;
         let file_id = loop {
             tries += 1;

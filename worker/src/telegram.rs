@@ -74,7 +74,10 @@ impl Courier {
     ) -> Result<String, SendError> {
         let message = self
             .bot
-            .send_document(ChatId(to.get()), InputFile::memory(png).file_name(file_name))
+            .send_document(
+                ChatId(to.get()),
+                InputFile::memory(png).file_name(file_name),
+            )
             .caption(caption)
             .await
             .map_err(classify)?;
@@ -106,11 +109,17 @@ impl Courier {
             refusal: Refusal::InvalidImage,
             reason,
         };
-        let file = match self.bot.get_file(teloxide::types::FileId(file_id.to_string())).await {
+        let file = match self
+            .bot
+            .get_file(teloxide::types::FileId(file_id.to_string()))
+            .await
+        {
             Ok(f) => f,
             // Any refusal by the Bot API itself (wrong or expired file id) will not change.
             Err(RequestError::Api(e)) => {
-                return Err(invalid(format!("Telegram cannot give the source image: {e}")));
+                return Err(invalid(format!(
+                    "Telegram cannot give the source image: {e}"
+                )));
             }
             Err(e) => return Err(retry(format!("cannot look up the source image: {e}"))),
         };

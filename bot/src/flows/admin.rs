@@ -3,8 +3,7 @@
 
 use chrono::Utc;
 use tokenbot_ledger::{
-    Actor, CommandContext, DomainError, GrantKind, IdempotencyKey, LedgerError, TelegramId,
-    Tokens,
+    Actor, CommandContext, DomainError, GrantKind, IdempotencyKey, LedgerError, TelegramId, Tokens,
 };
 use tokenbot_projections::queries;
 

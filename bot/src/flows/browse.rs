@@ -48,7 +48,10 @@ pub(crate) async fn menu(
         ),
         MenuTarget::Guide => {
             let config = turn.app.ledger.config();
-            let one = config.prices.price(Quality::Medium, ImageSize::Square).get();
+            let one = config
+                .prices
+                .price(Quality::Medium, ImageSize::Square)
+                .get();
             let images = config.initial_grant.get().checked_div(one).unwrap_or(0);
             (
                 texts::guide(lang, images, &turn.app.config.support_contact),
@@ -211,7 +214,11 @@ pub(crate) async fn show_result(
         tap.toast(turn, texts::history_not_found(lang)).await?;
         return Ok(state);
     };
-    let Some(file_id) = view.result_file_id.clone().filter(|_| view.status == "done") else {
+    let Some(file_id) = view
+        .result_file_id
+        .clone()
+        .filter(|_| view.status == "done")
+    else {
         tap.toast(turn, texts::history_unavailable(lang)).await?;
         return Ok(state);
     };
@@ -222,7 +229,8 @@ pub(crate) async fn show_result(
         Ok(()) => tap.done(turn).await?,
         Err(e) => {
             tracing::warn!(error = %e, "result re-send failed");
-            tap.toast(turn, texts::history_send_failed_toast(lang)).await?;
+            tap.toast(turn, texts::history_send_failed_toast(lang))
+                .await?;
         }
     }
     Ok(state)

@@ -1,7 +1,7 @@
 //! Slash commands: /start, /help, /cancel, /balance (/tokens), /guide, and the admin ones.
 
-use tokenbot_ledger::events::AccountOpened;
 use tokenbot_ledger::Account;
+use tokenbot_ledger::events::AccountOpened;
 
 use super::admin;
 use crate::app::{BotError, Turn};
@@ -14,7 +14,9 @@ pub(crate) async fn on_command(
     state: State,
     command: &str,
 ) -> Result<State, BotError> {
-    let (name, args) = command.split_once(char::is_whitespace).unwrap_or((command, ""));
+    let (name, args) = command
+        .split_once(char::is_whitespace)
+        .unwrap_or((command, ""));
     // "/start@tokenbot" in a client that appends the bot's name.
     let name = name.split('@').next().unwrap_or(name).to_ascii_lowercase();
     let lang = turn.lang;
@@ -69,9 +71,10 @@ pub(crate) async fn on_command(
 /// How many medium-square images the welcome grant buys (the guide's "10 стартовых генераций").
 fn initial_images(turn: &Turn<'_>) -> u64 {
     let config = turn.app.ledger.config();
-    let one = config
-        .prices
-        .price(tokenbot_ledger::Quality::Medium, tokenbot_ledger::ImageSize::Square);
+    let one = config.prices.price(
+        tokenbot_ledger::Quality::Medium,
+        tokenbot_ledger::ImageSize::Square,
+    );
     if one.is_zero() {
         0
     } else {

@@ -40,9 +40,13 @@ pub(crate) async fn on_image(turn: &Turn<'_>, message: &Message) -> Result<State
     let lang = turn.lang;
     let back = Some(keyboards::back_to_menu(lang));
     if let Some(sizes) = message.photo()
-        && let Some(largest) = sizes.iter().max_by_key(|p| u64::from(p.width) * u64::from(p.height))
+        && let Some(largest) = sizes
+            .iter()
+            .max_by_key(|p| u64::from(p.width) * u64::from(p.height))
     {
-        turn.reply().send(texts::edit_photo_received(lang), back).await?;
+        turn.reply()
+            .send(texts::edit_photo_received(lang), back)
+            .await?;
         return Ok(State::AwaitingEditPrompt {
             source_file_id: largest.file.id.0.clone(),
         });
@@ -61,7 +65,9 @@ pub(crate) async fn on_image(turn: &Turn<'_>, message: &Message) -> Result<State
             .await?;
         return Ok(State::AwaitingImage);
     }
-    turn.reply().send(texts::edit_need_image(lang), back).await?;
+    turn.reply()
+        .send(texts::edit_need_image(lang), back)
+        .await?;
     Ok(State::AwaitingImage)
 }
 
@@ -145,15 +151,20 @@ pub(crate) async fn on_prompt(
 /// A template from "💡 Идеи и тренды": straight to its confirmation screen.
 pub(crate) async fn template(turn: &Turn<'_>, tap: &Tap<'_>, id: &str) -> Result<State, BotError> {
     let lang = turn.lang;
-    let Some(template) = texts::template(lang, id)
-        .filter(|_| turn.app.ledger.config().templates.contains_key(id))
+    let Some(template) =
+        texts::template(lang, id).filter(|_| turn.app.ledger.config().templates.contains_key(id))
     else {
-        tap.toast(turn, texts::template_not_found_toast(lang)).await?;
+        tap.toast(turn, texts::template_not_found_toast(lang))
+            .await?;
         return Ok(State::Idle);
     };
     let Some(account) = account_of(turn).await? else {
         turn.reply()
-            .edit(tap.message, texts::user_not_found(lang), Some(keyboards::back_to_menu(lang)))
+            .edit(
+                tap.message,
+                texts::user_not_found(lang),
+                Some(keyboards::back_to_menu(lang)),
+            )
             .await?;
         tap.done(turn).await?;
         return Ok(State::Idle);
@@ -197,9 +208,7 @@ fn screen(
     let cost = config
         .cost(draft.quality, draft.size, draft.template_id())
         .map_err(LedgerError::from)?;
-    let template = draft
-        .template_id()
-        .and_then(|id| texts::template(lang, id));
+    let template = draft.template_id().and_then(|id| texts::template(lang, id));
     let kind = match (&draft.kind, template) {
         (DraftKind::Template { .. }, Some(t)) => ConfirmKind::Template {
             name: t.name,
@@ -355,7 +364,8 @@ pub(crate) async fn confirm(
             turn.reply()
                 .edit(tap.message, text, Some(keyboards::main_menu(lang)))
                 .await?;
-            tap.toast(turn, texts::task_started_toast(lang, kind)).await?;
+            tap.toast(turn, texts::task_started_toast(lang, kind))
+                .await?;
             metrics::counter!("bot_tasks_requested_total").increment(1);
             Ok(State::Idle)
         }
@@ -386,7 +396,10 @@ pub(crate) async fn confirm(
         }
         Err(LedgerError::Domain(DomainError::AccountNotFound(_))) => {
             turn.reply()
-                .send(texts::user_not_found(lang), Some(keyboards::main_menu(lang)))
+                .send(
+                    texts::user_not_found(lang),
+                    Some(keyboards::main_menu(lang)),
+                )
                 .await?;
             tap.done(turn).await?;
             Ok(State::Idle)

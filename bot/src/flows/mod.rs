@@ -81,7 +81,9 @@ pub(crate) async fn on_callback(
         CallbackData::Quality { .. } | CallbackData::Size { .. } => {
             create::on_option(turn, state, &tapped, data).await
         }
-        CallbackData::Confirm { draft } => create::confirm(turn, state, &tapped, draft, false).await,
+        CallbackData::Confirm { draft } => {
+            create::confirm(turn, state, &tapped, draft, false).await
+        }
         CallbackData::ConfirmExpensive { draft } => {
             create::confirm(turn, state, &tapped, draft, true).await
         }

@@ -35,13 +35,11 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 
 /// A `side`x`side` RGB image of one colour.
 pub fn solid(side: u32, rgb: [u8; 3]) -> Vec<u8> {
-    let mut raw = Vec::new();
-    for _ in 0..side {
-        raw.push(0); // filter: none
-        for _ in 0..side {
-            raw.extend_from_slice(&rgb);
-        }
-    }
+    // Each scanline: filter byte 0 (none), then the pixels.
+    let row: Vec<u8> = std::iter::once(0)
+        .chain(rgb.iter().copied().cycle().take(3 * side as usize))
+        .collect();
+    let raw = row.repeat(side as usize);
     // zlib stream of stored (uncompressed) deflate blocks, at most 65 535 bytes each.
     let mut z = vec![0x78, 0x01];
     let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();

@@ -376,6 +376,14 @@ impl FakeTelegram {
         id
     }
 
+    /// Gives the update its ids and enters its message into the chat, as delivering it would,
+    /// but neither queues nor posts it: for handing to a webhook handler in-process. Decode
+    /// it from text (`serde_json::from_str(&v.to_string())`): teloxide's `Update` cannot be
+    /// decoded from a `serde_json::Value`.
+    pub fn prepare_update(&self, update: Update) -> Value {
+        self.state.lock().deliver(&update)
+    }
+
     /// The queued updates getUpdates has not had confirmed yet, as JSON.
     pub fn pending_updates(&self) -> Vec<Value> {
         self.state.lock().queue.iter().cloned().collect()

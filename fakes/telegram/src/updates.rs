@@ -160,6 +160,7 @@ impl Update {
     }
 
     /// Any update JSON (without `update_id`, which the fake assigns), for kinds not built here.
+    /// Delivered verbatim: a message in it does not enter the fake's chats.
     pub fn raw(update: Value) -> Update {
         Update {
             kind: Kind::Raw(update),

@@ -133,7 +133,7 @@ pub(crate) fn photo_sizes(file: &FileRef) -> Value {
         (0, _) | (_, 0) => (1280, 1280),
         dims => dims,
     };
-    let scale = |x: u32| (x * 90 / w.max(h)).max(1);
+    let scale = |x: u32| (u64::from(x) * 90 / u64::from(w.max(h))).max(1);
     let mut thumb = file_meta(
         &thumb_id(&file.file_id),
         &format!("{}-t", file.file_unique_id),

@@ -320,3 +320,15 @@ async fn bad_secret_token_is_refused() {
     assert!(matches!(err, RequestError::Api(_)));
     assert!(fake.webhook().is_none());
 }
+
+#[tokio::test]
+async fn prepared_update_enters_the_chat_without_queueing() {
+    let (fake, _bot) = setup().await;
+    let user = TgUser::new(11);
+    let json = fake.prepare_update(TgUpdate::text(&user, "in-process"));
+    assert_eq!(json["update_id"], 1);
+    assert!(fake.pending_updates().is_empty());
+    let update: teloxide::types::Update = serde_json::from_str(&json.to_string()).expect("decodes");
+    assert_eq!(message(&update).text(), Some("in-process"));
+    assert_eq!(fake.chat(11).len(), 1);
+}
