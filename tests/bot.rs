@@ -43,7 +43,7 @@ async fn start_registers_once_and_welcomes_back() {
         first.text()
     );
     assert!(first.text().contains("10560 🪙"), "{}", first.text());
-    assert_eq!(first.last.buttons().len(), 7, "3x2 menu and the guide");
+    assert_eq!(first.last.as_ref().expect("welcome").buttons().len(), 7, "3x2 menu and the guide");
     let again = chat.say("/start").await;
     assert!(again.text().contains("С возвращением"), "{}", again.text());
     assert_eq!(count_events(&p.t.db, "AccountOpened").await, 1);
@@ -114,11 +114,11 @@ async fn a_double_tapped_confirm_creates_one_task_and_one_debit() {
     let (message, data) = chat.button("Подтвердить");
     // Both taps queued before the bot sees either; then a third, as a late duplicate.
     p.telegram
-        .push_update(Update::callback(&chat.user, message, &data));
-    chat.deliver(Update::callback(&chat.user, message, &data))
+        .push_update(Update::callback(chat.user(), message, &data));
+    chat.deliver(Update::callback(chat.user(), message, &data))
         .await;
     let late = chat
-        .deliver(Update::callback(&chat.user, message, &data))
+        .deliver(Update::callback(chat.user(), message, &data))
         .await;
     assert!(late.toast().is_some(), "a stale tap is answered");
     assert_eq!(count_events(&p.t.db, "TaskRequested").await, 1);
@@ -189,7 +189,7 @@ async fn edit_accepts_photos_and_images_and_says_what_else_is_wrong() {
         "{}",
         ask.text()
     );
-    let sticker = chat.deliver(Update::sticker(&chat.user)).await;
+    let sticker = chat.deliver(Update::sticker(chat.user())).await;
     assert!(
         sticker.text().contains("Пожалуйста, отправьте изображение"),
         "{}",
@@ -202,7 +202,7 @@ async fn edit_accepts_photos_and_images_and_says_what_else_is_wrong() {
     );
     let wrong = chat
         .deliver(Update::document(
-            &chat.user,
+            chat.user(),
             &pdf,
             "doc.pdf",
             "application/pdf",
@@ -215,9 +215,9 @@ async fn edit_accepts_photos_and_images_and_says_what_else_is_wrong() {
     );
     let jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[1u8; 100][..]].concat();
     let photo = p.telegram.add_file(jpeg, Some("p.jpg"), Some("image/jpeg"));
-    let got = chat.deliver(Update::photo(&chat.user, &photo, None)).await;
+    let got = chat.deliver(Update::photo(chat.user(), &photo, None)).await;
     assert!(got.text().contains("Фото получено"), "{}", got.text());
-    let non_text = chat.deliver(Update::sticker(&chat.user)).await;
+    let non_text = chat.deliver(Update::sticker(chat.user())).await;
     assert!(
         non_text.text().contains("текстовое описание изменений"),
         "{}",
@@ -300,7 +300,7 @@ async fn bad_input_gets_its_message_keeps_the_state_and_appends_nothing() {
     chat.tap("Создать картинку").await;
     let long = chat.say(&"x".repeat(2001)).await;
     assert!(long.text().contains("слишком длинное"), "{}", long.text());
-    let sticker = chat.deliver(Update::sticker(&chat.user)).await;
+    let sticker = chat.deliver(Update::sticker(chat.user())).await;
     assert!(
         sticker.text().contains("текстовое описание"),
         "{}",
@@ -308,8 +308,8 @@ async fn bad_input_gets_its_message_keeps_the_state_and_appends_nothing() {
     );
     let bogus = chat
         .deliver(Update::callback(
-            &chat.user,
-            sticker.last.message_id,
+            chat.user(),
+            sticker.last.as_ref().expect("reply").message_id,
             "bogus:data",
         ))
         .await;
@@ -460,7 +460,7 @@ async fn the_profile_lists_tasks_and_resends_only_the_owners_result() {
     other.say("/start").await;
     let (message, data) = chat.button("1.");
     let stolen = other
-        .deliver(Update::callback(&other.user, message, &data))
+        .deliver(Update::callback(other.user(), message, &data))
         .await;
     assert!(!stolen.calls.iter().any(|c| c.method == "sendDocument"));
 }

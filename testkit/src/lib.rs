@@ -18,6 +18,6 @@ mod ports;
 mod postgres;
 mod process;
 
-pub use nats::{OwnedNats, TestNats};
+pub use nats::{OwnedNats, TestNats, start_private_nats};
 pub use ports::free_port;
-pub use postgres::{TestDatabase, admin_client};
+pub use postgres::{TestDatabase, admin_client, start_private_postgres};

@@ -67,6 +67,12 @@ async fn discover() -> String {
         .unwrap_or_else(|e| panic!("testkit: cannot start a private nats-server: {e}"))
 }
 
+/// Starts a private nats-server with JetStream (as the harness does when none is reachable) and
+/// returns its URL. For `tokenbot demo` on a machine without a running server.
+pub async fn start_private_nats() -> Result<String, String> {
+    start_shared_server().await.map_err(|e| e.to_string())
+}
+
 /// A nats-server that lives as long as this test process; it is not a child we keep (statics
 /// are never dropped), so [`cleanup_after_exit`] kills it and removes its store afterwards.
 async fn start_shared_server() -> Result<String, StartError> {

@@ -65,6 +65,15 @@ async fn discover() -> String {
         .unwrap_or_else(|e| panic!("testkit: cannot start a private Postgres: {e}"))
 }
 
+/// Starts a private Postgres (as the harness does when none is reachable) and returns the URL
+/// of its `postgres` database. For `tokenbot demo` on a machine without a running server.
+pub async fn start_private_postgres() -> Result<String, String> {
+    tokio::task::spawn_blocking(start_private_server)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
 /// `initdb` + `pg_ctl start` in a temp dir, on a free port, with trust auth for `postgres`.
 ///
 /// `fsync=off` because the data is thrown away; the server is stopped and its directory removed

@@ -181,11 +181,15 @@ pub(crate) fn warn(message: &str) {
     eprintln!("testkit: {message}");
 }
 
-/// A fresh directory under the system temp dir, named after this process and a random suffix
-/// so that parallel test processes and stale leftovers never collide.
+/// A fresh directory under the system temp dir (or under `TOKENBOT_SERVERS_DIR`, which
+/// `tokenbot demo` points into the project), named after this process and a random suffix so
+/// that parallel test processes and stale leftovers never collide.
 pub(crate) fn temp_dir(kind: &str) -> Result<PathBuf, StartError> {
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
-    let dir = std::env::temp_dir().join(format!(
+    let base = std::env::var_os("TOKENBOT_SERVERS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!(
         "tokenbot-testkit-{kind}-{}-{suffix}",
         std::process::id()
     ));

@@ -29,6 +29,7 @@ mod messages;
 mod methods;
 mod server;
 mod state;
+pub mod conversation;
 pub mod updates;
 mod wire;
 
@@ -38,6 +39,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::Value;
 
+pub use conversation::{Conversation, Outcome};
 pub use updates::{TgUser, Update};
 
 use state::{FileKind, SharedState, State};

@@ -1,0 +1,142 @@
+//! Driving a bot like a Telegram user does: updates go into the fake, the bot (long polling)
+//! handles them, and the caller reads what the user would see. Used by the end-to-end tests, the
+//! demo, the chaos suite and the bot benchmark.
+//!
+//! "Handled" is observed, not guessed: a long-polling bot asks for updates after `id` only once it
+//! has handled the batch holding `id`, so the next getUpdates with a higher offset is the signal.
+
+use std::time::Duration;
+
+use crate::{Call, ChatMessage, FakeTelegram, TgUser, Update, WaitTimeout};
+
+/// One user's chat with the bot.
+pub struct Conversation<'a> {
+    pub telegram: &'a FakeTelegram,
+    pub user: TgUser,
+    /// How long one update may take before [`Conversation::deliver`] gives up.
+    pub timeout: Duration,
+}
+
+/// What one update produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Bot API calls the bot made while handling it (getUpdates excluded; with several chats
+    /// active at once, calls for other chats are excluded too).
+    pub calls: Vec<Call>,
+    /// The message the update's last send or edit produced (an edit changes an older message,
+    /// so the chat's newest one is not always it); None if the bot wrote nothing.
+    pub last: Option<ChatMessage>,
+}
+
+impl Outcome {
+    pub fn text(&self) -> String {
+        self.last
+            .as_ref()
+            .and_then(|m| m.text.clone())
+            .unwrap_or_default()
+    }
+
+    /// The toast or alert shown for a tapped button, if any.
+    pub fn toast(&self) -> Option<String> {
+        self.calls
+            .iter()
+            .find(|c| c.method == "answerCallbackQuery")
+            .and_then(|c| c.params["text"].as_str().map(str::to_string))
+    }
+
+    /// Texts of messages sent (not edited) while handling.
+    pub fn sent(&self) -> Vec<String> {
+        self.calls
+            .iter()
+            .filter(|c| c.method == "sendMessage")
+            .filter_map(|c| c.params["text"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+fn chat_of(call: &Call) -> Option<i64> {
+    let id = &call.params["chat_id"];
+    id.as_i64().or_else(|| id.as_str().and_then(|s| s.parse().ok()))
+}
+
+impl<'a> Conversation<'a> {
+    pub fn new(telegram: &'a FakeTelegram, user: TgUser) -> Self {
+        Self {
+            telegram,
+            user,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    pub fn id(&self) -> i64 {
+        self.user.id
+    }
+
+    /// Delivers an update through getUpdates and waits until the bot has handled it.
+    pub async fn deliver(&self, update: Update) -> Result<Outcome, WaitTimeout> {
+        let since = self.telegram.call_count();
+        let id = self.telegram.push_update(update);
+        self.telegram
+            .wait_for_call(since, self.timeout, |c| {
+                c.method == "getUpdates" && c.params["offset"].as_i64().is_some_and(|o| o > id)
+            })
+            .await?;
+        let me = self.user.id;
+        let calls: Vec<Call> = self
+            .telegram
+            .calls()
+            .into_iter()
+            .skip(since)
+            .filter(|c| c.method != "getUpdates")
+            .filter(|c| c.method == "answerCallbackQuery" || chat_of(c) == Some(me))
+            .collect();
+        let last = self.touched(&calls);
+        Ok(Outcome { calls, last })
+    }
+
+    fn touched(&self, calls: &[Call]) -> Option<ChatMessage> {
+        let chat = self.telegram.chat(self.user.id);
+        let last_write = calls
+            .iter()
+            .rev()
+            .find(|c| c.method.starts_with("send") || c.method.starts_with("edit"))?;
+        if last_write.method.starts_with("edit") {
+            let id = last_write.params["message_id"].as_i64()?;
+            return chat.iter().find(|m| m.message_id == id).cloned();
+        }
+        chat.iter().rev().find(|m| m.from_bot).cloned()
+    }
+
+    pub async fn say(&self, text: &str) -> Result<Outcome, WaitTimeout> {
+        self.deliver(Update::text(&self.user, text)).await
+    }
+
+    /// Taps the newest button whose label contains `label`; None if no message has one.
+    pub async fn tap(&self, label: &str) -> Option<Result<Outcome, WaitTimeout>> {
+        let (message_id, data) = self.button(label)?;
+        Some(
+            self.deliver(Update::callback(&self.user, message_id, &data))
+                .await,
+        )
+    }
+
+    /// The message id and callback data of the newest button labelled `label`.
+    pub fn button(&self, label: &str) -> Option<(i64, String)> {
+        self.telegram
+            .chat(self.user.id)
+            .iter()
+            .rev()
+            .filter(|m| m.from_bot)
+            .find_map(|m| m.callback_data(label).map(|d| (m.message_id, d)))
+    }
+
+    /// The newest message in the chat whose text contains `needle`.
+    pub fn find_text(&self, needle: &str) -> Option<String> {
+        self.telegram
+            .chat(self.user.id)
+            .iter()
+            .rev()
+            .filter_map(|m| m.text.clone())
+            .find(|t| t.contains(needle))
+    }
+}
