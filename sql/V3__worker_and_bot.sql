@@ -24,10 +24,13 @@ CREATE TABLE bot.dialogues (
 );
 
 -- Updates whose handling finished: Telegram redelivers an update when it did not see our answer,
--- and a redelivered update must have no second effect. Rows older than a day are pruned (Telegram
--- gives up on an update long before that).
+-- and a redelivered update must have no second effect. Update ids are per bot, hence the bot id
+-- (the number before the colon of BOT_TOKEN). Rows older than a day are pruned (Telegram gives up
+-- on an update long before that).
 CREATE TABLE bot.handled_updates (
-    update_id  bigint PRIMARY KEY,
-    handled_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    bot_id     bigint NOT NULL,
+    update_id  bigint NOT NULL,
+    handled_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (bot_id, update_id)
 );
 CREATE INDEX handled_updates_by_time ON bot.handled_updates (handled_at);

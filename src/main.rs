@@ -2,6 +2,7 @@
 
 mod cli;
 mod configuration;
+mod import;
 mod startup;
 mod telemetry;
 
@@ -39,6 +40,8 @@ enum Command {
     Bot(cli::roles::BotArgs),
     /// Run every role in one process (relay, projector, worker, bot, HTTP API) until Ctrl-C.
     Up(cli::roles::UpArgs),
+    /// Carry users, balances and tasks over from the original bot's database (safe to re-run).
+    Import(cli::import::ImportArgs),
     /// Operator and auditor tools for the read models: rebuild, diff, status.
     #[command(subcommand)]
     Projections(cli::projections::ProjectionsCommand),
@@ -80,5 +83,6 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Worker(args) => cli::roles::run_worker(&settings, args).await,
         Command::Bot(args) => cli::roles::run_bot(&settings, args).await,
         Command::Up(args) => cli::roles::run_up(&settings, args).await,
+        Command::Import(args) => cli::import::run(&settings, args).await,
     }
 }

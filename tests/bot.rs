@@ -43,7 +43,11 @@ async fn start_registers_once_and_welcomes_back() {
         first.text()
     );
     assert!(first.text().contains("10560 🪙"), "{}", first.text());
-    assert_eq!(first.last.as_ref().expect("welcome").buttons().len(), 7, "3x2 menu and the guide");
+    assert_eq!(
+        first.last.as_ref().expect("welcome").buttons().len(),
+        7,
+        "3x2 menu and the guide"
+    );
     let again = chat.say("/start").await;
     assert!(again.text().contains("С возвращением"), "{}", again.text());
     assert_eq!(count_events(&p.t.db, "AccountOpened").await, 1);

@@ -99,11 +99,18 @@ impl Turn<'_> {
 impl App {
     pub fn new(bot: Bot, ledger: Ledger, config: BotConfig) -> Self {
         let pool = ledger.store().database().pool().clone();
+        // The token is "<bot id>:<secret>"; a token without a numeric prefix gets 0, which only
+        // matters if two such bots share one database.
+        let bot_id = bot
+            .token()
+            .split_once(':')
+            .and_then(|(id, _)| id.parse::<i64>().ok())
+            .unwrap_or(0);
         Self {
             inner: Arc::new(Inner {
                 bot,
                 storage: PgStorage::new(pool.clone()),
-                handled: HandledUpdates::new(pool.clone()),
+                handled: HandledUpdates::new(pool.clone(), bot_id),
                 pool,
                 ledger,
                 config,

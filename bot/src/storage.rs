@@ -112,19 +112,21 @@ where
 #[derive(Clone)]
 pub struct HandledUpdates {
     pool: Pool,
+    /// Update ids are numbered per bot.
+    bot_id: i64,
 }
 
 impl HandledUpdates {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    pub fn new(pool: Pool, bot_id: i64) -> Self {
+        Self { pool, bot_id }
     }
 
     pub async fn contains(&self, update_id: u32) -> Result<bool, StorageError> {
         let client = self.pool.get().await?;
         let row = client
             .query_opt(
-                "SELECT 1 FROM bot.handled_updates WHERE update_id = $1",
-                &[&i64::from(update_id)],
+                "SELECT 1 FROM bot.handled_updates WHERE bot_id = $1 AND update_id = $2",
+                &[&self.bot_id, &i64::from(update_id)],
             )
             .await?;
         Ok(row.is_some())
@@ -134,8 +136,8 @@ impl HandledUpdates {
         let client = self.pool.get().await?;
         client
             .execute(
-                "INSERT INTO bot.handled_updates (update_id) VALUES ($1) ON CONFLICT DO NOTHING",
-                &[&i64::from(update_id)],
+                "INSERT INTO bot.handled_updates (bot_id, update_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&self.bot_id, &i64::from(update_id)],
             )
             .await?;
         Ok(())

@@ -425,13 +425,12 @@ mod tests {
         ));
 
         let (id, mut s) = requested(300);
-        for ev in [
-            decide_start(&s, id, "w", Utc::now(), Duration::minutes(5), 3),
-            decide_succeed(&s, id, 1, None),
-            decide_deliver(&s, id, "f"),
-        ] {
-            step(&mut s, ev);
-        }
+        let ev = decide_start(&s, id, "w", Utc::now(), Duration::minutes(5), 3);
+        step(&mut s, ev);
+        let ev = decide_succeed(&s, id, 1, None);
+        step(&mut s, ev);
+        let ev = decide_deliver(&s, id, "f");
+        step(&mut s, ev);
         assert!(matches!(
             decide_fail(&s, id, "late"),
             Err(DomainError::InvalidTransition { .. })

@@ -11,14 +11,13 @@ use chrono::Utc;
 use tokenbot_ledger::account::{self, Account};
 use tokenbot_ledger::aggregate::Aggregate;
 use tokenbot_ledger::events::{
-    AccountOpened, Event, SettingsChanged, TaskDelivered, TaskFailed, TaskRefunded,
-    TaskRequested, TaskStarted, TaskSucceeded, TokensDebited, TokensGranted, TokensRefunded,
-    bounded_error,
+    AccountOpened, Event, SettingsChanged, TaskDelivered, TaskFailed, TaskRefunded, TaskRequested,
+    TaskStarted, TaskSucceeded, TokensDebited, TokensGranted, TokensRefunded, bounded_error,
 };
 use tokenbot_ledger::image::preview;
 use tokenbot_ledger::{
-    DomainError, ExpectedVersion, GrantKind, ImageSize, LedgerConfig, ModelId, Prompt, Quality,
-    StreamAppend, StreamId, TaskId, TaskKind, TaskState, TelegramId, Tokens,
+    DomainError, ExpectedVersion, GrantKind, IdempotencyKey, ImageSize, LedgerConfig, ModelId,
+    Prompt, Quality, StreamAppend, StreamId, TaskId, TaskKind, TaskState, TelegramId, Tokens,
 };
 use uuid::Uuid;
 
@@ -122,6 +121,8 @@ impl TaskCounts {
 #[derive(Debug, Clone)]
 pub struct UserPlan {
     pub telegram_id: TelegramId,
+    /// `import:user:<telegram id>`: a second import of the same rows is answered from the first.
+    pub key: IdempotencyKey,
     /// The account stream first, then one stream per task; all new (`NoStream`).
     pub appends: Vec<StreamAppend>,
     /// The balance the account ends with (the original's `users.tokens`, or 0 if negative).
@@ -175,7 +176,9 @@ fn present(value: Option<&str>) -> Option<&str> {
 
 fn prompt_of(raw: Option<&str>, label: &str, warnings: &mut Vec<String>) -> Option<Prompt> {
     let Some(text) = present(raw) else {
-        warnings.push(format!("{label}: empty prompt, imported as {EMPTY_PROMPT:?}"));
+        warnings.push(format!(
+            "{label}: empty prompt, imported as {EMPTY_PROMPT:?}"
+        ));
         return Prompt::parse(EMPTY_PROMPT).ok();
     };
     let chars = text.chars().count();
@@ -283,7 +286,9 @@ fn plan_task(
         } else {
             ""
         };
-        warnings.push(format!("{label}: an edit without a source image{consequence}"));
+        warnings.push(format!(
+            "{label}: an edit without a source image{consequence}"
+        ));
     }
     let task_id = import_task_id(task.id, owner);
     let mut events = vec![Event::TaskRequested(TaskRequested {
@@ -368,7 +373,9 @@ fn settings_of(
             None
         }
         Some(Err(e)) => {
-            warnings.push(format!("{label}: selected model: {e}; they get the default"));
+            warnings.push(format!(
+                "{label}: selected model: {e}; they get the default"
+            ));
             None
         }
         None => None,
@@ -388,8 +395,8 @@ pub fn plan_user(
     tasks: &[OriginalTask],
     config: &LedgerConfig,
 ) -> Result<UserPlan, String> {
-    let owner = TelegramId::new(user.telegram_id)
-        .map_err(|e| format!("users.id {}: {e}", user.id))?;
+    let owner = TelegramId::new(user.telegram_id).map_err(|e| e.to_string())?;
+    let key = IdempotencyKey::derived("import:user", owner).map_err(|e| e.to_string())?;
     let default_model = config
         .default_model()
         .ok_or("no image model is configured (IMAGE_MODELS)")?;
@@ -407,7 +414,7 @@ pub fn plan_user(
             "user {owner}: the original balance was {held}; the account starts at 0"
         ));
     }
-    let balance = Tokens::try_from(held.max(0)).map_err(|e| format!("user {owner}: {e}"))?;
+    let balance = Tokens::try_from(held.max(0)).map_err(|e| e.to_string())?;
 
     let mut planned = Vec::with_capacity(tasks.len());
     let mut counts = TaskCounts::default();
@@ -423,9 +430,12 @@ pub fn plan_user(
     }
 
     // What the user held plus what their unrefunded tasks kept: the grant the debits come from.
-    let overflow = || format!("user {owner}: token sums overflow");
+    let overflow = || "the token sums overflow".to_string();
     let mut grant = balance;
-    for p in planned.iter().filter(|p| p.status != OriginalStatus::Failed) {
+    for p in planned
+        .iter()
+        .filter(|p| p.status != OriginalStatus::Failed)
+    {
         grant = grant.checked_add(p.cost).map_err(|_| overflow())?;
     }
     // In the original's order, except that a refunded debit the running balance cannot cover
@@ -495,15 +505,15 @@ pub fn plan_user(
     let mut state = Account::default();
     state
         .apply_all(&events, at)
-        .map_err(|e| format!("user {owner}: the mapped account does not fit: {e}"))?;
+        .map_err(|e| format!("the mapped account does not fit: {e}"))?;
     let settings = settings_of(user, &state, owner, config, &mut warnings)?;
     state
         .apply_all(&settings, at)
-        .map_err(|e| format!("user {owner}: the mapped settings do not fit: {e}"))?;
+        .map_err(|e| format!("the mapped settings do not fit: {e}"))?;
     events.extend(settings);
     if state.balance != balance {
         return Err(format!(
-            "user {owner}: the mapped account ends at {} instead of {balance}",
+            "the mapped account ends at {} instead of {balance}",
             state.balance
         ));
     }
@@ -526,6 +536,7 @@ pub fn plan_user(
     }
     Ok(UserPlan {
         telegram_id: owner,
+        key,
         appends,
         balance,
         tasks: counts,
@@ -603,6 +614,7 @@ mod tests {
             task(4, "processing", 1584),
         ];
         let plan = plan_user(&user(500), &tasks, &c).expect("plan");
+        assert_eq!(plan.key.as_str(), "import:user:4242");
         assert_eq!(plan.balance, Tokens::from_const(500));
         assert_eq!(
             types(&plan, 0),

@@ -15,9 +15,7 @@ mod original;
 use std::fmt;
 
 use futures::StreamExt;
-use tokenbot_ledger::{
-    Actor, CommandContext, Executed, IdempotencyKey, Ledger, LedgerError, StreamId, TelegramId,
-};
+use tokenbot_ledger::{Actor, CommandContext, Executed, Ledger, LedgerError, StreamId, TelegramId};
 use tokio::sync::Semaphore;
 
 use mapping::{OriginalTask, TaskCounts, UserPlan};
@@ -267,7 +265,10 @@ impl fmt::Display for ImportSummary {
         writeln!(
             f,
             "users:    {} imported, {} already imported, {} changed since the last import, {} skipped",
-            self.users_imported, self.users_already_imported, self.users_changed, self.users_skipped
+            self.users_imported,
+            self.users_already_imported,
+            self.users_changed,
+            self.users_skipped
         )?;
         writeln!(
             f,
@@ -288,16 +289,16 @@ impl fmt::Display for ImportSummary {
         if t.pending + t.processing > 0 {
             writeln!(
                 f,
-                "{} tasks were still pending or processing in the original: they are pending \
-                 here, so the worker will run them (they were paid for in the original and are \
-                 not charged again; a failure refunds them)",
+                "tasks still pending or processing in the original: {} (pending here: the worker \
+                 will run them; they were paid for in the original and are not charged again, \
+                 and a failure refunds them)",
                 t.pending + t.processing
             )?;
         }
         if self.negative_balances > 0 {
             writeln!(
                 f,
-                "{} users had a negative balance in the original; their accounts start at 0",
+                "users with a negative balance in the original: {} (their accounts start at 0)",
                 self.negative_balances
             )?;
         }
@@ -332,26 +333,17 @@ impl fmt::Display for ImportSummary {
 async fn append_user(
     ledger: &Ledger,
     permits: &Semaphore,
-    plan: UserPlan,
+    mut plan: UserPlan,
 ) -> (UserPlan, Result<Executed<()>, LedgerError>) {
     let wanted = plan.appends.len().clamp(1, STREAMS_IN_FLIGHT);
-    let key = match IdempotencyKey::derived("import:user", plan.telegram_id) {
-        Ok(k) => k,
-        Err(e) => {
-            let refused = LedgerError::Corrupt {
-                context: "idempotency key".into(),
-                detail: e.to_string(),
-            };
-            return (plan, Err(refused));
-        }
-    };
-    let ctx = CommandContext::new(Actor::system("import")).with_key(key);
-    // The semaphore is never closed, so acquiring only fails if it were; then go without.
+    let ctx = CommandContext::new(Actor::system("import")).with_key(plan.key.clone());
+    // The semaphore is never closed, so acquiring cannot fail; if it did, go on without.
     let _held = permits
         .acquire_many(u32::try_from(wanted).unwrap_or(u32::MAX))
         .await
         .ok();
-    let outcome = ledger.append(&ctx, plan.appends.clone()).await;
+    let appends = std::mem::take(&mut plan.appends);
+    let outcome = ledger.append(&ctx, appends).await;
     (plan, outcome)
 }
 
@@ -382,7 +374,10 @@ pub async fn import(
             match mapping::plan_user(user, tasks, config) {
                 Ok(plan) => plans.push(plan),
                 Err(reason) => {
-                    summary.skip_user(format!("users.id {}: not imported: {reason}", user.id));
+                    summary.skip_user(format!(
+                        "users.id {} (telegram_id {}): not imported: {reason}",
+                        user.id, user.telegram_id
+                    ));
                     progress.advanced(1);
                 }
             }

@@ -100,11 +100,10 @@ impl Source {
             .trim()
             .replace("postgresql+asyncpg://", "postgresql://")
             .replace("postgres+asyncpg://", "postgres://");
-        let mut config = tokio_postgres::Config::from_str(&url).map_err(|e| {
-            ImportError::InvalidUrl {
+        let mut config =
+            tokio_postgres::Config::from_str(&url).map_err(|e| ImportError::InvalidUrl {
                 reason: describe(&e),
-            }
-        })?;
+            })?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -348,12 +347,9 @@ impl Reader<'_> {
     /// Ends the read-only transaction.
     pub(super) async fn finish(self) -> Result<(), ImportError> {
         let target = self.target;
-        self.tx
-            .commit()
-            .await
-            .map_err(|e| ImportError::Read {
-                target,
-                reason: describe(&e),
-            })
+        self.tx.commit().await.map_err(|e| ImportError::Read {
+            target,
+            reason: describe(&e),
+        })
     }
 }

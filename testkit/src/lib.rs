@@ -21,3 +21,4 @@ mod process;
 pub use nats::{OwnedNats, TestNats, start_private_nats};
 pub use ports::free_port;
 pub use postgres::{TestDatabase, admin_client, start_private_postgres};
+pub use process::set_servers_dir;

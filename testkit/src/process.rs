@@ -181,13 +181,22 @@ pub(crate) fn warn(message: &str) {
     eprintln!("testkit: {message}");
 }
 
-/// A fresh directory under the system temp dir (or under `TOKENBOT_SERVERS_DIR`, which
-/// `tokenbot demo` points into the project), named after this process and a random suffix so
-/// that parallel test processes and stale leftovers never collide.
+static SERVERS_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Puts private servers' data under `dir` instead of the system temp dir (`tokenbot demo` keeps
+/// it inside the project). Only the first call counts.
+pub fn set_servers_dir(dir: PathBuf) {
+    let _ = SERVERS_DIR.set(dir);
+}
+
+/// A fresh directory under the system temp dir (or the one given to [`set_servers_dir`]), named
+/// after this process and a random suffix so that parallel test processes and stale leftovers
+/// never collide.
 pub(crate) fn temp_dir(kind: &str) -> Result<PathBuf, StartError> {
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
-    let base = std::env::var_os("TOKENBOT_SERVERS_DIR")
-        .map(PathBuf::from)
+    let base = SERVERS_DIR
+        .get()
+        .cloned()
         .unwrap_or_else(std::env::temp_dir);
     let dir = base.join(format!(
         "tokenbot-testkit-{kind}-{}-{suffix}",

@@ -198,7 +198,8 @@ impl Runner {
             }) => {
                 metrics::counter!("worker_generations_total", "outcome" => "retryable_error")
                     .increment(1);
-                tracing::warn!(error = %reason, "attempt failed");
+                // Expected now and then; retried. The final failure is what operators act on.
+                tracing::info!(error = %reason, "attempt failed");
                 if attempt >= self.ledger.config().max_attempts {
                     let Some(task) = self.ledger.task(task_id).await? else {
                         return Err(StepError::Missing(task_id));

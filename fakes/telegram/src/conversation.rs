@@ -56,7 +56,8 @@ impl Outcome {
 
 fn chat_of(call: &Call) -> Option<i64> {
     let id = &call.params["chat_id"];
-    id.as_i64().or_else(|| id.as_str().and_then(|s| s.parse().ok()))
+    id.as_i64()
+        .or_else(|| id.as_str().and_then(|s| s.parse().ok()))
 }
 
 impl<'a> Conversation<'a> {
@@ -118,6 +119,32 @@ impl<'a> Conversation<'a> {
             self.deliver(Update::callback(&self.user, message_id, &data))
                 .await,
         )
+    }
+
+    /// Taps the newest button whose callback data starts with `prefix` (language-independent);
+    /// None if no message has one.
+    pub async fn tap_data(&self, prefix: &str) -> Option<Result<Outcome, WaitTimeout>> {
+        let (message_id, data) = self.button_data(prefix)?;
+        Some(
+            self.deliver(Update::callback(&self.user, message_id, &data))
+                .await,
+        )
+    }
+
+    /// The message id and callback data of the newest button whose data starts with `prefix`.
+    pub fn button_data(&self, prefix: &str) -> Option<(i64, String)> {
+        self.telegram
+            .chat(self.user.id)
+            .iter()
+            .rev()
+            .filter(|m| m.from_bot)
+            .find_map(|m| {
+                m.buttons()
+                    .into_iter()
+                    .filter_map(|b| b.callback_data)
+                    .find(|d| d.starts_with(prefix))
+                    .map(|d| (m.message_id, d))
+            })
     }
 
     /// The message id and callback data of the newest button labelled `label`.

@@ -23,13 +23,13 @@
 //! Message ids are per chat and shared by the user's messages (numbered when delivered) and
 //! the bot's, as in a real private chat.
 
+pub mod conversation;
 mod html;
 mod media;
 mod messages;
 mod methods;
 mod server;
 mod state;
-pub mod conversation;
 pub mod updates;
 mod wire;
 
@@ -362,6 +362,12 @@ impl FakeTelegram {
     ) -> Result<Call, WaitTimeout> {
         self.wait_for_call(since, timeout, |c| c.method.eq_ignore_ascii_case(method))
             .await
+    }
+
+    /// Numbers the next update `first` (and on from there). Telegram never reuses an update id
+    /// of a bot; a fake started again against the same bot database must not either.
+    pub fn start_update_ids_at(&self, first: i64) {
+        self.state.lock().next_update_id = first.saturating_sub(1);
     }
 
     /// Queues an update for getUpdates and returns its `update_id` (1, 2, ...). A message
