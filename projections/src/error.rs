@@ -18,3 +18,29 @@ pub enum ProjectionError {
     #[error("unknown projection {0:?} (known: users, tasks)")]
     UnknownProjection(String),
 }
+
+impl ProjectionError {
+    /// True for a lost or refused connection (Postgres restarting, a network blip, the pool
+    /// exhausted): the projector waits and carries on from its committed checkpoint. Anything
+    /// else is a bug or corrupt data and stops it.
+    pub fn is_transient(&self) -> bool {
+        fn connection(e: &tokio_postgres::Error) -> bool {
+            match e.code() {
+                None => true,
+                Some(code) => {
+                    let class = &code.code()[..2];
+                    // 08: connection exception; 57: operator intervention (shutdown,
+                    // terminated backend); 53: insufficient resources.
+                    matches!(class, "08" | "57" | "53")
+                }
+            }
+        }
+        match self {
+            ProjectionError::Database(e) => connection(e),
+            ProjectionError::Pool(_) => true,
+            ProjectionError::Ledger(LedgerError::Database(e)) => connection(e),
+            ProjectionError::Ledger(LedgerError::Pool(_)) => true,
+            _ => false,
+        }
+    }
+}

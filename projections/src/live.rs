@@ -70,20 +70,39 @@ pub async fn run(
             schema: &schema,
             projections: &projections,
         };
-        match follow(&target, &js, &config, &shutdown, &mut current, &report).await {
+        let error = match follow(&target, &js, &config, &shutdown, &mut current, &report).await {
             Ok(()) => return Ok(()),
-            Err(FollowError::Projection(e)) => return Err(e),
-            Err(FollowError::Nats(e)) => {
-                tracing::warn!(error = %e, "NATS unavailable; reading Postgres meanwhile");
-                metrics::counter!("projector_nats_errors_total").increment(1);
-                current = catch_up(&pool, &schema, &projections, current, None, |_| {}).await?;
-                report(current, &[]);
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.cancelled() => return Ok(()),
-                }
-                backoff = (backoff * 2).min(config.retry_max);
+            Err(FollowError::Projection(e)) if !e.is_transient() => return Err(e),
+            Err(FollowError::Projection(e)) => {
+                metrics::counter!("projector_database_errors_total").increment(1);
+                format!("Postgres unavailable: {e}")
             }
+            Err(FollowError::Nats(e)) => {
+                metrics::counter!("projector_nats_errors_total").increment(1);
+                format!("NATS unavailable: {e}")
+            }
+        };
+        tracing::warn!(error = %error, "projector interrupted; catching up from Postgres");
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.cancelled() => return Ok(()),
+        }
+        backoff = (backoff * 2).min(config.retry_max);
+        // What is committed is the truth: a batch cut off mid-way left the cursor ahead of it.
+        let resumed = async {
+            let from = min_checkpoint(&pool, &schema, &projections).await?;
+            catch_up(&pool, &schema, &projections, from, None, |_| {}).await
+        };
+        match resumed.await {
+            Ok(c) => {
+                current = c;
+                report(current, &[]);
+                backoff = config.retry_min;
+            }
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, "Postgres still unavailable");
+            }
+            Err(e) => return Err(e),
         }
     }
     Ok(())

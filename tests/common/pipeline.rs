@@ -24,7 +24,8 @@ use super::TestLedger;
 
 pub struct Pipeline {
     pub t: TestLedger,
-    pub nats: TestNats,
+    /// Names on NATS (stream, subjects, consumers) are this test's alone.
+    pub prefix: String,
     pub js: async_nats::jetstream::Context,
     pub bus: BusConfig,
     pub openai: FakeOpenAi,
@@ -46,8 +47,13 @@ impl Pipeline {
     /// Ledger, relay, projector and the fakes; workers are started by the test.
     pub async fn start(t: TestLedger) -> Pipeline {
         let nats = TestNats::start().await;
-        let js = jetstream(nats.url()).await;
-        let bus = BusConfig::prefixed(nats.prefix());
+        Self::start_on(t, nats.url(), nats.prefix()).await
+    }
+
+    /// The same on a given NATS server (a private one a test may stop and start).
+    pub async fn start_on(t: TestLedger, nats_url: &str, prefix: &str) -> Pipeline {
+        let js = jetstream(nats_url).await;
+        let bus = BusConfig::prefixed(prefix);
         let shutdown = Shutdown::new();
         let relay_config = RelayConfig {
             retry_min: Duration::from_millis(20),
@@ -73,7 +79,7 @@ impl Pipeline {
             js.clone(),
             LiveConfig {
                 bus: bus.clone(),
-                consumer: format!("{}_projector", nats.prefix()),
+                consumer: format!("{prefix}_projector"),
                 ..Default::default()
             },
             shutdown.clone(),
@@ -81,7 +87,7 @@ impl Pipeline {
         ));
         Pipeline {
             t,
-            nats,
+            prefix: prefix.to_string(),
             js,
             bus,
             openai: FakeOpenAi::start().await.expect("fake OpenAI"),
@@ -95,7 +101,7 @@ impl Pipeline {
     pub fn worker_config(&self) -> WorkerConfig {
         WorkerConfig {
             bus: self.bus.clone(),
-            consumer: format!("{}_worker", self.nats.prefix()),
+            consumer: format!("{}_worker", self.prefix),
             concurrency: 8,
             retry_delays: vec![Duration::from_millis(50), Duration::from_millis(100)],
             lease: Duration::from_secs(3),
