@@ -19,7 +19,9 @@ use tokenbot_bot::BotConfig;
 use tokenbot_fake_openai::Behavior;
 use tokenbot_fake_telegram::{TgUser, Update};
 use tokenbot_ledger::shutdown::Shutdown;
-use tokenbot_ledger::{Event, LedgerConfig, StreamId, StreamVersion, TaskStatus, hash_chain, verify};
+use tokenbot_ledger::{
+    Event, LedgerConfig, StreamId, StreamVersion, TaskStatus, hash_chain, verify,
+};
 use tokenbot_projections::Projection;
 use tokenbot_projections::rebuild::diff;
 use tokenbot_testkit::OwnedNats;
@@ -69,12 +71,7 @@ struct Figures {
 }
 
 /// One user: register, then a few generate flows, with double taps and redeliveries.
-async fn user_story(
-    p: &Pipeline,
-    hook: &Webhook,
-    id: i64,
-    seed: u64,
-) -> Figures {
+async fn user_story(p: &Pipeline, hook: &Webhook, id: i64, seed: u64) -> Figures {
     let mut rng = StdRng::seed_from_u64(seed);
     let user = TgUser::new(id);
     let mut f = Figures::default();
@@ -98,7 +95,12 @@ async fn user_story(
         let Some((message, data)) = chat.0.button_data("menu:generate") else {
             break;
         };
-        deliver(&mut f, &mut rng, send(Update::callback(&user, message, &data))).await;
+        deliver(
+            &mut f,
+            &mut rng,
+            send(Update::callback(&user, message, &data)),
+        )
+        .await;
         deliver(
             &mut f,
             &mut rng,
@@ -108,7 +110,12 @@ async fn user_story(
         if rng.random_bool(0.3) {
             let q = ["low", "medium"][rng.random_range(0..2)];
             if let Some((message, data)) = chat.0.button_data(&format!("img:quality:{q}")) {
-                deliver(&mut f, &mut rng, send(Update::callback(&user, message, &data))).await;
+                deliver(
+                    &mut f,
+                    &mut rng,
+                    send(Update::callback(&user, message, &data)),
+                )
+                .await;
             }
         }
         let Some((message, data)) = chat.0.button_data("confirm:yes") else {
@@ -124,7 +131,12 @@ async fn user_story(
             f.updates += 2;
             f.non_200 += u64::from(ra != 200) + u64::from(rb != 200);
         } else {
-            deliver(&mut f, &mut rng, send(Update::callback(&user, message, &data))).await;
+            deliver(
+                &mut f,
+                &mut rng,
+                send(Update::callback(&user, message, &data)),
+            )
+            .await;
         }
     }
     f
@@ -213,7 +225,8 @@ async fn chaos_leaves_every_token_accounted_for() {
                         1 => Behavior::ServerError,
                         _ => Behavior::Hang,
                     };
-                    p.openai.enqueue_many(std::iter::repeat_n(b, rng.random_range(1..4)));
+                    p.openai
+                        .enqueue_many(std::iter::repeat_n(b, rng.random_range(1..4)));
                     f.openai_faults += 1;
                 }
             }
@@ -251,7 +264,9 @@ async fn chaos_leaves_every_token_accounted_for() {
     let mut violations = Vec::new();
     for t in &tasks {
         let task = p.final_state(tokenbot_ledger::TaskId::from_uuid(*t)).await;
-        let refunds = p.refunds_of(task.request.task_id, task.request.telegram_id).await;
+        let refunds = p
+            .refunds_of(task.request.task_id, task.request.telegram_id)
+            .await;
         match (task.status, refunds) {
             (TaskStatus::Delivered, 0) => delivered += 1,
             (TaskStatus::Failed, 1) => failed += 1,
@@ -264,13 +279,16 @@ async fn chaos_leaves_every_token_accounted_for() {
         let Some((account, _)) = p.t.ledger.account(user(5_000 + u)).await.expect("read") else {
             continue;
         };
-        let events = p
-            .t
-            .ledger
-            .store()
-            .read_stream(&StreamId::account(user(5_000 + u)), StreamVersion(1), 100_000)
-            .await
-            .expect("stream");
+        let events =
+            p.t.ledger
+                .store()
+                .read_stream(
+                    &StreamId::account(user(5_000 + u)),
+                    StreamVersion(1),
+                    100_000,
+                )
+                .await
+                .expect("stream");
         let mut sum: i64 = 0;
         for e in events {
             match e.event {
@@ -284,7 +302,10 @@ async fn chaos_leaves_every_token_accounted_for() {
             }
         }
         if sum != account.balance.get() as i64 {
-            violations.push(format!("user {u}: balance {} but events sum to {sum}", account.balance));
+            violations.push(format!(
+                "user {u}: balance {} but events sum to {sum}",
+                account.balance
+            ));
         }
     }
 
@@ -334,8 +355,12 @@ async fn chaos_leaves_every_token_accounted_for() {
             ));
         }
     }
-    hash_chain::seal_all(p.t.ledger.store()).await.expect("seal");
-    let report = verify::verify(p.t.ledger.store(), |_| {}).await.expect("verify");
+    hash_chain::seal_all(p.t.ledger.store())
+        .await
+        .expect("seal");
+    let report = verify::verify(p.t.ledger.store(), |_| {})
+        .await
+        .expect("verify");
     if let Some(v) = report.violation {
         violations.push(format!("ledger verify: {v:?}"));
     }

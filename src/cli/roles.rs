@@ -217,13 +217,13 @@ async fn role_futures(
             }
         }
     }
-    if roles.api {
-        let admin = admin_router(settings, ledger.clone(), js.client());
-        router = Some(match router {
-            Some(r) => r.merge(admin),
-            None => admin,
-        });
-    }
+    // Every role serves /health and /metrics on HTTP_ADDR (in containers each has its own
+    // address); the admin endpoints only where the api role runs.
+    let admin = admin_router(settings, ledger.clone(), js.client(), roles.api);
+    let router = Some(match router {
+        Some(r) => r.merge(admin),
+        None => admin,
+    });
     if let Some(router) = router {
         let listener = tokio::net::TcpListener::bind(settings.http_addr)
             .await
@@ -245,17 +245,19 @@ async fn role_futures(
     Ok(futures)
 }
 
-/// Admin endpoints, /health, /metrics, /openapi.json.
-fn admin_router(settings: &Settings, ledger: Ledger, nats: async_nats::Client) -> axum::Router {
+/// /health, /metrics, /openapi.json, and the admin endpoints when `with_admin`.
+fn admin_router(
+    settings: &Settings,
+    ledger: Ledger,
+    nats: async_nats::Client,
+    with_admin: bool,
+) -> axum::Router {
     use std::sync::Arc;
     use tokenbot_projections::http::{AdminState, NatsCheck, router};
-    if settings.admin_api_key.is_none() {
+    if with_admin && settings.admin_api_key.is_none() {
         tracing::warn!("ADMIN_API_KEY is not set: the admin API is off (its routes answer 404)");
     }
-    let state = AdminState::new(
-        ledger,
-        settings.admin_api_key.as_deref(),
-        vec![Arc::new(NatsCheck(nats))],
-    );
+    let key = settings.admin_api_key.as_deref().filter(|_| with_admin);
+    let state = AdminState::new(ledger, key, vec![Arc::new(NatsCheck(nats))]);
     router(state)
 }

@@ -14,8 +14,10 @@ use tokenbot_ledger::migrations::migrate;
 
 use crate::configuration::Settings;
 
+pub mod bot;
 pub mod ledger;
 pub mod read_side;
+pub mod worker;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -23,12 +25,18 @@ pub enum BenchCommand {
     Ledger(ledger::LedgerBenchArgs),
     /// Relay msgs/s to JetStream, live projection lag, rebuild time.
     ReadSide(read_side::ReadSideArgs),
+    /// Generations/s and TaskRequested-to-TaskDelivered latency with a fake OpenAI.
+    Worker(worker::WorkerBenchArgs),
+    /// Updates handled/s and handling latency of simulated users, next to an echo bot.
+    Bot(bot::BotBenchArgs),
 }
 
 pub async fn run(settings: &Settings, cmd: BenchCommand) -> anyhow::Result<i32> {
     match cmd {
         BenchCommand::Ledger(args) => ledger::run(settings, args).await,
         BenchCommand::ReadSide(args) => read_side::run(settings, args).await,
+        BenchCommand::Worker(args) => worker::run(settings, args).await,
+        BenchCommand::Bot(args) => bot::run(settings, args).await,
     }
 }
 
