@@ -528,3 +528,27 @@ async fn webhook_requests_need_the_secret_and_a_redelivered_update_has_no_second
         "the redelivery is not answered again"
     );
 }
+
+#[tokio::test]
+async fn handled_update_ids_older_than_a_day_are_pruned_and_bots_do_not_share_them() {
+    let t = ledger().await;
+    let ours = tokenbot_bot::storage::HandledUpdates::new(t.db.pool(), 1);
+    let other_bot = tokenbot_bot::storage::HandledUpdates::new(t.db.pool(), 2);
+    ours.mark(5).await.expect("mark");
+    ours.mark(6).await.expect("mark");
+    assert!(
+        !other_bot.contains(5).await.expect("read"),
+        "update ids are per bot"
+    );
+    let client = t.db.pool().get().await.expect("client");
+    client
+        .execute(
+            "UPDATE bot.handled_updates SET handled_at = now() - interval '2 days' WHERE update_id = 5",
+            &[],
+        )
+        .await
+        .expect("age");
+    assert_eq!(ours.prune().await.expect("prune"), 1);
+    assert!(!ours.contains(5).await.expect("read"));
+    assert!(ours.contains(6).await.expect("read"));
+}

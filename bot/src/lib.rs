@@ -40,3 +40,20 @@ pub async fn register_commands(bot: &teloxide::Bot) -> Result<(), teloxide::Requ
     .await?;
     Ok(())
 }
+
+/// Forgets handled update ids older than a day, hourly, until `shutdown` (the table would
+/// otherwise grow by one row per update forever).
+pub async fn prune_handled_updates(app: App, shutdown: tokenbot_ledger::shutdown::Shutdown) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        match app.handled_updates().prune().await {
+            Ok(n) if n > 0 => tracing::info!(pruned = n, "old handled update ids forgotten"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning handled update ids failed"),
+        }
+    }
+}

@@ -199,6 +199,14 @@ async fn role_futures(
     let mut router: Option<axum::Router> = None;
     if roles.bot {
         let app = startup::bot_app(settings, ledger)?;
+        let pruner = tokenbot_bot::prune_handled_updates(app.clone(), shutdown.clone());
+        futures.push((
+            "update-id pruner",
+            Box::pin(async move {
+                pruner.await;
+                Ok(())
+            }),
+        ));
         if let Err(e) = tokenbot_bot::register_commands(app.bot()).await {
             tracing::warn!(error = %e, "setMyCommands failed; the command menu may be stale");
         }
