@@ -110,7 +110,9 @@ fn telegram_settings() -> anyhow::Result<TelegramSettings> {
                     format!("WEBHOOK_URL={base:?} is not a URL (e.g. https://bot.example.com)")
                 })?;
             if url.scheme() != "https" && url.scheme() != "http" {
-                bail!("WEBHOOK_URL={base:?} must be an https URL");
+                bail!(
+                    "WEBHOOK_URL={base:?} must be an http(s) URL (Telegram itself only calls https)"
+                );
             }
             let max_retries =
                 parse_var::<u32>("WEBHOOK_MAX_RETRIES", "a whole number of attempts")?

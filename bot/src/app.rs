@@ -50,6 +50,21 @@ pub enum BotError {
     Internal(String),
 }
 
+impl BotError {
+    /// True when the update may succeed if tried again: Postgres was unreachable.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            BotError::Storage(StorageError::Pool(_)) | BotError::Pool(_) => true,
+            BotError::Storage(StorageError::Query(e)) => e.is_closed() || e.code().is_none(),
+            BotError::Ledger(tokenbot_ledger::LedgerError::Pool(_)) => true,
+            BotError::Ledger(tokenbot_ledger::LedgerError::Database(e)) => {
+                e.is_closed() || e.code().is_none()
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Cheap to clone; clones share everything.
 #[derive(Clone)]
 pub struct App {

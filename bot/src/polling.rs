@@ -61,7 +61,9 @@ fn chat_of(update: &Update) -> i64 {
     }
 }
 
-async fn handle_batch(app: &App, updates: Vec<Update>) {
+/// Handles a batch; false if any update failed for a reason a retry can fix (the database was
+/// unreachable).
+async fn handle_batch(app: &App, updates: Vec<Update>) -> bool {
     let mut by_chat: BTreeMap<i64, Vec<Update>> = BTreeMap::new();
     for u in updates {
         by_chat.entry(chat_of(&u)).or_default().push(u);
@@ -71,10 +73,20 @@ async fn handle_batch(app: &App, updates: Vec<Update>) {
         let app = app.clone();
         set.spawn(async move {
             for u in chat_updates {
-                // Errors were answered and logged inside.
-                let _ = app.handle_update(u).await;
+                // Other errors were answered and logged inside; retrying would repeat them.
+                if let Err(e) = app.handle_update(u).await
+                    && e.is_transient()
+                {
+                    // Later updates of this chat wait for the retry, to keep their order.
+                    return false;
+                }
             }
+            true
         });
     }
-    while set.join_next().await.is_some() {}
+    let mut all = true;
+    while let Some(done) = set.join_next().await {
+        all &= done.unwrap_or(false);
+    }
+    all
 }

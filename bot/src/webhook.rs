@@ -75,10 +75,9 @@ async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> S
     };
     match hook.app.handle_update(update).await {
         Ok(()) => StatusCode::OK,
+        // Telegram sends it again later: the database was unreachable.
+        Err(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
         // The user was told; answering an error would only make Telegram send it again.
-        Err(crate::app::BotError::Storage(_) | crate::app::BotError::Pool(_)) => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
         Err(_) => StatusCode::OK,
     }
 }

@@ -106,7 +106,10 @@ pub async fn run(settings: &Settings, cmd: LedgerCommand) -> anyhow::Result<i32>
             }
             match &report.violation {
                 None => {
-                    writeln!(out, "verify OK")?;
+                    // With --json stdout is the report alone, for tools to parse.
+                    if !json {
+                        writeln!(out, "verify OK")?;
+                    }
                     Ok(0)
                 }
                 Some(v) => {

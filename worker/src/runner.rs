@@ -348,9 +348,9 @@ impl Runner {
             | Err(LedgerError::IdempotencyConflict { .. }) => return Ok(Disposition::Done),
             Err(e) => return Err(e.into()),
         };
-        metrics::counter!("worker_refunds_total").increment(1);
         tracing::info!(task_id = %r.task_id, refunded = %outcome.value.refunded, error, "task failed and refunded");
         if !outcome.replayed {
+            metrics::counter!("worker_refunds_total").increment(1);
             let lang = self.lang_of(task).await;
             let reason = refusal.map(|f| user_reason(f, lang));
             let text = texts::failure_refunded(lang, outcome.value.refunded, reason.as_deref());

@@ -33,6 +33,16 @@ pub struct DemoArgs {
 pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<i32> {
     let mut settings = settings.clone();
     services::ensure(&mut settings).await?;
+    // Its own database and NATS names next to the configured ones, so that a real deployment on
+    // the same servers never sees (or works on) the demo's users and tasks.
+    let mut db: tokio_postgres::Config = settings
+        .database_url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a Postgres URL: {e}"))?;
+    let name = format!("{}_demo", db.get_dbname().unwrap_or("tokenbot"));
+    db.dbname(&name);
+    settings.database_url = crate::cli::bench::config_url(&db);
+    settings.bus = tokenbot_ledger::bus::BusConfig::prefixed("demo");
     let ledger = startup::ledger(&settings).await?;
     let js = startup::jetstream(&settings).await?;
     println!(

@@ -1,0 +1,53 @@
+# tokenbot: one image for every role. Build: docker build -t tokenbot .
+# Run: docker run --env-file .env tokenbot [up|relay|projector|worker|bot|api|migrate|ledger verify|...]
+
+# ---- build ----------------------------------------------------------------------------------
+FROM rust:1.95-bookworm AS builder
+WORKDIR /build
+
+# Dependencies first, against stub sources: this layer is rebuilt only when a manifest or
+# Cargo.lock changes, not on every source edit.
+COPY Cargo.toml Cargo.lock ./
+COPY ledger/Cargo.toml ledger/
+COPY projections/Cargo.toml projections/
+COPY bot/Cargo.toml bot/
+COPY worker/Cargo.toml worker/
+COPY testkit/Cargo.toml testkit/
+COPY fakes/openai/Cargo.toml fakes/openai/
+COPY fakes/telegram/Cargo.toml fakes/telegram/
+RUN mkdir -p src \
+ && echo 'fn main() {}' > src/main.rs \
+ && for crate in ledger projections bot worker testkit fakes/openai fakes/telegram; do \
+        mkdir -p "$crate/src" && : > "$crate/src/lib.rs"; \
+    done \
+ && cargo build --release --locked --bin tokenbot \
+ && rm -rf src ledger/src projections/src bot/src worker/src testkit/src fakes/openai/src fakes/telegram/src
+
+# The real sources. COPY keeps the files' modification times, which can be older than the stub
+# build, so touch them to make cargo rebuild the workspace crates.
+COPY . .
+RUN find src ledger projections bot worker testkit fakes -name '*.rs' -exec touch {} + \
+ && cargo build --release --locked --bin tokenbot \
+ && install -m 0755 target/release/tokenbot /usr/local/bin/tokenbot
+
+# ---- run ------------------------------------------------------------------------------------
+FROM debian:bookworm-slim
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 tokenbot \
+ && useradd --system --uid 10001 --gid tokenbot --home-dir /var/lib/tokenbot --create-home \
+        --shell /usr/sbin/nologin tokenbot
+
+COPY --from=builder /usr/local/bin/tokenbot /usr/local/bin/tokenbot
+
+USER 10001:10001
+WORKDIR /var/lib/tokenbot
+
+# HTTP_ADDR (default 0.0.0.0:8000): /health, /metrics, /openapi.json in every role, the admin
+# API in `api`/`up`, the Telegram webhook in `bot`/`up` when WEBHOOK_URL is set.
+EXPOSE 8000
+
+ENTRYPOINT ["tokenbot"]
+CMD ["up"]
