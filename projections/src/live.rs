@@ -60,10 +60,28 @@ pub async fn run(
             o(c, applied);
         }
     };
-    let mut current = min_checkpoint(&pool, &schema, &projections).await?;
-    current = catch_up(&pool, &schema, &projections, current, None, |_| {}).await?;
-    report(current, &[]);
+    // The first catch-up, retried like any later one while Postgres is unreachable.
     let mut backoff = config.retry_min;
+    let mut current = loop {
+        let first = async {
+            let from = min_checkpoint(&pool, &schema, &projections).await?;
+            catch_up(&pool, &schema, &projections, from, None, |_| {}).await
+        };
+        match first.await {
+            Ok(c) => break c,
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, "Postgres unavailable at start; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.cancelled() => return Ok(()),
+                }
+                backoff = (backoff * 2).min(config.retry_max);
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    report(current, &[]);
+    backoff = config.retry_min;
     while !shutdown.is_cancelled() {
         let target = Target {
             pool: &pool,
@@ -72,6 +90,12 @@ pub async fn run(
         };
         let error = match follow(&target, &js, &config, &shutdown, &mut current, &report).await {
             Ok(()) => return Ok(()),
+            // Behind: the stream and the checkpoints disagree about where this process is (a
+            // batch cut off mid-commit, a rebuild); Postgres knows, so catch up from there.
+            Err(FollowError::Projection(e @ ProjectionError::Behind { .. })) => {
+                metrics::counter!("projector_resyncs_total").increment(1);
+                format!("resynchronising: {e}")
+            }
             Err(FollowError::Projection(e)) if !e.is_transient() => return Err(e),
             Err(FollowError::Projection(e)) => {
                 metrics::counter!("projector_database_errors_total").increment(1);

@@ -72,7 +72,7 @@ impl Pipeline {
         let observer: live::Observer = Arc::new(move |c, _| {
             let _ = tx.send(c);
         });
-        tokio::spawn(live::run(
+        let projector = live::run(
             t.ledger.store().database().pool().clone(),
             LIVE_SCHEMA.to_string(),
             Projection::ALL.to_vec(),
@@ -84,7 +84,13 @@ impl Pipeline {
             },
             shutdown.clone(),
             Some(observer),
-        ));
+        );
+        tokio::spawn(async move {
+            // A test waiting on the projector then fails with this reason in its output.
+            if let Err(e) = projector.await {
+                eprintln!("projector stopped with an error: {e:?}");
+            }
+        });
         Pipeline {
             t,
             prefix: prefix.to_string(),

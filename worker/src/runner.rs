@@ -86,6 +86,16 @@ impl Runner {
     /// and names the `TaskRequested` event as the cause.
     pub async fn handle(&self, task_id: TaskId, ctx: &CommandContext) -> Disposition {
         match self.step(task_id, ctx).await {
+            // The message is acknowledged only when the ledger says the task is final: a worker
+            // whose attempt went stale must not take the message away from the one that took
+            // the task over (JetStream would then never bring it back).
+            Ok(Disposition::Done) => match self.ledger.task(task_id).await {
+                Ok(Some(t)) if t.status.is_final() => Disposition::Done,
+                Ok(Some(t)) if t.status == TaskStatus::Processing => {
+                    Disposition::RetryIn(self.lease_left(&t))
+                }
+                _ => Disposition::RetryIn(INFRA_RETRY),
+            },
             Ok(d) => d,
             Err(e @ StepError::Missing(_)) => Disposition::Park(e.to_string()),
             Err(e) => {
