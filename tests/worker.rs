@@ -310,3 +310,21 @@ async fn an_undecodable_message_is_parked_and_the_next_task_still_runs() {
     let done = p.final_state(task).await;
     assert_eq!(done.status, TaskStatus::Delivered);
 }
+
+#[tokio::test]
+async fn a_graceful_shutdown_finishes_the_task_in_hand() {
+    let p = pipeline().await;
+    p.openai.set_latency(Duration::from_millis(500));
+    let stop = Shutdown::new();
+    let worker = p.spawn_worker(p.worker_config(), stop.clone());
+    let task = request(&p, 1010, "finish me").await;
+    p.openai.wait_for_calls(1, Duration::from_secs(30)).await;
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(30), worker)
+        .await
+        .expect("the worker stops once its task is done")
+        .expect("worker");
+    let t = p.t.ledger.task(task).await.expect("read").expect("task");
+    assert_eq!(t.status, TaskStatus::Delivered, "finished, not abandoned");
+    assert_eq!(sent_documents(&p).len(), 1);
+}

@@ -174,7 +174,8 @@ async fn handle(runner: &Runner, config: &WorkerConfig, message: Message) {
         };
         tokio::select! {
             d = runner.handle(task_id, &ctx) => d,
-            () = progress => unreachable!("the progress loop never ends"),
+            // The progress loop never ends; if it somehow did, the message simply comes back.
+            () = progress => Disposition::RetryIn(config.ack_wait),
         }
     };
     let disposition = tracing::Instrument::instrument(work, span).await;
