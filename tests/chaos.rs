@@ -9,6 +9,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::time::Duration;
 
 use common::pipeline::Pipeline;
@@ -365,7 +366,9 @@ async fn chaos_leaves_every_token_accounted_for() {
         violations.push(format!("ledger verify: {v:?}"));
     }
 
-    println!(
+    // Written to the real stderr (not the captured test output) so that CI logs show the figures.
+    let _ = writeln!(
+        std::io::stderr(),
         "chaos seed {seed}: {users} users, {} updates ({} redelivered, {} double taps, {} confirms, {} answered non-200); \
          faults: {} worker kills, {} NATS restarts, {} Postgres connection cuts, {} OpenAI fault bursts; \
          tasks {}: {delivered} delivered, {failed} failed+refunded; events {}; violations = {}",
