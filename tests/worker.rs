@@ -27,6 +27,16 @@ async fn request(p: &Pipeline, owner: i64, prompt: &str) -> TaskId {
         .task_id
 }
 
+/// The text of the first message the worker sent (its failure notice).
+async fn failure_notice(p: &Pipeline) -> String {
+    let told = p
+        .telegram
+        .wait_for_call(0, Duration::from_secs(10), |c| c.method == "sendMessage")
+        .await
+        .expect("failure notice");
+    told.params["text"].as_str().unwrap_or_default().to_string()
+}
+
 fn sent_documents(p: &Pipeline) -> Vec<tokenbot_fake_telegram::Call> {
     p.telegram.calls_to("sendDocument")
 }
@@ -167,12 +177,7 @@ async fn three_failures_refund_exactly_once_and_tell_the_user() {
         balance(&p.t.ledger, user(1004)).await,
         Tokens::from_const(1000)
     );
-    let told = p
-        .telegram
-        .wait_for_call(0, Duration::from_secs(10), |c| c.method == "sendMessage")
-        .await
-        .expect("failure notice");
-    let text = told.params["text"].as_str().unwrap_or_default();
+    let text = failure_notice(&p).await;
     assert!(text.contains("Токены (100) возвращены"), "{text}");
     assert!(sent_documents(&p).is_empty());
 }
@@ -187,12 +192,7 @@ async fn a_moderation_refusal_is_not_retried_and_says_why() {
     assert_eq!(done.status, TaskStatus::Failed);
     assert_eq!(p.openai.calls().len(), 1, "no retry after a refusal");
     assert_eq!(p.refunds_of(task, user(1005)).await, 1);
-    let told = p
-        .telegram
-        .wait_for_call(0, Duration::from_secs(10), |c| c.method == "sendMessage")
-        .await
-        .expect("failure notice");
-    let text = told.params["text"].as_str().unwrap_or_default();
+    let text = failure_notice(&p).await;
     assert!(text.contains("возвращены"), "{text}");
     assert!(
         text.contains("модерац") || text.contains("безопасности"),

@@ -109,6 +109,16 @@ impl Turn<'_> {
     pub fn is_admin(&self) -> bool {
         self.app.config.admin_ids.contains(&self.telegram_id)
     }
+
+    /// The model the user chose, else the configured default (configuration always offers at
+    /// least one: IMAGE_MODELS may not be empty).
+    pub fn model_of(&self, account: Option<&tokenbot_ledger::Account>) -> tokenbot_ledger::ModelId {
+        let config = self.app.ledger.config();
+        account
+            .and_then(|a| a.settings.model.clone())
+            .or_else(|| config.default_model().cloned())
+            .unwrap_or_else(|| config.models[0].clone())
+    }
 }
 
 impl App {

@@ -109,9 +109,7 @@ impl Runner {
     async fn step(&self, task_id: TaskId, ctx: &CommandContext) -> Result<Disposition, StepError> {
         // Bounded: each pass either returns or follows a state another worker just changed.
         for _ in 0..4 {
-            let Some(task) = self.ledger.task(task_id).await? else {
-                return Err(StepError::Missing(task_id));
-            };
+            let task = self.load(task_id).await?;
             match task.status {
                 TaskStatus::Delivered | TaskStatus::Failed => return Ok(Disposition::Done),
                 TaskStatus::Succeeded => return self.deliver(&task, ctx).await,
@@ -131,9 +129,7 @@ impl Runner {
                     return self.give_up(&task, error, None, ctx).await;
                 }
                 Err(LedgerError::Domain(DomainError::InvalidTransition { .. })) => {
-                    let Some(now) = self.ledger.task(task_id).await? else {
-                        return Err(StepError::Missing(task_id));
-                    };
+                    let now = self.load(task_id).await?;
                     if now.status == TaskStatus::Processing {
                         return Ok(Disposition::RetryIn(self.lease_left(&now)));
                     }
@@ -143,6 +139,14 @@ impl Runner {
             }
         }
         Ok(Disposition::RetryIn(INFRA_RETRY))
+    }
+
+    /// The task as the ledger has it now.
+    async fn load(&self, task_id: TaskId) -> Result<Task, StepError> {
+        self.ledger
+            .task(task_id)
+            .await?
+            .ok_or(StepError::Missing(task_id))
     }
 
     /// How long until another worker's lease on a running task runs out.
@@ -189,17 +193,12 @@ impl Runner {
                     .await
                 {
                     Ok(_) => {}
-                    // Our lease ran out and another worker took the task: its attempt counts.
-                    Err(LedgerError::Domain(
-                        DomainError::StaleAttempt { .. } | DomainError::InvalidTransition { .. },
-                    )) => return Ok(Disposition::Done),
+                    Err(e) if superseded(&e) => return Ok(Disposition::Done),
                     Err(e) => return Err(e.into()),
                 }
                 metrics::counter!("worker_generations_total", "outcome" => "succeeded")
                     .increment(1);
-                let Some(task) = self.ledger.task(task_id).await? else {
-                    return Err(StepError::Missing(task_id));
-                };
+                let task = self.load(task_id).await?;
                 self.deliver(&task, ctx).await
             }
             Err(ProviderError::Retryable {
@@ -211,9 +210,7 @@ impl Runner {
                 // Expected now and then; retried. The final failure is what operators act on.
                 tracing::info!(error = %reason, "attempt failed");
                 if attempt >= self.ledger.config().max_attempts {
-                    let Some(task) = self.ledger.task(task_id).await? else {
-                        return Err(StepError::Missing(task_id));
-                    };
+                    let task = self.load(task_id).await?;
                     return self.give_up(&task, &reason, None, ctx).await;
                 }
                 match self
@@ -222,9 +219,7 @@ impl Runner {
                     .await
                 {
                     Ok(_) => {}
-                    Err(LedgerError::Domain(
-                        DomainError::StaleAttempt { .. } | DomainError::InvalidTransition { .. },
-                    )) => return Ok(Disposition::Done),
+                    Err(e) if superseded(&e) => return Ok(Disposition::Done),
                     Err(e) => return Err(e.into()),
                 }
                 let delay = self
@@ -236,9 +231,7 @@ impl Runner {
             Err(ProviderError::Permanent { refusal, reason }) => {
                 metrics::counter!("worker_generations_total", "outcome" => "refused").increment(1);
                 tracing::warn!(error = %reason, ?refusal, "attempt refused; no retry");
-                let Some(task) = self.ledger.task(task_id).await? else {
-                    return Err(StepError::Missing(task_id));
-                };
+                let task = self.load(task_id).await?;
                 self.give_up(&task, &reason, Some(refusal), ctx).await
             }
         }
@@ -371,6 +364,17 @@ impl Runner {
         }
         Ok(Disposition::Done)
     }
+}
+
+/// Our attempt is no longer the running one: the lease ran out and another worker took the
+/// task over (its attempt counts), or the task moved on.
+fn superseded(e: &LedgerError) -> bool {
+    matches!(
+        e,
+        LedgerError::Domain(
+            DomainError::StaleAttempt { .. } | DomainError::InvalidTransition { .. }
+        )
+    )
 }
 
 #[derive(Debug, thiserror::Error)]

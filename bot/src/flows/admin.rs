@@ -181,11 +181,7 @@ async fn user_info(turn: &Turn<'_>, args: &str) -> Result<String, BotError> {
     let (Some((account, _)), Some(view)) = (account, view) else {
         return Ok(texts::user_not_found_id(lang, id));
     };
-    let model = account
-        .settings
-        .model
-        .clone()
-        .unwrap_or_else(|| turn.app.ledger.config().models[0].clone());
+    let model = turn.model_of(Some(&account));
     let model = texts::model_label(lang, model.as_str());
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok(texts::userinfo(

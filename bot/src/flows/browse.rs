@@ -46,19 +46,11 @@ pub(crate) async fn menu(
             keyboards::templates(lang),
             State::Idle,
         ),
-        MenuTarget::Guide => {
-            let config = turn.app.ledger.config();
-            let one = config
-                .prices
-                .price(Quality::Medium, ImageSize::Square)
-                .get();
-            let images = config.initial_grant.get().checked_div(one).unwrap_or(0);
-            (
-                texts::guide(lang, images, &turn.app.config.support_contact),
-                keyboards::back_to_menu(lang),
-                state,
-            )
-        }
+        MenuTarget::Guide => (
+            super::commands::guide(turn),
+            keyboards::back_to_menu(lang),
+            state,
+        ),
         // Routed elsewhere; kept total so a new target cannot be forgotten silently.
         MenuTarget::Generate | MenuTarget::Edit => return Ok(state),
     };
@@ -67,18 +59,12 @@ pub(crate) async fn menu(
     Ok(next)
 }
 
-fn current_model(turn: &Turn<'_>, account: Option<&tokenbot_ledger::Account>) -> ModelId {
-    account
-        .and_then(|a| a.settings.model.clone())
-        .unwrap_or_else(|| turn.app.ledger.config().models[0].clone())
-}
-
 async fn model_screen(
     turn: &Turn<'_>,
 ) -> Result<(String, teloxide::types::InlineKeyboardMarkup), BotError> {
     let lang = turn.lang;
     let account = account_of(turn).await?;
-    let current = current_model(turn, account.as_ref());
+    let current = turn.model_of(account.as_ref());
     let offered: Vec<&str> = turn
         .app
         .ledger
@@ -110,7 +96,7 @@ pub(crate) async fn choose_model(
         return Ok(state);
     };
     let name = texts::model_name(lang, model.as_str());
-    if current_model(turn, Some(&account)) == model {
+    if turn.model_of(Some(&account)) == model {
         tap.toast(turn, texts::model_already_selected_toast(lang, &name))
             .await?;
         return Ok(state);
@@ -182,7 +168,7 @@ async fn profile(
         .filter(|(_, t)| t.status == "done" && t.result_file_id.is_some())
         .map(|(i, t)| (i + 1, kind_of(&t.kind), TaskId::from_uuid(t.task_id)))
         .collect();
-    let model = texts::model_label(lang, current_model(turn, Some(&account)).as_str());
+    let model = texts::model_label(lang, turn.model_of(Some(&account)).as_str());
     let (total, finished) = view.map_or((0, 0), |v| (v.tasks_total, v.tasks_done));
     let text = texts::profile(
         lang,

@@ -44,12 +44,8 @@ pub(crate) async fn on_command(
             Ok(state)
         }
         "guide" => {
-            let images = initial_images(turn);
             turn.reply()
-                .send(
-                    texts::guide(lang, images, &turn.app.config.support_contact),
-                    Some(keyboards::back_to_menu(lang)),
-                )
+                .send(guide(turn), Some(keyboards::back_to_menu(lang)))
                 .await?;
             Ok(state)
         }
@@ -68,18 +64,20 @@ pub(crate) async fn on_command(
     }
 }
 
-/// How many medium-square images the welcome grant buys (the guide's "10 стартовых генераций").
-fn initial_images(turn: &Turn<'_>) -> u64 {
+/// The guide, with how many medium-square images the welcome grant buys (the original's
+/// "10 стартовых генераций").
+pub(crate) fn guide(turn: &Turn<'_>) -> String {
     let config = turn.app.ledger.config();
     let one = config.prices.price(
         tokenbot_ledger::Quality::Medium,
         tokenbot_ledger::ImageSize::Square,
     );
-    if one.is_zero() {
-        0
-    } else {
-        config.initial_grant.get() / one.get()
-    }
+    let images = config
+        .initial_grant
+        .get()
+        .checked_div(one.get())
+        .unwrap_or(0);
+    texts::guide(turn.lang, images, &turn.app.config.support_contact)
 }
 
 /// Registration: `AccountOpened` and the welcome grant, once per user however often /start is
@@ -123,11 +121,7 @@ async fn balance(turn: &Turn<'_>) -> Result<(), BotError> {
     let text = match account_of(turn).await? {
         None => texts::user_not_found(lang),
         Some(a) => {
-            let model = a
-                .settings
-                .model
-                .clone()
-                .unwrap_or_else(|| turn.app.ledger.config().models[0].clone());
+            let model = turn.model_of(Some(&a));
             texts::balance(
                 lang,
                 a.balance,

@@ -4,7 +4,7 @@
 use teloxide::types::{InlineKeyboardMarkup, Message};
 use tokenbot_ledger::events::SettingsChanged;
 use tokenbot_ledger::{
-    DomainError, IdempotencyKey, LedgerError, Prompt, TaskKind, TaskRequest, Tokens,
+    Account, DomainError, IdempotencyKey, LedgerError, Prompt, TaskKind, TaskRequest, Tokens,
 };
 
 use super::Tap;
@@ -130,22 +130,23 @@ pub(crate) async fn on_prompt(
         Some(source_file_id) => DraftKind::Edit { source_file_id },
         None => DraftKind::Generate,
     };
-    let draft = Draft {
-        id: DraftId::new(),
-        kind,
-        prompt: prompt.to_string(),
-        model: account
-            .settings
-            .model
-            .clone()
-            .unwrap_or_else(|| turn.app.ledger.config().models[0].clone()),
-        quality: account.settings.quality,
-        size: account.settings.size,
-        expensive_confirmed: false,
-    };
+    let draft = new_draft(turn, kind, prompt, &account);
     let (text, keyboard) = screen(turn, &draft, account.balance)?;
     turn.reply().send(text, Some(keyboard)).await?;
     Ok(State::Confirming(draft))
+}
+
+/// A fresh confirmation screen with the user's remembered model, quality and size.
+fn new_draft(turn: &Turn<'_>, kind: DraftKind, prompt: &str, account: &Account) -> Draft {
+    Draft {
+        id: DraftId::new(),
+        kind,
+        prompt: prompt.to_string(),
+        model: turn.model_of(Some(account)),
+        quality: account.settings.quality,
+        size: account.settings.size,
+        expensive_confirmed: false,
+    }
 }
 
 /// A template from "💡 Идеи и тренды": straight to its confirmation screen.
@@ -169,21 +170,10 @@ pub(crate) async fn template(turn: &Turn<'_>, tap: &Tap<'_>, id: &str) -> Result
         tap.done(turn).await?;
         return Ok(State::Idle);
     };
-    let draft = Draft {
-        id: DraftId::new(),
-        kind: DraftKind::Template {
-            template_id: template.id.to_string(),
-        },
-        prompt: template.prompt.to_string(),
-        model: account
-            .settings
-            .model
-            .clone()
-            .unwrap_or_else(|| turn.app.ledger.config().models[0].clone()),
-        quality: account.settings.quality,
-        size: account.settings.size,
-        expensive_confirmed: false,
+    let kind = DraftKind::Template {
+        template_id: template.id.to_string(),
     };
+    let draft = new_draft(turn, kind, template.prompt, &account);
     let (text, keyboard) = screen(turn, &draft, account.balance)?;
     turn.reply().edit(tap.message, text, Some(keyboard)).await?;
     tap.done(turn).await?;
