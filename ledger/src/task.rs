@@ -339,6 +339,16 @@ mod tests {
         s.apply_all(&ev, Utc::now()).expect("fits");
     }
 
+    /// Runs attempt 1 to delivery.
+    fn deliver_first_attempt(s: &mut TaskState, id: TaskId) {
+        let ev = decide_start(s, id, "w", Utc::now(), Duration::minutes(5), 3);
+        step(s, ev);
+        let ev = decide_succeed(s, id, 1, None);
+        step(s, ev);
+        let ev = decide_deliver(s, id, "f");
+        step(s, ev);
+    }
+
     #[test]
     fn happy_path() {
         let (id, mut s) = requested(100);
@@ -425,12 +435,7 @@ mod tests {
         ));
 
         let (id, mut s) = requested(300);
-        let ev = decide_start(&s, id, "w", Utc::now(), Duration::minutes(5), 3);
-        step(&mut s, ev);
-        let ev = decide_succeed(&s, id, 1, None);
-        step(&mut s, ev);
-        let ev = decide_deliver(&s, id, "f");
-        step(&mut s, ev);
+        deliver_first_attempt(&mut s, id);
         assert!(matches!(
             decide_fail(&s, id, "late"),
             Err(DomainError::InvalidTransition { .. })
@@ -449,12 +454,7 @@ mod tests {
             decide_refund(&s, id, Tokens::from_const(1), "r").is_err(),
             "still pending"
         );
-        let ev = decide_start(&s, id, "w", Utc::now(), Duration::minutes(5), 3);
-        step(&mut s, ev);
-        let ev = decide_succeed(&s, id, 1, None);
-        step(&mut s, ev);
-        let ev = decide_deliver(&s, id, "f");
-        step(&mut s, ev);
+        deliver_first_attempt(&mut s, id);
         assert!(matches!(
             decide_refund(&s, id, Tokens::from_const(101), "r"),
             Err(DomainError::RefundExceedsDebit { .. })
