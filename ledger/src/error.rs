@@ -78,6 +78,15 @@ pub enum LedgerError {
     Corrupt { context: String, detail: String },
     #[error("stored snapshot or result does not decode: {0}")]
     Json(#[from] serde_json::Error),
+    /// The connection to Postgres was lost after `COMMIT` was sent, and whether the transaction
+    /// committed could not be learned in time (see [`crate::executor`]). The command may or may
+    /// not have been applied: repeat it only under the same idempotency key. Every other error
+    /// means that the command wrote nothing.
+    #[error(
+        "the connection to the database was lost while the command was being committed, and \
+         whether it was applied could not be learned within {waited_s} s: {cause}"
+    )]
+    OutcomeUnknown { waited_s: u64, cause: String },
 }
 
 impl LedgerError {
@@ -86,6 +95,23 @@ impl LedgerError {
             context: context.into(),
             detail: detail.to_string(),
         }
+    }
+
+    /// True when Postgres could not be reached, was out of resources or the connection was lost
+    /// (SQLSTATE classes 08, 53 and 57, or no SQLSTATE at all): nothing was written, and the same command may succeed
+    /// later. [`LedgerError::OutcomeUnknown`] is not transient in this sense: it may have been
+    /// written.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            LedgerError::Pool(_) => true,
+            LedgerError::Database(e) => is_connection_loss(e),
+            _ => false,
+        }
+    }
+
+    /// True for [`LedgerError::OutcomeUnknown`].
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, LedgerError::OutcomeUnknown { .. })
     }
 
     /// True when retrying the same command may succeed: a concurrent writer created the same
@@ -101,6 +127,22 @@ impl LedgerError {
                     )
             }
             _ => false,
+        }
+    }
+}
+
+/// The connection broke, the server went away or ran out of resources (rather than refusing a
+/// statement on its merits): 08 connection exception, 53 insufficient resources, 57 operator
+/// intervention (shutdown, terminated backend), or an error with no SQLSTATE.
+pub fn is_connection_loss(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        None => true,
+        Some(code) => {
+            let class = code.code().get(..2);
+            matches!(class, Some("08") | Some("53") | Some("57"))
         }
     }
 }

@@ -6,9 +6,18 @@
 //!
 //! One batch: BEGIN; an advisory lock per stream (sorted: no deadlocks; advisory locks take no
 //! transaction id, so the id is assigned after the locks are held, which keeps the global order
-//! consistent with every stream's order); claim the idempotency keys; read the stream heads and
-//! the clock (one round trip). Decide. Then insert events + heads + idempotency results in one
-//! statement, COMMIT and NOTIFY (a second round trip).
+//! consistent with every stream's order); claim the idempotency keys; read the stream heads, the
+//! clock, the transaction id and the backend's pid (one round trip). Decide. Then insert events +
+//! heads + idempotency results in one statement, COMMIT and NOTIFY (a second round trip).
+//!
+//! Failures. Before COMMIT is sent, nothing can have been written: the batch fails as a whole and
+//! its commands run again one by one (a bad command cannot sink its neighbours; a lost
+//! connection gets one more try). Once COMMIT may have reached the server, the batch never runs
+//! again: a refused write means the server rolled back; a COMMIT that went unanswered is resolved
+//! by asking Postgres what became of the transaction id ([`crate::commit_outcome`]). Committed:
+//! every command is answered from what was decided; rolled back: as before COMMIT; no answer in
+//! time: each command that appended events gets [`LedgerError::OutcomeUnknown`]. A NOTIFY that
+//! fails after a committed COMMIT is logged and counted, never an error (subscribers also poll).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -21,6 +30,7 @@ use uuid::Uuid;
 use crate::account::Account;
 use crate::aggregate::Aggregate;
 use crate::command::{AnyState, Command, Decided, Locked, Outcome, View, decide};
+use crate::commit_outcome::{InFlight, Learned, learn};
 use crate::error::LedgerError;
 use crate::events::Event;
 use crate::ids::EventId;
@@ -113,15 +123,17 @@ async fn run_batch(store: &EventStore, config: &LedgerConfig, batch: Vec<Submiss
                 let _ = s.reply.send(r);
             }
         }
-        Err(e) if batch.len() == 1 => {
+        // Nothing of the batch was written: `execute` fails as a whole only while that is
+        // certain (once COMMIT may have reached the server it answers every command itself).
+        Err(e) if batch.len() == 1 && !e.is_transient() => {
             if let Some(s) = batch.into_iter().next() {
                 let _ = s.reply.send(Err(e));
             }
         }
         Err(e) => {
-            // Something failed for the whole batch (not a rule): run each command alone, so one
-            // bad command cannot take its neighbours down with it.
-            tracing::warn!(error = %e, size = batch.len(), "batch failed; running its commands one by one");
+            // Run each command alone: one bad command cannot take its neighbours down, and a
+            // connection lost on the way gets one more try on a fresh one.
+            tracing::warn!(error = %e, size = batch.len(), "batch failed before anything was written; running its commands one by one");
             for s in batch {
                 let one = std::slice::from_ref(&s);
                 let result = match execute_with_retries(store, config, one).await {
@@ -167,6 +179,14 @@ impl TxGuard {
 
     fn finish(mut self) -> Option<deadpool_postgres::Object> {
         self.0.take()
+    }
+
+    /// Closes the connection without a ROLLBACK: after a lost COMMIT the server must see it
+    /// gone, and the connection must never serve anyone again.
+    fn discard(mut self) {
+        if let Some(client) = self.0.take() {
+            drop(deadpool_postgres::Object::take(client));
+        }
     }
 }
 
@@ -291,7 +311,12 @@ async fn execute(
     let heads_stmt = client
         .prepare_cached("SELECT stream_id, version, snapshot, snapshot_version FROM ledger.streams WHERE stream_id = ANY($1)")
         .await?;
-    let clock_stmt = client.prepare_cached("SELECT clock_timestamp()").await?;
+    // The transaction id is read here, after the lock statement: taking it earlier would
+    // assign it before the locks are held (see the module comment). With it and the backend's
+    // pid, an unanswered COMMIT can be resolved later (see crate::commit_outcome).
+    let clock_stmt = client
+        .prepare_cached("SELECT clock_timestamp(), pg_current_xact_id()::text, pg_backend_pid()")
+        .await?;
 
     let guard = TxGuard(Some(client));
     let client = guard.client();
@@ -314,6 +339,10 @@ async fn execute(
         .map(|r| r.try_get::<_, String>(0))
         .collect::<Result<_, _>>()?;
     let now: DateTime<Utc> = clock.try_get(0)?;
+    let in_flight = InFlight {
+        xid: clock.try_get(1)?,
+        pid: clock.try_get(2)?,
+    };
     let mut heads = HashMap::with_capacity(head_rows.len());
     for row in head_rows {
         let version: i64 = row.try_get(1)?;
@@ -452,7 +481,9 @@ async fn execute(
         &results_values,
         &released_keys,
     ];
-    let (written, _, _) = futures::try_join!(
+    // Once this runs, COMMIT may reach the server: from here on the batch is never run again
+    // unless Postgres says that it rolled back.
+    let (written, committed, notified) = tokio::join!(
         client.query(&write_stmt, &write_params),
         client.batch_execute("COMMIT"),
         async {
@@ -465,90 +496,170 @@ async fn execute(
                 Ok(())
             }
         }
-    )?;
-    let client = guard
-        .finish()
-        .ok_or_else(|| LedgerError::corrupt("executor", "lost the connection"))?;
-    metrics::counter!("ledger_appends_total").increment(rows.ids.len() as u64);
-    let mut position_of: HashMap<Uuid, i64> = HashMap::with_capacity(written.len());
-    for row in written {
-        position_of.insert(row.try_get(0)?, row.try_get(1)?);
+    );
+    let (fate, reader) = match (written, committed) {
+        (Ok(written), Ok(())) => {
+            let mut positions: HashMap<Uuid, i64> = HashMap::with_capacity(written.len());
+            for row in &written {
+                if let (Ok(id), Ok(position)) = (row.try_get(0), row.try_get(1)) {
+                    positions.insert(id, position);
+                }
+            }
+            let client = match notified {
+                Ok(()) => guard.finish(),
+                Err(e) => {
+                    // Committed all the same; subscribers also poll, so this costs latency
+                    // only. The connection is not trusted again.
+                    tracing::warn!(error = %e, "NOTIFY after a committed batch failed");
+                    metrics::counter!("ledger_notify_failures_total").increment(1);
+                    guard.discard();
+                    None
+                }
+            };
+            (Fate::Committed(Some(positions)), client)
+        }
+        // The server refused the write: it rolled the transaction back, COMMIT only confirmed it.
+        (Err(e), _) if e.as_db_error().is_some() => return Err(e.into()),
+        (Err(e), _) | (Ok(_), Err(e)) => {
+            tracing::warn!(error = %e, size = batch.len(), xid = %in_flight.xid, "COMMIT went unanswered; asking Postgres what became of the batch");
+            guard.discard();
+            let wait = config.commit_outcome_wait;
+            match learn(store.database().pool(), &in_flight, &rows.ids, wait).await {
+                Learned::Committed { positions, client } => {
+                    (Fate::Committed(positions), client.map(|c| *c))
+                }
+                Learned::Aborted => return Err(e.into()),
+                Learned::Unknown => (
+                    Fate::Unknown {
+                        waited_s: wait.as_secs(),
+                        cause: e.to_string(),
+                    },
+                    None,
+                ),
+            }
+        }
+    };
+    if matches!(fate, Fate::Committed(_)) {
+        metrics::counter!("ledger_appends_total").increment(rows.ids.len() as u64);
     }
+    Ok(answer(
+        store,
+        batch,
+        decisions,
+        &fingerprints,
+        &event_ids_of,
+        &fate,
+        reader,
+    )
+    .await)
+}
 
-    // Answers, in batch order.
-    let mut answers: Vec<Option<Result<Executed<Outcome>, LedgerError>>> =
-        Vec::with_capacity(batch.len());
-    let replay_keys: Vec<String> = batch
+/// What became of a batch's transaction once COMMIT was sent.
+enum Fate {
+    /// Committed: positions of its events by event id (`None`: committed, not read back).
+    Committed(Option<HashMap<Uuid, i64>>),
+    /// It may or may not have committed.
+    Unknown { waited_s: u64, cause: String },
+}
+
+/// Answers every command of a batch whose COMMIT was sent. Never fails as a whole: a command
+/// whose answer cannot be given gets its own error, one that says whether it may have been
+/// written.
+async fn answer(
+    store: &EventStore,
+    batch: &[Submission],
+    decisions: Vec<Decision>,
+    fingerprints: &[Option<Vec<u8>>],
+    event_ids_of: &[Vec<Uuid>],
+    fate: &Fate,
+    reader: Option<deadpool_postgres::Object>,
+) -> Vec<Result<Executed<Outcome>, LedgerError>> {
+    let key_of = |i: usize| {
+        batch[i]
+            .ctx
+            .idempotency_key
+            .as_ref()
+            .map(|k| k.as_str().to_string())
+            .unwrap_or_default()
+    };
+    let replay_keys: Vec<String> = decisions
         .iter()
-        .zip(&decisions)
+        .enumerate()
         .filter(|(_, d)| matches!(d, Decision::Replay))
-        .filter_map(|(s, _)| {
-            s.ctx
-                .idempotency_key
-                .as_ref()
-                .map(|k| k.as_str().to_string())
-        })
+        .map(|(i, _)| key_of(i))
         .collect();
-    let stored = stored_results(&client, &replay_keys).await?;
+    // Replays wrote nothing here, so their answers come from the database whatever the fate.
+    let mut reader = reader;
+    if !replay_keys.is_empty() && reader.is_none() {
+        reader = store.database().pool().get().await.ok();
+    }
+    let stored = match &reader {
+        Some(client) => stored_results(client, &replay_keys).await.ok(),
+        None => None,
+    };
+
+    let mut answers: Vec<Result<Executed<Outcome>, LedgerError>> = Vec::with_capacity(batch.len());
     for (i, d) in decisions.into_iter().enumerate() {
         let answer = match d {
-            Decision::Decided { outcome, .. } => {
-                let mut positions: Vec<Position> = event_ids_of[i]
-                    .iter()
-                    .filter_map(|id| position_of.get(id).copied().map(Position))
-                    .collect();
-                positions.sort_unstable();
-                Ok(Executed {
+            Decision::Decided { outcome, .. } => match fate {
+                Fate::Committed(positions) => {
+                    let mut found: Vec<Position> = event_ids_of[i]
+                        .iter()
+                        .filter_map(|id| positions.as_ref()?.get(id).copied().map(Position))
+                        .collect();
+                    found.sort_unstable();
+                    Ok(Executed {
+                        value: outcome,
+                        positions: found,
+                        replayed: false,
+                    })
+                }
+                // A command that appended nothing has the same answer either way.
+                Fate::Unknown { .. } if event_ids_of[i].is_empty() => Ok(Executed {
                     value: outcome,
-                    positions,
+                    positions: Vec::new(),
                     replayed: false,
-                })
-            }
+                }),
+                Fate::Unknown { waited_s, cause } => Err(LedgerError::OutcomeUnknown {
+                    waited_s: *waited_s,
+                    cause: cause.clone(),
+                }),
+            },
             Decision::Refused(e) => Err(e),
             Decision::Replay => {
-                let key = batch[i]
-                    .ctx
-                    .idempotency_key
-                    .as_ref()
-                    .map(|k| k.as_str())
-                    .unwrap_or_default();
-                match stored.get(key) {
-                    None => Err(LedgerError::corrupt(
-                        format!("idempotency key {key:?}"),
-                        "claimed but not found",
-                    )),
-                    Some((fp, _)) if Some(fp) != fingerprints[i].as_ref() => {
-                        Err(LedgerError::IdempotencyConflict {
-                            key: key.to_string(),
-                        })
+                let key = key_of(i);
+                let found = match &stored {
+                    Some(all) => Ok(all.get(&key).cloned()),
+                    // Reading them together failed: each asks alone and gets its own error.
+                    None => stored_result(store, &key).await,
+                };
+                match found {
+                    Err(e) => Err(e),
+                    Ok(found) => {
+                        let fingerprint = fingerprints[i].as_ref();
+                        replay_answer(store, reader.as_ref(), key, fingerprint, found).await
                     }
-                    Some((_, None)) => Err(LedgerError::corrupt(
-                        format!("idempotency key {key:?}"),
-                        "no stored result",
-                    )),
-                    Some((_, Some(result))) => replayed(&client, result).await,
                 }
             }
             Decision::SameKeyAs(first) => {
-                let key = batch[i]
-                    .ctx
-                    .idempotency_key
-                    .as_ref()
-                    .map(|k| k.as_str().to_string())
-                    .unwrap_or_default();
+                let key = key_of(i);
                 if fingerprints[i] != fingerprints[first] {
                     Err(LedgerError::IdempotencyConflict { key })
                 } else {
                     match answers.get(first) {
-                        Some(Some(Ok(done))) => Ok(Executed {
+                        Some(Ok(done)) => Ok(Executed {
                             replayed: true,
                             ..done.clone()
                         }),
-                        Some(Some(Err(LedgerError::Domain(e)))) => {
-                            Err(LedgerError::Domain(e.clone()))
-                        }
-                        Some(Some(Err(LedgerError::IdempotencyConflict { key }))) => {
+                        Some(Err(LedgerError::Domain(e))) => Err(LedgerError::Domain(e.clone())),
+                        Some(Err(LedgerError::IdempotencyConflict { key })) => {
                             Err(LedgerError::IdempotencyConflict { key: key.clone() })
+                        }
+                        Some(Err(LedgerError::OutcomeUnknown { waited_s, cause })) => {
+                            Err(LedgerError::OutcomeUnknown {
+                                waited_s: *waited_s,
+                                cause: cause.clone(),
+                            })
                         }
                         _ => Err(LedgerError::corrupt(
                             format!("idempotency key {key:?}"),
@@ -558,18 +669,18 @@ async fn execute(
                 }
             }
         };
-        answers.push(Some(answer));
+        answers.push(answer);
     }
-    Ok(answers
-        .into_iter()
-        .map(|a| a.unwrap_or_else(|| Err(LedgerError::corrupt("executor", "no answer"))))
-        .collect())
+    answers
 }
+
+/// An idempotency key's fingerprint and stored result.
+type StoredResult = (Vec<u8>, Option<serde_json::Value>);
 
 async fn stored_results(
     client: &deadpool_postgres::Object,
     keys: &[String],
-) -> Result<HashMap<String, (Vec<u8>, Option<serde_json::Value>)>, LedgerError> {
+) -> Result<HashMap<String, StoredResult>, LedgerError> {
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
@@ -584,6 +695,39 @@ async fn stored_results(
         out.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
     }
     Ok(out)
+}
+
+/// The stored result of one key, on a connection of its own.
+async fn stored_result(store: &EventStore, key: &str) -> Result<Option<StoredResult>, LedgerError> {
+    let client = store.database().pool().get().await?;
+    Ok(stored_results(&client, &[key.to_string()])
+        .await?
+        .remove(key))
+}
+
+/// Answers a command whose key an earlier transaction used, from that transaction's result.
+async fn replay_answer(
+    store: &EventStore,
+    reader: Option<&deadpool_postgres::Object>,
+    key: String,
+    fingerprint: Option<&Vec<u8>>,
+    found: Option<StoredResult>,
+) -> Result<Executed<Outcome>, LedgerError> {
+    match found {
+        None => Err(LedgerError::corrupt(
+            format!("idempotency key {key:?}"),
+            "claimed but not found",
+        )),
+        Some((fp, _)) if Some(&fp) != fingerprint => Err(LedgerError::IdempotencyConflict { key }),
+        Some((_, None)) => Err(LedgerError::corrupt(
+            format!("idempotency key {key:?}"),
+            "no stored result",
+        )),
+        Some((_, Some(result))) => match reader {
+            Some(client) => replayed(client, &result).await,
+            None => replayed(&store.database().pool().get().await?, &result).await,
+        },
+    }
 }
 
 async fn replayed(

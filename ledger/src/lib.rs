@@ -10,6 +10,7 @@ pub mod aggregate;
 pub mod bus;
 pub mod command;
 pub mod commands;
+mod commit_outcome;
 pub mod db;
 pub mod error;
 pub mod events;

@@ -2,6 +2,7 @@
 //! prices follow. The defaults are the original bot's (reference: seed-features §2).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::image::{ImageSize, ModelId, Quality};
 use crate::tokens::Tokens;
@@ -77,7 +78,14 @@ pub struct LedgerConfig {
     pub max_attempts: u32,
     /// Template id -> price multiplier ("Идеи и тренды"; all 1 in the original).
     pub templates: BTreeMap<String, u32>,
+    /// How long a batch whose `COMMIT` went unanswered keeps asking Postgres whether it
+    /// committed before its commands get [`crate::LedgerError::OutcomeUnknown`].
+    pub commit_outcome_wait: Duration,
 }
+
+/// Default of [`LedgerConfig::commit_outcome_wait`]: long enough for a restarting server or a
+/// failover to answer again, short enough for an HTTP caller to wait.
+pub const COMMIT_OUTCOME_WAIT: Duration = Duration::from_secs(10);
 
 /// The largest MAX_TASKS_PER_USER_PER_HOUR that may be configured.
 pub const RATE_WINDOW_CAPACITY: u32 = 1000;
@@ -106,6 +114,7 @@ impl LedgerConfig {
             max_grant: Tokens::from_const(100_000_000),
             max_attempts: 3,
             templates,
+            commit_outcome_wait: COMMIT_OUTCOME_WAIT,
         }
     }
 

@@ -1,4 +1,5 @@
 use tokenbot_ledger::LedgerError;
+use tokenbot_ledger::error::is_connection_loss;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -24,22 +25,10 @@ impl ProjectionError {
     /// exhausted): the projector waits and carries on from its committed checkpoint. Anything
     /// else is a bug or corrupt data and stops it.
     pub fn is_transient(&self) -> bool {
-        fn connection(e: &tokio_postgres::Error) -> bool {
-            match e.code() {
-                None => true,
-                Some(code) => {
-                    let class = &code.code()[..2];
-                    // 08: connection exception; 57: operator intervention (shutdown,
-                    // terminated backend); 53: insufficient resources.
-                    matches!(class, "08" | "57" | "53")
-                }
-            }
-        }
         match self {
-            ProjectionError::Database(e) => connection(e),
+            ProjectionError::Database(e) => is_connection_loss(e),
             ProjectionError::Pool(_) => true,
-            ProjectionError::Ledger(LedgerError::Database(e)) => connection(e),
-            ProjectionError::Ledger(LedgerError::Pool(_)) => true,
+            ProjectionError::Ledger(e) => e.is_transient(),
             _ => false,
         }
     }

@@ -239,6 +239,13 @@ impl ImportSummary {
                     reason: original::describe(&e),
                 });
             }
+            // Postgres stopped answering mid-commit; running the import again finishes the
+            // user (its key answers with what was written, if it was).
+            Err(e @ LedgerError::OutcomeUnknown { .. }) => {
+                return Err(ImportError::Ledger {
+                    reason: e.to_string(),
+                });
+            }
             Err(e) => self.skip_user(format!("user {who}: not imported: {e}")),
         }
         Ok(())
