@@ -187,7 +187,8 @@ fn parse_grant(body: &[u8]) -> Result<(Tokens, Option<String>), ApiError> {
     request_body = GrantRequest,
     responses((status = 200, body = GrantResponse), (status = 400, body = super::error::Problem),
               (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem),
-              (status = 422, body = super::error::Problem)),
+              (status = 422, body = super::error::Problem),
+              (status = 503, description = "Postgres unavailable (nothing written), or the outcome could not be learned (`outcome-unknown`: retry with the same Idempotency-Key)", body = super::error::Problem)),
     security(("admin_key" = [])))]
 pub async fn grant(
     State(state): State<AdminState>,

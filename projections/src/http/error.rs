@@ -139,6 +139,26 @@ impl From<LedgerError> for ApiError {
             LedgerError::IdempotencyConflict { .. } => Self::conflict(format!(
                 "{e}: the Idempotency-Key was already used with a different request body"
             )),
+            LedgerError::OutcomeUnknown { .. } => {
+                tracing::error!(error = %e, "admin command: outcome unknown");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "outcome-unknown",
+                    "Outcome unknown",
+                    format!(
+                        "{e}. It may or may not have been applied. Retry with the same \
+                         Idempotency-Key: a repeat is answered from the first result. A request \
+                         sent without one may apply twice if repeated; look at \
+                         GET /admin/users/{{telegram_id}}/ledger before sending it again."
+                    ),
+                )
+            }
+            _ if e.is_transient() => {
+                tracing::warn!(error = %e, "admin command: database unavailable");
+                Self::unavailable(format!(
+                    "{e}. Nothing was written; the request may be sent again."
+                ))
+            }
             _ => {
                 tracing::error!(error = %e, "admin request failed");
                 Self::internal(e.to_string())
