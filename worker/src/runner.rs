@@ -2,6 +2,11 @@
 //! deliver it, or give up and refund. Every step is a ledger command checked under the task's
 //! lock, so two workers (or one message delivered twice) can race through this code and the
 //! ledger still records one running attempt at a time, one result and at most one refund.
+//!
+//! Every command carries an idempotency key (the task, the attempt, and for a start a nonce of
+//! that one call), so that a command whose outcome the ledger could not learn
+//! ([`LedgerError::OutcomeUnknown`]) is sent again under the same key and answered with its
+//! first result if it was written, rather than refused as an invalid transition.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,8 +14,8 @@ use std::time::Duration;
 use tokenbot_bot::texts::{self, Lang};
 use tokenbot_ledger::events::TaskRequested;
 use tokenbot_ledger::{
-    CommandContext, DomainError, IdempotencyKey, Ledger, LedgerError, StartedAttempt, Task, TaskId,
-    TaskKind, TaskStatus,
+    CommandContext, DomainError, Executed, IdempotencyKey, Ledger, LedgerError, StartedAttempt,
+    Task, TaskId, TaskKind, TaskStatus,
 };
 
 use crate::config::WorkerConfig;
@@ -31,6 +36,10 @@ pub enum Disposition {
 
 /// Pause after an infrastructure error (Postgres unreachable, say) before the message returns.
 const INFRA_RETRY: Duration = Duration::from_secs(2);
+/// Times a command whose outcome could not be learned is sent again under the same key (also
+/// while Postgres stays unreachable after it) before the step gives up and lets the message
+/// return.
+const UNKNOWN_OUTCOME_RETRIES: u32 = 5;
 
 pub struct Runner {
     ledger: Ledger,
@@ -117,12 +126,13 @@ impl Runner {
             }
             let lease = chrono::Duration::from_std(self.config.lease)
                 .map_err(|_| StepError::Config("lease out of range"))?;
-            match self
-                .ledger
-                .start_task(ctx, task_id, &self.config.worker_id, lease)
-                .await
-            {
-                Ok(started) => return self.attempt(started.value, ctx).await,
+            // A nonce of this call: only its own repeat may be answered with its result.
+            let nonce = uuid::Uuid::new_v4().simple();
+            let key = step_key("task-start", task_id, task.attempts + 1, Some(nonce))?;
+            let ctx_start = ctx.clone().with_key(key);
+            let worker = &self.config.worker_id;
+            match keyed(|| self.ledger.start_task(&ctx_start, task_id, worker, lease)).await {
+                Ok((started, _)) => return self.attempt(started.value, ctx).await,
                 Err(LedgerError::Domain(DomainError::AttemptsExhausted { .. })) => {
                     // The worker on the last attempt died with it.
                     let error = "the last attempt was abandoned by its worker";
@@ -187,10 +197,14 @@ impl Runner {
         match result {
             Ok(image) => {
                 self.results.put(task_id, attempt, &image.png).await?;
-                match self
-                    .ledger
-                    .succeed_task(ctx, task_id, attempt, image.usage)
-                    .await
+                let key = step_key("task-succeed", task_id, attempt, None)?;
+                let ctx = &ctx.clone().with_key(key);
+                let usage = image.usage;
+                match keyed(|| {
+                    self.ledger
+                        .succeed_task(ctx, task_id, attempt, usage.clone())
+                })
+                .await
                 {
                     Ok(_) => {}
                     Err(e) if superseded(&e) => return Ok(Disposition::Done),
@@ -213,10 +227,13 @@ impl Runner {
                     let task = self.load(task_id).await?;
                     return self.give_up(&task, &reason, None, ctx).await;
                 }
-                match self
-                    .ledger
-                    .record_attempt_failure(ctx, task_id, attempt, &reason, true)
-                    .await
+                let key = step_key("task-attempt-failed", task_id, attempt, None)?;
+                let ctx_failed = ctx.clone().with_key(key);
+                match keyed(|| {
+                    self.ledger
+                        .record_attempt_failure(&ctx_failed, task_id, attempt, &reason, true)
+                })
+                .await
                 {
                     Ok(_) => {}
                     Err(e) if superseded(&e) => return Ok(Disposition::Done),
@@ -313,11 +330,8 @@ impl Runner {
         };
         let key = IdempotencyKey::derived("task-deliver", r.task_id)
             .map_err(|_| StepError::Config("delivery key"))?;
-        match self
-            .ledger
-            .deliver_task(&ctx.clone().with_key(key), r.task_id, &file_id)
-            .await
-        {
+        let ctx = ctx.clone().with_key(key);
+        match keyed(|| self.ledger.deliver_task(&ctx, r.task_id, &file_id)).await {
             Ok(_)
             | Err(LedgerError::Domain(DomainError::InvalidTransition { .. }))
             | Err(LedgerError::IdempotencyConflict { .. }) => {}
@@ -341,18 +355,17 @@ impl Runner {
         let r = &task.request;
         let key = IdempotencyKey::derived("task-fail", r.task_id)
             .map_err(|_| StepError::Config("failure key"))?;
-        let outcome = match self
-            .ledger
-            .fail_task(&ctx.clone().with_key(key), r.task_id, r.telegram_id, error)
-            .await
-        {
-            Ok(done) => done,
-            Err(LedgerError::Domain(DomainError::InvalidTransition { .. }))
-            | Err(LedgerError::IdempotencyConflict { .. }) => return Ok(Disposition::Done),
-            Err(e) => return Err(e.into()),
-        };
+        let ctx = ctx.clone().with_key(key);
+        let (outcome, was_unknown) =
+            match keyed(|| self.ledger.fail_task(&ctx, r.task_id, r.telegram_id, error)).await {
+                Ok(done) => done,
+                Err(LedgerError::Domain(DomainError::InvalidTransition { .. }))
+                | Err(LedgerError::IdempotencyConflict { .. }) => return Ok(Disposition::Done),
+                Err(e) => return Err(e.into()),
+            };
         tracing::info!(task_id = %r.task_id, refunded = %outcome.value.refunded, error, "task failed and refunded");
-        if !outcome.replayed {
+        // A replay after an unknown outcome is most likely this call's own first try.
+        if !outcome.replayed || was_unknown {
             metrics::counter!("worker_refunds_total").increment(1);
             let lang = self.lang_of(task).await;
             let reason = refusal.map(|f| user_reason(f, lang));
@@ -363,6 +376,51 @@ impl Runner {
             }
         }
         Ok(Disposition::Done)
+    }
+}
+
+/// The idempotency key of one step of a task: `namespace:task:attempt[:nonce]`.
+fn step_key(
+    namespace: &str,
+    task_id: TaskId,
+    attempt: u32,
+    nonce: Option<uuid::fmt::Simple>,
+) -> Result<IdempotencyKey, StepError> {
+    let value = match nonce {
+        Some(n) => format!("{task_id}:{attempt}:{n}"),
+        None => format!("{task_id}:{attempt}"),
+    };
+    IdempotencyKey::derived(namespace, value).map_err(|_| StepError::Config("step key"))
+}
+
+/// Runs a keyed ledger command; when its outcome could not be learned, sends it again under the
+/// same key (answered with the first result if that was written), and keeps doing so while
+/// Postgres cannot be reached: only this call knows the key of a start. The flag is true if an
+/// outcome was unknown on the way.
+async fn keyed<T, F, Fut>(mut call: F) -> Result<(Executed<T>, bool), LedgerError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Executed<T>, LedgerError>>,
+{
+    let mut repeats = 0;
+    let mut unknown = false;
+    loop {
+        match call().await {
+            Err(e)
+                if (e.is_outcome_unknown() || (unknown && e.is_transient()))
+                    && repeats < UNKNOWN_OUTCOME_RETRIES =>
+            {
+                repeats += 1;
+                if e.is_outcome_unknown() {
+                    unknown = true;
+                    metrics::counter!("worker_unknown_outcomes_total").increment(1);
+                }
+                tracing::warn!(error = %e, "ledger command outcome unknown; sending it again under its key");
+                tokio::time::sleep(INFRA_RETRY).await;
+            }
+            Ok(done) => return Ok((done, unknown)),
+            Err(e) => return Err(e),
+        }
     }
 }
 
