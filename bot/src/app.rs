@@ -9,6 +9,7 @@ use deadpool_postgres::Pool;
 use teloxide::Bot;
 use teloxide::dispatching::dialogue::Storage;
 use teloxide::types::{ChatId, Update, UpdateKind, User};
+use tokenbot_ledger::error::is_connection_loss;
 use tokenbot_ledger::{Actor, CommandContext, CorrelationId, Ledger, TelegramId};
 
 use crate::dialogue::State;
@@ -51,18 +52,24 @@ pub enum BotError {
 }
 
 impl BotError {
-    /// True when the update may succeed if tried again: Postgres was unreachable.
+    /// True when the update may succeed if tried again: Postgres was unreachable, or a ledger
+    /// command's outcome could not be learned (every command a flow repeats is keyed or
+    /// idempotent by nature, so handling the update again applies it at most once).
     pub fn is_transient(&self) -> bool {
         match self {
             BotError::Storage(StorageError::Pool(_)) | BotError::Pool(_) => true,
-            BotError::Storage(StorageError::Query(e)) => e.is_closed() || e.code().is_none(),
-            BotError::Ledger(tokenbot_ledger::LedgerError::Pool(_)) => true,
-            BotError::Ledger(tokenbot_ledger::LedgerError::Database(e)) => {
-                e.is_closed() || e.code().is_none()
-            }
+            BotError::Storage(StorageError::Query(e)) => is_connection_loss(e),
+            BotError::Ledger(e) => e.is_transient() || e.is_outcome_unknown(),
             _ => false,
         }
     }
+}
+
+/// Whether an update is handled for the first time or again after a transient failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    First,
+    Again,
 }
 
 /// Cheap to clone; clones share everything.
@@ -166,8 +173,14 @@ impl App {
     }
 
     /// Handles one update. Errors are logged and answered with the generic error message; they
-    /// are returned only for the caller's metrics.
+    /// are returned for the caller to retry the transient ones (see [`BotError::is_transient`]).
     pub async fn handle_update(&self, update: Update) -> Result<(), BotError> {
+        self.handle_update_with(update, Retry::First).await
+    }
+
+    /// [`App::handle_update`]; a [`Retry::Again`] of an update that failed before does not
+    /// send the error message a second time.
+    pub async fn handle_update_with(&self, update: Update, retry: Retry) -> Result<(), BotError> {
         let Some((chat, user)) = origin(&update) else {
             return Ok(()); // Channel posts, polls, ...: nothing this bot answers.
         };
@@ -206,13 +219,15 @@ impl App {
                 let _enter = span.enter();
                 tracing::error!(error = %e, "update failed");
                 metrics::counter!("bot_update_errors_total").increment(1);
-                let _ = turn
-                    .reply()
-                    .send(
-                        texts::error_generic(turn.lang),
-                        Some(crate::keyboards::main_menu(turn.lang)),
-                    )
-                    .await;
+                if retry == Retry::First {
+                    let _ = turn
+                        .reply()
+                        .send(
+                            texts::error_generic(turn.lang),
+                            Some(crate::keyboards::main_menu(turn.lang)),
+                        )
+                        .await;
+                }
                 // Not marked handled: a redelivery may succeed, and every ledger command it
                 // repeats carries an idempotency key.
                 Err(e)

@@ -17,7 +17,7 @@ pub mod storage;
 pub mod texts;
 pub mod webhook;
 
-pub use app::{App, BotConfig, BotError};
+pub use app::{App, BotConfig, BotError, Retry};
 
 use teloxide::prelude::Requester;
 use teloxide::types::BotCommand;

@@ -1,7 +1,7 @@
 //! Slash commands: /start, /help, /cancel, /balance (/tokens), /guide, and the admin ones.
 
-use tokenbot_ledger::Account;
 use tokenbot_ledger::events::AccountOpened;
+use tokenbot_ledger::{Account, IdempotencyKey};
 
 use super::admin;
 use crate::app::{BotError, Turn};
@@ -90,10 +90,18 @@ async fn start(turn: &Turn<'_>) -> Result<State, BotError> {
         first_name: Some(turn.user.first_name.clone()),
         language_code: turn.user.language_code.clone(),
     };
+    // Keyed by the update (and the user: bots sharing a database have their own update ids), so
+    // handling it again after a lost connection answers as the first time did, "welcome"
+    // rather than "welcome back".
+    let key = IdempotencyKey::derived(
+        "tg-start",
+        format!("{}:{}", turn.telegram_id, turn.update_id),
+    )
+    .map_err(|e| BotError::Internal(e.to_string()))?;
     let opened = turn
         .app
         .ledger
-        .open_account(&turn.command(), profile)
+        .open_account(&turn.command().with_key(key), profile)
         .await?
         .value;
     let text = if opened.newly_opened {
