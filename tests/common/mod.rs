@@ -10,6 +10,7 @@ use tokenbot_ledger::{
 use tokenbot_testkit::TestDatabase;
 
 pub mod chat;
+pub mod cut;
 pub mod pipeline;
 
 pub struct TestLedger {

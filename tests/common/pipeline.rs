@@ -11,7 +11,9 @@ use tokenbot_ledger::bus::BusConfig;
 use tokenbot_ledger::relay::{self, RelayConfig};
 use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_ledger::subscription::{Subscription, SubscriptionOptions};
-use tokenbot_ledger::{Event, LogCursor, StreamId, StreamVersion, Task, TaskId, TelegramId};
+use tokenbot_ledger::{
+    Event, Ledger, LogCursor, StreamId, StreamVersion, Task, TaskId, TelegramId,
+};
 use tokenbot_projections::live::{self, LiveConfig};
 use tokenbot_projections::{LIVE_SCHEMA, Projection};
 use tokenbot_testkit::TestNats;
@@ -156,37 +158,7 @@ impl Pipeline {
 
     /// Waits for the task to reach a final state, following the ledger (no polling loop).
     pub async fn final_state(&self, task: TaskId) -> Task {
-        let stream = StreamId::task(task);
-        let mut sub = Subscription::new(
-            self.t.ledger.store().clone(),
-            LogCursor::START,
-            SubscriptionOptions::default(),
-        )
-        .await;
-        let wait = async {
-            loop {
-                let batch = sub.next_batch().await.expect("read the log");
-                let done = batch.iter().any(|e| {
-                    e.stream_id == stream
-                        && matches!(e.event_type.as_str(), "TaskDelivered" | "TaskFailed")
-                });
-                if done {
-                    return;
-                }
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(60), wait)
-            .await
-            .unwrap_or_else(|_| panic!("task {task} did not finish within 60 s"));
-        let t = self
-            .t
-            .ledger
-            .task(task)
-            .await
-            .expect("read task")
-            .expect("task exists");
-        assert!(t.status.is_final());
-        t
+        final_task(&self.t.ledger, task).await
     }
 
     /// The event types of a task's stream, in order.
@@ -220,4 +192,37 @@ impl Drop for Pipeline {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// Waits for the task to reach a final state, following the log of `ledger` (no polling loop).
+pub async fn final_task(ledger: &Ledger, task: TaskId) -> Task {
+    let stream = StreamId::task(task);
+    let mut sub = Subscription::new(
+        ledger.store().clone(),
+        LogCursor::START,
+        SubscriptionOptions::default(),
+    )
+    .await;
+    let wait = async {
+        loop {
+            let batch = sub.next_batch().await.expect("read the log");
+            let done = batch.iter().any(|e| {
+                e.stream_id == stream
+                    && matches!(e.event_type.as_str(), "TaskDelivered" | "TaskFailed")
+            });
+            if done {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), wait)
+        .await
+        .unwrap_or_else(|_| panic!("task {task} did not finish within 60 s"));
+    let t = ledger
+        .task(task)
+        .await
+        .expect("read task")
+        .expect("task exists");
+    assert!(t.status.is_final());
+    t
 }
