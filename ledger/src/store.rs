@@ -21,7 +21,9 @@ pub const NOTIFY_CHANNEL: &str = "ledger_events";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Executed<R> {
     pub value: R,
-    /// Positions of the appended events, in append order.
+    /// Positions of the appended events, in append order. Empty in one rare case besides "none
+    /// appended": the batch's connection broke at COMMIT, Postgres then said it committed, but
+    /// its events could not be read back before the ledger stopped waiting.
     pub positions: Vec<Position>,
     /// True when this is the stored result of an earlier call with the same key.
     #[serde(skip)]
