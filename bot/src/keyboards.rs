@@ -1,68 +1,48 @@
 //! Inline keyboards. Every payload comes from [`CallbackData::encode`], so what the buttons send
-//! is exactly what [`CallbackData::parse`] accepts.
+//! is exactly what [`CallbackData::parse`] accepts; every label comes from [`texts::buttons`].
 
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use tokenbot_ledger::{ImageSize, Quality, TaskId, TaskKind};
 
 use crate::callback::{AdminAction, CallbackData, DraftId, MenuTarget};
-use crate::texts::{self, Lang};
-
-const SELECTED: &str = "✅ ";
+use crate::texts::{self, Lang, buttons};
 
 fn button(text: impl Into<String>, data: &CallbackData) -> InlineKeyboardButton {
     InlineKeyboardButton::callback(text, data.encode())
 }
 
-fn pick(lang: Lang, ru: &'static str, en: &'static str) -> &'static str {
-    match lang {
-        Lang::Ru => ru,
-        Lang::En => en,
-    }
-}
-
-fn marked(selected: bool, label: &str) -> String {
+fn marked(lang: Lang, selected: bool, label: String) -> String {
     if selected {
-        format!("{SELECTED}{label}")
+        buttons::selected(lang, &label)
     } else {
-        label.to_string()
+        label
     }
 }
 
 fn back_row(lang: Lang) -> Vec<InlineKeyboardButton> {
-    vec![button(
-        pick(lang, "◀️ Назад в меню", "◀️ Back to menu"),
-        &CallbackData::NavMenu,
-    )]
+    vec![button(buttons::back_to_menu(lang), &CallbackData::NavMenu)]
 }
 
 /// The original's 3×2 menu plus a Guide row: the original handled `menu:guide` but offered no
 /// button for it, so the guide was reachable only by typing /guide.
 pub fn main_menu(lang: Lang) -> InlineKeyboardMarkup {
-    let item = |target: MenuTarget, ru: &'static str, en: &'static str| {
-        button(pick(lang, ru, en), &CallbackData::Menu(target))
+    let item = |target: MenuTarget, label: fn(Lang) -> String| {
+        button(label(lang), &CallbackData::Menu(target))
     };
     InlineKeyboardMarkup::new([
         vec![
-            item(
-                MenuTarget::Generate,
-                "🎨 Создать картинку",
-                "🎨 Create a picture",
-            ),
-            item(MenuTarget::Edit, "✏️ Редактировать фото", "✏️ Edit a photo"),
+            item(MenuTarget::Generate, buttons::generate),
+            item(MenuTarget::Edit, buttons::edit),
         ],
         vec![
-            item(MenuTarget::Model, "🤖 Выбрать модель", "🤖 Choose a model"),
-            item(MenuTarget::Profile, "👤 Личный кабинет", "👤 My account"),
+            item(MenuTarget::Model, buttons::model),
+            item(MenuTarget::Profile, buttons::profile),
         ],
         vec![
-            item(MenuTarget::Tokens, "💰 Купить токены", "💰 Buy tokens"),
-            item(
-                MenuTarget::Trends,
-                "💡 Идеи и тренды",
-                "💡 Ideas and trends",
-            ),
+            item(MenuTarget::Tokens, buttons::tokens),
+            item(MenuTarget::Trends, buttons::trends),
         ],
-        vec![item(MenuTarget::Guide, "📖 Гайд", "📖 Guide")],
+        vec![item(MenuTarget::Guide, buttons::guide)],
     ])
 }
 
@@ -84,7 +64,7 @@ pub fn confirm(
         .into_iter()
         .map(|q| {
             button(
-                marked(q == quality, texts::quality_label(lang, q)),
+                marked(lang, q == quality, texts::quality_label(lang, q)),
                 &CallbackData::Quality { draft, quality: q },
             )
         })
@@ -93,7 +73,7 @@ pub fn confirm(
         .into_iter()
         .map(|s| {
             button(
-                marked(s == size, texts::size_label(lang, s)),
+                marked(lang, s == size, texts::size_label(lang, s)),
                 &CallbackData::Size { draft, size: s },
             )
         })
@@ -107,18 +87,15 @@ pub fn confirm(
         qualities,
         sizes,
         vec![
-            button(pick(lang, "✅ Подтвердить", "✅ Confirm"), &confirm),
-            button(
-                pick(lang, "❌ Отмена", "❌ Cancel"),
-                &CallbackData::Cancel { draft },
-            ),
+            button(buttons::confirm(lang), &confirm),
+            button(buttons::cancel(lang), &CallbackData::Cancel { draft }),
         ],
     ])
 }
 
 pub fn templates(lang: Lang) -> InlineKeyboardMarkup {
     let mut rows: Vec<Vec<InlineKeyboardButton>> = texts::templates(lang)
-        .iter()
+        .into_iter()
         .map(|t| vec![button(t.name, &CallbackData::Template(t.id.to_string()))])
         .collect();
     rows.push(back_row(lang));
@@ -136,7 +113,7 @@ pub fn models(lang: Lang, available: &[&str], current: &str) -> InlineKeyboardMa
             let round_trips = CallbackData::parse(&data.encode()).is_ok_and(|p| p == data);
             round_trips.then(|| {
                 let label = texts::model_label_plain(lang, id);
-                vec![button(marked(*id == current, &label), &data)]
+                vec![button(marked(lang, *id == current, label), &data)]
             })
         })
         .collect();
@@ -150,7 +127,7 @@ pub fn profile(lang: Lang, done: &[(usize, TaskKind, TaskId)]) -> InlineKeyboard
     let mut rows: Vec<Vec<InlineKeyboardButton>> = done
         .iter()
         .map(|(number, kind, task)| {
-            let text = format!("🖼 {number}. {}", texts::task_kind_label(lang, *kind));
+            let text = buttons::history(lang, *number, *kind);
             vec![button(text, &CallbackData::HistoryShow(*task))]
         })
         .collect();
@@ -161,11 +138,7 @@ pub fn profile(lang: Lang, done: &[(usize, TaskKind, TaskId)]) -> InlineKeyboard
 pub fn buy_tokens(lang: Lang) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new([
         vec![button(
-            pick(
-                lang,
-                "🔜 Оплата скоро будет доступна",
-                "🔜 Payments are coming soon",
-            ),
+            buttons::payments_coming_soon(lang),
             &CallbackData::TokensComingSoon,
         )],
         back_row(lang),
@@ -173,32 +146,24 @@ pub fn buy_tokens(lang: Lang) -> InlineKeyboardMarkup {
 }
 
 pub fn admin_panel(lang: Lang) -> InlineKeyboardMarkup {
-    let item = |action: AdminAction, ru: &'static str, en: &'static str| {
-        button(pick(lang, ru, en), &CallbackData::Admin(action))
+    let item = |action: AdminAction, label: fn(Lang) -> String| {
+        button(label(lang), &CallbackData::Admin(action))
     };
     InlineKeyboardMarkup::new([
         vec![
-            item(AdminAction::Stats, "📊 Статистика", "📊 Statistics"),
-            item(
-                AdminAction::TopUsers,
-                "👥 Топ пользователей",
-                "👥 Top users",
-            ),
+            item(AdminAction::Stats, buttons::admin_stats),
+            item(AdminAction::TopUsers, buttons::admin_top_users),
         ],
         vec![
-            item(
-                AdminAction::ModelUsage,
-                "📈 Использование моделей",
-                "📈 Model usage",
-            ),
-            item(AdminAction::Refresh, "🔄 Обновить", "🔄 Refresh"),
+            item(AdminAction::ModelUsage, buttons::admin_model_usage),
+            item(AdminAction::Refresh, buttons::admin_refresh),
         ],
     ])
 }
 
 pub fn admin_back(lang: Lang) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new([vec![button(
-        pick(lang, "◀️ Назад", "◀️ Back"),
+        buttons::back(lang),
         &CallbackData::Admin(AdminAction::Back),
     )]])
 }
@@ -210,8 +175,6 @@ mod tests {
 
     use super::*;
     use crate::callback::MAX_CALLBACK_BYTES;
-
-    const LANGS: [Lang; 2] = [Lang::Ru, Lang::En];
 
     /// Rows of (text, callback data); also checks every payload parses and fits.
     fn grid(kb: &InlineKeyboardMarkup) -> Vec<Vec<(String, String)>> {
@@ -249,7 +212,7 @@ mod tests {
 
     #[test]
     fn main_menu_is_the_original_plus_guide() {
-        for lang in LANGS {
+        for lang in Lang::ALL {
             assert_eq!(
                 data(&main_menu(lang)),
                 [
@@ -334,7 +297,7 @@ mod tests {
         let marks = rows
             .iter()
             .flatten()
-            .filter(|(t, _)| t.starts_with(SELECTED))
+            .filter(|(t, _)| t.starts_with("✅ "))
             .count();
         assert_eq!(marks, 3, "one quality, one size and the confirm button");
     }

@@ -3,7 +3,8 @@
 //! An update arrives by webhook ([`webhook`]) or long polling ([`polling`]) and goes to
 //! [`app::App::handle_update`], which loads the chat's dialogue ([`dialogue`], stored by
 //! [`storage`]), runs the flow for it ([`flows`]) and replies ([`reply`]) with the original's texts
-//! ([`texts`]) and keyboards ([`keyboards`], [`callback`]). Money moves only through ledger
+//! ([`texts`], the `tokenbot-texts` crate the worker shares) and keyboards ([`keyboards`],
+//! [`callback`]). Money moves only through ledger
 //! commands with idempotency keys, so a double tap or a redelivered update pays once.
 
 pub mod app;
@@ -14,30 +15,33 @@ pub mod keyboards;
 pub mod polling;
 pub mod reply;
 pub mod storage;
-pub mod texts;
 pub mod webhook;
 
 pub use app::{App, BotConfig, BotError, Retry};
+/// Every user-visible string, in Russian and English.
+pub use tokenbot_texts as texts;
 
+use teloxide::payloads::SetMyCommandsSetters;
 use teloxide::prelude::Requester;
 use teloxide::types::BotCommand;
+use texts::Lang;
 
-/// The command list Telegram shows in the client's menu (the original registered none).
+/// The command list Telegram shows in the client's menu (the original registered none): the
+/// Russian one for everybody, the English one for clients set to English (Telegram matches the
+/// user's `language_code`, as [`Lang::from_code`] does).
 pub async fn register_commands(bot: &teloxide::Bot) -> Result<(), teloxide::RequestError> {
-    let commands = [
-        ("start", "Главное меню / Main menu"),
-        ("balance", "Баланс / Balance"),
-        ("guide", "Как пользоваться / Guide"),
-        ("help", "Команды / Commands"),
-        ("cancel", "Отменить действие / Cancel"),
-    ];
-    bot.set_my_commands(
-        commands
-            .iter()
-            .map(|(c, d)| BotCommand::new(*c, *d))
-            .collect::<Vec<_>>(),
-    )
-    .await?;
+    for lang in Lang::ALL {
+        let commands: Vec<BotCommand> = texts::buttons::command_menu(lang)
+            .into_iter()
+            .map(|(command, description)| BotCommand::new(command, description))
+            .collect();
+        let request = bot.set_my_commands(commands);
+        if lang == Lang::default() {
+            request.await?;
+        } else {
+            request.language_code(lang.code()).await?;
+        }
+    }
     Ok(())
 }
 
@@ -55,5 +59,55 @@ pub async fn prune_handled_updates(app: App, shutdown: tokenbot_ledger::shutdown
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning handled update ids failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use tokenbot_fake_telegram::FakeTelegram;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn command_menu_in_russian_by_default_and_in_english_for_en() {
+        let fake = FakeTelegram::start().await.expect("the fake starts");
+        let bot = teloxide::Bot::new(FakeTelegram::TOKEN).set_api_url(fake.api_url());
+        register_commands(&bot).await.expect("setMyCommands");
+        // Registering again at the next start replaces the lists rather than adding to them.
+        register_commands(&bot).await.expect("setMyCommands again");
+        let sets = fake.commands();
+        assert_eq!(sets.len(), 2, "{sets:?}");
+        let menu = |language: Option<&str>| {
+            let set = sets
+                .iter()
+                .find(|s| s.language_code.as_deref() == language)
+                .unwrap_or_else(|| panic!("no list for {language:?}: {sets:?}"));
+            assert_eq!(set.scope, json!({"type": "default"}));
+            set.commands
+                .iter()
+                .map(|c| (c.command.as_str(), c.description.as_str()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            menu(None),
+            [
+                ("start", "Главное меню"),
+                ("balance", "Баланс"),
+                ("guide", "Как пользоваться"),
+                ("help", "Команды"),
+                ("cancel", "Отменить действие"),
+            ]
+        );
+        assert_eq!(
+            menu(Some("en")),
+            [
+                ("start", "Main menu"),
+                ("balance", "Balance"),
+                ("guide", "Guide"),
+                ("help", "Commands"),
+                ("cancel", "Cancel"),
+            ]
+        );
     }
 }

@@ -11,12 +11,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokenbot_bot::texts::{self, Lang};
 use tokenbot_ledger::events::TaskRequested;
 use tokenbot_ledger::{
     CommandContext, DomainError, Executed, IdempotencyKey, Ledger, LedgerError, StartedAttempt,
     Task, TaskId, TaskKind, TaskStatus,
 };
+use tokenbot_texts::{self as texts, Lang};
 
 use crate::config::WorkerConfig;
 use crate::provider::{ImageProvider, ImageRequest, ProviderError, Refusal};
@@ -50,28 +50,13 @@ pub struct Runner {
 }
 
 fn user_reason(refusal: Refusal, lang: Lang) -> String {
-    let (ru, en) = match refusal {
-        Refusal::Moderation => (
-            "запрос отклонён системой безопасности OpenAI; измените описание",
-            "OpenAI's safety system rejected the request; try a different description",
-        ),
-        Refusal::InvalidImage => (
-            "исходное изображение не подходит (формат или размер)",
-            "the source image cannot be used (format or size)",
-        ),
-        Refusal::BadRequest => (
-            "сервис генерации отклонил запрос",
-            "the image service rejected the request",
-        ),
-        Refusal::Configuration => (
-            "сервис генерации временно недоступен",
-            "the image service is not available right now",
-        ),
+    let refusal = match refusal {
+        Refusal::Moderation => texts::Refusal::Moderation,
+        Refusal::InvalidImage => texts::Refusal::InvalidImage,
+        Refusal::BadRequest => texts::Refusal::BadRequest,
+        Refusal::Configuration => texts::Refusal::Configuration,
     };
-    match lang {
-        Lang::Ru => ru.to_string(),
-        Lang::En => en.to_string(),
-    }
+    texts::refusal_reason(lang, refusal)
 }
 
 impl Runner {

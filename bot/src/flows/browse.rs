@@ -113,7 +113,7 @@ pub(crate) async fn choose_model(
     turn.reply()
         .edit(
             tap.message,
-            texts::model_info(lang, &name, texts::model_description(lang, model.as_str())),
+            texts::model_info(lang, &name, &texts::model_description(lang, model.as_str())),
             Some(keyboards::models(lang, &offered, model.as_str())),
         )
         .await?;

@@ -173,7 +173,7 @@ pub(crate) async fn template(turn: &Turn<'_>, tap: &Tap<'_>, id: &str) -> Result
     let kind = DraftKind::Template {
         template_id: template.id.to_string(),
     };
-    let draft = new_draft(turn, kind, template.prompt, &account);
+    let draft = new_draft(turn, kind, &template.prompt, &account);
     let (text, keyboard) = screen(turn, &draft, account.balance)?;
     turn.reply().edit(tap.message, text, Some(keyboard)).await?;
     tap.done(turn).await?;
@@ -199,10 +199,10 @@ fn screen(
         .cost(draft.quality, draft.size, draft.template_id())
         .map_err(LedgerError::from)?;
     let template = draft.template_id().and_then(|id| texts::template(lang, id));
-    let kind = match (&draft.kind, template) {
+    let kind = match (&draft.kind, &template) {
         (DraftKind::Template { .. }, Some(t)) => ConfirmKind::Template {
-            name: t.name,
-            description: t.description,
+            name: &t.name,
+            description: &t.description,
         },
         (DraftKind::Edit { .. }, _) => ConfirmKind::Edit,
         _ => ConfirmKind::Generate,
@@ -350,7 +350,7 @@ pub(crate) async fn confirm(
                 .template_id()
                 .and_then(|t| texts::template(lang, t))
                 .map(|t| t.name);
-            let text = texts::task_created(lang, receipt.value.task_id, kind, template);
+            let text = texts::task_created(lang, receipt.value.task_id, kind, template.as_deref());
             turn.reply()
                 .edit(tap.message, text, Some(keyboards::main_menu(lang)))
                 .await?;
