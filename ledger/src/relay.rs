@@ -30,6 +30,8 @@ pub struct RelayConfig {
     pub retry_max: Duration,
     /// Also run the hash-chain sealer beside the relay (its own loop, never in the publish path).
     pub seal: bool,
+    /// Sign the chain head into checkpoints on the checkpoint stream (`None`: no signing key).
+    pub checkpoints: Option<crate::checkpoint::CheckpointSettings>,
 }
 
 impl Default for RelayConfig {
@@ -40,6 +42,7 @@ impl Default for RelayConfig {
             retry_min: Duration::from_millis(50),
             retry_max: Duration::from_secs(5),
             seal: true,
+            checkpoints: None,
         }
     }
 }
@@ -140,9 +143,14 @@ pub async fn run(
     progress: Option<tokio::sync::watch::Sender<LogCursor>>,
 ) -> Result<(), RelayError> {
     let sealer = config.seal.then(|| {
+        let checkpointer = config
+            .checkpoints
+            .clone()
+            .map(|c| crate::checkpoint::Checkpointer::new(js.clone(), bus.clone(), c));
         tokio::spawn(hash_chain::run_sealer(
             store.clone(),
             Duration::from_millis(200),
+            checkpointer,
             shutdown.clone(),
         ))
     });
