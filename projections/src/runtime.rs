@@ -101,6 +101,27 @@ impl Projection {
     }
 }
 
+/// Advisory lock keys of the tables of `projections` in `schema`, sorted (so that takers of
+/// several never deadlock). Every batch that writes them takes these first, before any write
+/// gives its transaction an id; `projections diff` and `rebuild` hold them to stop the live
+/// tables moving while they compare or swap, and so make the projector wait without holding
+/// back anyone else's horizon.
+pub(crate) fn lock_keys(schema: &str, projections: &[Projection]) -> Vec<i64> {
+    // FNV-1a: stable across processes and releases, unlike std's hasher.
+    let fnv = |text: &str| {
+        text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    };
+    let mut keys: Vec<i64> = projections
+        .iter()
+        .map(|p| fnv(&format!("projection:{schema}.{}", p.name())) as i64)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
 /// Where each projection has got to (START for one that never ran).
 pub async fn checkpoints(
     client: &impl GenericClient,
@@ -184,6 +205,11 @@ pub async fn apply_batch(
 
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) AS k",
+        &[&lock_keys(schema, projections)],
+    )
+    .await?;
     let mut applied = Applied {
         cursor: Some(last_cursor),
         ..Default::default()
