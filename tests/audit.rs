@@ -592,3 +592,59 @@ async fn a_refund_to_the_wrong_account_or_without_its_task_side_is_named() {
         violation.reason
     );
 }
+
+/// An auditor's cron job runs verify while users generate pictures: the relay publishes and the
+/// sealer seals all the while. Small batches put many batch boundaries on a moving tail; not one
+/// run may report tampering that did not happen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_in_a_loop_during_load_raises_no_false_alarm() {
+    use tokenbot_ledger::EventStore;
+    use tokenbot_ledger::bus::BusConfig;
+    use tokenbot_ledger::relay::{self, RelayConfig};
+    use tokenbot_ledger::shutdown::Shutdown;
+    use tokenbot_ledger::verify::{VerifyOptions, verify_with};
+    let t = ledger().await;
+    let nats = tokenbot_testkit::TestNats::start().await;
+    let js = common::pipeline::jetstream(nats.url()).await;
+    let shutdown = Shutdown::new();
+    let relay = tokio::spawn(relay::run(
+        t.ledger.store().clone(),
+        js,
+        BusConfig::prefixed(nats.prefix()),
+        RelayConfig::default(),
+        shutdown.clone(),
+        None,
+    ));
+    let ledger = t.ledger.clone();
+    let load = tokio::spawn(async move { random_workload(&ledger, 11, 15, 1500).await });
+
+    let auditor = EventStore::new(t.reader().await);
+    let options = VerifyOptions {
+        batch_size: 7,
+        ..Default::default()
+    };
+    let mut runs = 0;
+    let mut sealed_seen = Vec::new();
+    while !load.is_finished() || runs < 5 {
+        let report = verify_with(&auditor, &options, |_| {})
+            .await
+            .expect("verify runs");
+        assert!(
+            report.ok(),
+            "run {runs} after {} events: {:?}",
+            report.events,
+            report.violation
+        );
+        sealed_seen.push(report.sealed);
+        runs += 1;
+    }
+    assert!(load.await.expect("join") > 100, "the load did things");
+    shutdown.cancel();
+    relay.await.expect("join").expect("relay");
+    assert!(
+        sealed_seen.windows(2).any(|w| w[0] < w[1]),
+        "the sealer moved during the runs: {sealed_seen:?}"
+    );
+    assert!(runs >= 5);
+    eprintln!("{runs} verify runs during the load, sealed counts {sealed_seen:?}");
+}

@@ -17,7 +17,10 @@ use tokenbot_ledger::migrations::MIGRATION_LOCK_KEY;
 use tokenbot_ledger::{Database, LogCursor};
 
 use crate::error::ProjectionError;
-use crate::runtime::{LIVE_SCHEMA, Projection, catch_up, checkpoints, lock_keys};
+use crate::runtime::{
+    BACKGROUND_BATCH, LIVE_SCHEMA, Projection, catch_up_batched as catch_up_in, checkpoints,
+    lock_keys,
+};
 
 /// Where `diff` replays: the temporary schema of its own session, so a role that may only read
 /// (an auditor's) can run it, and nothing is left behind if it dies.
@@ -69,10 +72,18 @@ pub async fn rebuild(
         .await?;
     // Everything visible now, without a lock: the long part.
     let mut events = 0u64;
-    let replayed = catch_up(pool, shadow, &projections, LogCursor::START, None, |n| {
-        events = n;
-        progress(n)
-    })
+    let replayed = catch_up_in(
+        pool,
+        shadow,
+        &projections,
+        LogCursor::START,
+        None,
+        BACKGROUND_BATCH,
+        |n| {
+            events = n;
+            progress(n)
+        },
+    )
     .await?;
 
     let mut client = pool.get().await?;
@@ -85,10 +96,18 @@ pub async fn rebuild(
     .await?;
     // What was committed during the replay: little.
     let first = events;
-    let cursor = catch_up(pool, shadow, &projections, replayed, None, |n| {
-        events = first + n;
-        progress(first + n)
-    })
+    let cursor = catch_up_in(
+        pool,
+        shadow,
+        &projections,
+        replayed,
+        None,
+        BACKGROUND_BATCH,
+        |n| {
+            events = first + n;
+            progress(first + n)
+        },
+    )
     .await?;
     // Rights are set under the migration lock (two concurrent GRANTs on a table conflict).
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
@@ -191,12 +210,13 @@ pub async fn diff(
         .await?;
     let mut events = 0u64;
     let before = live_checkpoint().await?;
-    let replayed = catch_up(
+    let replayed = catch_up_in(
         pool,
         DIFF_SCHEMA,
         &[projection],
         LogCursor::START,
         Some(before),
+        BACKGROUND_BATCH,
         |n| {
             events = n;
             progress(n)
@@ -218,12 +238,13 @@ pub async fn diff(
         });
     }
     let first = events;
-    catch_up(
+    catch_up_in(
         pool,
         DIFF_SCHEMA,
         &[projection],
         replayed,
         Some(live),
+        BACKGROUND_BATCH,
         |n| progress(first + n),
     )
     .await?;

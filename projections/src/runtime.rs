@@ -17,6 +17,11 @@ pub const LIVE_SCHEMA: &str = "projections";
 /// Events read from Postgres per catch-up batch.
 pub const CATCH_UP_BATCH: i64 = 10_000;
 
+/// Events per batch of a replay that runs beside the live system (rebuild, diff): each batch's
+/// write holds a transaction id, and with it every reader of the global order, for as long as
+/// it takes, so these stay small.
+pub const BACKGROUND_BATCH: i64 = 2_000;
+
 /// A read model with its own tables and checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Projection {
@@ -205,6 +210,11 @@ pub async fn apply_batch(
 
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    // The advisory locks serialize each projection's writers (a second projector process, a
+    // rebuild swapping tables, a diff comparing): taken before anything is written, so waiting
+    // for them gives this transaction no id. It gets one at its first write (the rows, after
+    // the events were loaded and applied in memory), which keeps the time it holds back every
+    // reader of the global order short.
     tx.execute(
         "SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) AS k",
         &[&lock_keys(schema, projections)],
@@ -215,6 +225,7 @@ pub async fn apply_batch(
         ..Default::default()
     };
     for p in projections {
+        // Inserts only the first time (a conflict writes nothing and takes no transaction id).
         tx.execute(
             &format!(
                 "INSERT INTO {schema}.checkpoints (name, tx_id, position) VALUES ($1, '0'::xid8, 0) ON CONFLICT (name) DO NOTHING"
@@ -222,11 +233,9 @@ pub async fn apply_batch(
             &[&p.name()],
         )
         .await?;
-        // The row lock serializes this projection's writers: a second projector process, or a
-        // rebuild swapping tables, waits here instead of double-applying.
         let row = tx
             .query_one(
-                &format!("SELECT tx_id::text, position FROM {schema}.checkpoints WHERE name = $1 FOR UPDATE"),
+                &format!("SELECT tx_id::text, position FROM {schema}.checkpoints WHERE name = $1"),
                 &[&p.name()],
             )
             .await?;
@@ -285,13 +294,35 @@ pub async fn catch_up(
     projections: &[Projection],
     from: LogCursor,
     until: Option<LogCursor>,
+    progress: impl FnMut(u64),
+) -> Result<LogCursor, ProjectionError> {
+    catch_up_batched(
+        pool,
+        schema,
+        projections,
+        from,
+        until,
+        CATCH_UP_BATCH,
+        progress,
+    )
+    .await
+}
+
+/// [`catch_up`] in batches of `batch_size` events.
+pub async fn catch_up_batched(
+    pool: &Pool,
+    schema: &str,
+    projections: &[Projection],
+    from: LogCursor,
+    until: Option<LogCursor>,
+    batch_size: i64,
     mut progress: impl FnMut(u64),
 ) -> Result<LogCursor, ProjectionError> {
     let mut cursor = from;
     let mut done = 0u64;
     loop {
         let client = pool.get().await?;
-        let mut batch = read_log(&client, cursor, CATCH_UP_BATCH).await?;
+        let mut batch = read_log(&client, cursor, batch_size.max(1)).await?;
         drop(client);
         if let Some(limit) = until {
             batch.retain(|e| e.cursor() <= limit);
