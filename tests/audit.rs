@@ -648,3 +648,60 @@ async fn verify_in_a_loop_during_load_raises_no_false_alarm() {
     assert!(runs >= 5);
     eprintln!("{runs} verify runs during the load, sealed counts {sealed_seen:?}");
 }
+
+/// Split credentials, as in compose.yaml: the owner migrates; the processes hold only the
+/// writer's URL, cannot migrate, and refuse to run on a schema older than they need.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_owner_migrates() {
+    use tokenbot_ledger::roles::WRITER_ROLE;
+    let t = ledger().await;
+    let writer_url = t.db.url_as(WRITER_ROLE);
+    let run = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tokenbot"));
+        command.args(args).env_remove("RUST_LOG");
+        command.env_remove("MIGRATION_DATABASE_URL");
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        command.output().expect("the binary runs")
+    };
+    let owner = run(
+        &[
+            ("DATABASE_URL", writer_url.as_str()),
+            ("MIGRATION_DATABASE_URL", t.db.url()),
+        ],
+        &["migrate"],
+    );
+    assert_eq!(owner.status.code(), Some(0), "{}", stderr(&owner));
+    assert!(stdout(&owner).contains("tokenbot_writer"));
+
+    let writer_only = run(&[("DATABASE_URL", writer_url.as_str())], &["migrate"]);
+    assert_eq!(writer_only.status.code(), Some(1));
+    assert!(
+        stderr(&writer_only).contains("MIGRATION_DATABASE_URL"),
+        "{}",
+        stderr(&writer_only)
+    );
+
+    // A release that needs a newer schema than the database has.
+    t.db.pool()
+        .get()
+        .await
+        .expect("owner")
+        .batch_execute("DELETE FROM ledger_schema_history WHERE version = (SELECT max(version) FROM ledger_schema_history)")
+        .await
+        .expect("pretend the last migration is pending");
+    let stale = run(
+        &[
+            ("DATABASE_URL", writer_url.as_str()),
+            ("NATS_URL", "nats://127.0.0.1:1"),
+        ],
+        &["relay"],
+    );
+    assert_eq!(stale.status.code(), Some(1));
+    assert!(
+        stderr(&stale).contains("run `tokenbot migrate` with MIGRATION_DATABASE_URL"),
+        "{}",
+        stderr(&stale)
+    );
+}
