@@ -437,23 +437,65 @@ async fn auditor_commands_fit_scripts() {
     );
 }
 
+/// A `TokensRefunded` written straight to `owner`'s account through the low-level append (which
+/// checks only the account's own rules); returns its position.
+async fn forge_refund(
+    t: &TestLedger,
+    owner: tokenbot_ledger::TelegramId,
+    task: tokenbot_ledger::TaskId,
+    balance_after: u32,
+) -> tokenbot_ledger::Position {
+    use tokenbot_ledger::events::TokensRefunded;
+    use tokenbot_ledger::{Event, ExpectedVersion, StreamAppend, StreamId, Tokens};
+    let (_, version) = t.ledger.account(owner).await.expect("read").expect("open");
+    let appended = t
+        .ledger
+        .append(
+            &system(),
+            vec![StreamAppend {
+                stream: StreamId::account(owner),
+                expected: ExpectedVersion::Exact(version),
+                events: vec![Event::TokensRefunded(TokensRefunded {
+                    task_id: task,
+                    amount: Tokens::from_const(100),
+                    reason: "forged".into(),
+                    balance_after: Tokens::from_const(balance_after),
+                })],
+            }],
+        )
+        .await
+        .expect("the low-level door takes it");
+    appended.positions[0]
+}
+
+/// A task `owner` paid 100 for.
+async fn paid_task(t: &TestLedger, owner: tokenbot_ledger::TelegramId) -> tokenbot_ledger::TaskId {
+    t.ledger
+        .request_task(&ctx(owner), low_task(owner, "paid"))
+        .await
+        .expect("debit")
+        .value
+        .task_id
+}
+
+/// What verify finds (it must find something).
+async fn finding(t: &TestLedger) -> tokenbot_ledger::verify::Violation {
+    verify::verify(t.ledger.store(), |_| {})
+        .await
+        .expect("verify")
+        .violation
+        .expect("a finding")
+}
+
 /// The typed commands refund a task once; the low-level append (imports, tools) checks only each
 /// stream's own rules, so a second `TokensRefunded` with a consistent `balance_after` goes in.
 /// verify checks refunds on both sides and names it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_second_refund_is_named_by_position() {
-    use tokenbot_ledger::events::TokensRefunded;
-    use tokenbot_ledger::{Event, ExpectedVersion, StreamAppend, StreamId, Tokens};
     let t = ledger().await;
     let u = user(2600);
     open_with(&t.ledger, u, 1_000).await;
-    let task = t
-        .ledger
-        .request_task(&ctx(u), low_task(u, "refunded"))
-        .await
-        .expect("debit")
-        .value
-        .task_id;
+    let task = paid_task(&t, u).await;
     t.ledger
         .fail_task(&system(), task, u, "gave up")
         .await
@@ -463,31 +505,10 @@ async fn a_forged_second_refund_is_named_by_position() {
         .expect("verify");
     assert!(clean.ok(), "{:?}", clean.violation);
 
-    let (account, version) = t.ledger.account(u).await.expect("read").expect("open");
-    assert_eq!(account.balance, Tokens::from_const(1_000));
-    let forged = t
-        .ledger
-        .append(
-            &system(),
-            vec![StreamAppend {
-                stream: StreamId::account(u),
-                expected: ExpectedVersion::Exact(version),
-                events: vec![Event::TokensRefunded(TokensRefunded {
-                    task_id: task,
-                    amount: Tokens::from_const(100),
-                    reason: "again".into(),
-                    balance_after: Tokens::from_const(1_100),
-                })],
-            }],
-        )
-        .await
-        .expect("the low-level door takes it");
-    let position = forged.positions[0];
+    assert_eq!(balance(&t.ledger, u).await.get(), 1_000);
+    let position = forge_refund(&t, u, task, 1_100).await;
 
-    let report = verify::verify(t.ledger.store(), |_| {})
-        .await
-        .expect("verify");
-    let violation = report.violation.expect("a second refund is a finding");
+    let violation = finding(&t).await;
     assert_eq!(violation.position, Some(position), "{}", violation.reason);
     assert!(
         violation.reason.contains("second refund"),
@@ -509,42 +530,15 @@ async fn a_forged_second_refund_is_named_by_position() {
 /// is named too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_to_the_wrong_account_or_without_its_task_side_is_named() {
-    use tokenbot_ledger::events::TokensRefunded;
-    use tokenbot_ledger::{Event, ExpectedVersion, StreamAppend, StreamId, Tokens};
+    use tokenbot_ledger::StreamId;
     let t = ledger().await;
     let (payer, other) = (user(2700), user(2701));
     open_with(&t.ledger, payer, 1_000).await;
     open_with(&t.ledger, other, 0).await;
-    let task = t
-        .ledger
-        .request_task(&ctx(payer), low_task(payer, "paid by one"))
-        .await
-        .expect("debit")
-        .value
-        .task_id;
-    let (_, version) = t.ledger.account(other).await.expect("read").expect("open");
-    let forged = t
-        .ledger
-        .append(
-            &system(),
-            vec![StreamAppend {
-                stream: StreamId::account(other),
-                expected: ExpectedVersion::Exact(version),
-                events: vec![Event::TokensRefunded(TokensRefunded {
-                    task_id: task,
-                    amount: Tokens::from_const(100),
-                    reason: "to someone else".into(),
-                    balance_after: Tokens::from_const(100),
-                })],
-            }],
-        )
-        .await
-        .expect("appended");
-    let report = verify::verify(t.ledger.store(), |_| {})
-        .await
-        .expect("verify");
-    let violation = report.violation.expect("a finding");
-    assert_eq!(violation.position, Some(forged.positions[0]));
+    let task = paid_task(&t, payer).await;
+    let forged = forge_refund(&t, other, task, 100).await;
+    let violation = finding(&t).await;
+    assert_eq!(violation.position, Some(forged));
     assert!(
         violation
             .reason
@@ -556,36 +550,10 @@ async fn a_refund_to_the_wrong_account_or_without_its_task_side_is_named() {
     // The right account, but only the account side.
     let t = ledger().await;
     open_with(&t.ledger, payer, 1_000).await;
-    let task = t
-        .ledger
-        .request_task(&ctx(payer), low_task(payer, "half a refund"))
-        .await
-        .expect("debit")
-        .value
-        .task_id;
-    let (_, version) = t.ledger.account(payer).await.expect("read").expect("open");
-    let forged = t
-        .ledger
-        .append(
-            &system(),
-            vec![StreamAppend {
-                stream: StreamId::account(payer),
-                expected: ExpectedVersion::Exact(version),
-                events: vec![Event::TokensRefunded(TokensRefunded {
-                    task_id: task,
-                    amount: Tokens::from_const(100),
-                    reason: "no task side".into(),
-                    balance_after: Tokens::from_const(1_000),
-                })],
-            }],
-        )
-        .await
-        .expect("appended");
-    let report = verify::verify(t.ledger.store(), |_| {})
-        .await
-        .expect("verify");
-    let violation = report.violation.expect("a finding");
-    assert_eq!(violation.position, Some(forged.positions[0]));
+    let task = paid_task(&t, payer).await;
+    let forged = forge_refund(&t, payer, task, 1_000).await;
+    let violation = finding(&t).await;
+    assert_eq!(violation.position, Some(forged));
     assert!(
         violation.reason.contains("no matching TaskRefunded"),
         "{}",

@@ -302,6 +302,26 @@ impl LogSnapshot {
         rows.iter().map(RawEvent::from_row).collect()
     }
 
+    /// Hands every event recorded at or after `from` and before `to` (each bound optional) to
+    /// `f`, in global order, `batch` at a time.
+    pub async fn each_batch<E: From<LedgerError>>(
+        &self,
+        batch: i64,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        mut f: impl FnMut(&[RawEvent]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut cursor = LogCursor::START;
+        loop {
+            let events = self.read_recorded(cursor, batch, from, to).await?;
+            let Some(last) = events.last() else {
+                return Ok(());
+            };
+            cursor = last.cursor();
+            f(&events)?;
+        }
+    }
+
     /// Ends the transaction.
     pub async fn close(self) -> Result<(), LedgerError> {
         self.client.batch_execute("COMMIT").await?;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::account::Account;
 use crate::aggregate::Aggregate;
 use crate::error::LedgerError;
-use crate::global_order::{HORIZON_PATIENCE, LogCursor, LogSnapshot, RawEvent, RecordedEvent};
+use crate::global_order::{HORIZON_PATIENCE, LogSnapshot, RawEvent, RecordedEvent};
 use crate::ids::TelegramId;
 use crate::store::EventStore;
 use crate::tokens::Tokens;
@@ -59,25 +59,24 @@ pub async fn replay_balances(
     let mut accounts: BTreeMap<TelegramId, Account> = BTreeMap::new();
     let mut seen = 0u64;
     let snapshot = LogSnapshot::open(store.database(), HORIZON_PATIENCE).await?;
-    let mut cursor = LogCursor::START;
-    loop {
-        let batch = snapshot.read(cursor, REPLAY_BATCH).await?;
-        let Some(last) = batch.last() else { break };
-        cursor = last.cursor();
-        for raw in &batch {
-            seen += 1;
-            let Some(owner) = raw.stream_id.account_owner() else {
-                continue;
-            };
-            let e: RecordedEvent = raw.decode()?;
-            accounts
-                .entry(owner)
-                .or_default()
-                .apply(&e.event, e.recorded_at)
-                .map_err(|err| LedgerError::corrupt(format!("position {}", e.position), err))?;
-        }
-        progress(seen);
-    }
+    snapshot
+        .each_batch(REPLAY_BATCH, None, None, |batch| {
+            for raw in batch {
+                seen += 1;
+                let Some(owner) = raw.stream_id.account_owner() else {
+                    continue;
+                };
+                let e: RecordedEvent = raw.decode()?;
+                accounts
+                    .entry(owner)
+                    .or_default()
+                    .apply(&e.event, e.recorded_at)
+                    .map_err(|err| LedgerError::corrupt(format!("position {}", e.position), err))?;
+            }
+            progress(seen);
+            Ok::<_, LedgerError>(())
+        })
+        .await?;
     snapshot.close().await?;
     Ok(accounts)
 }

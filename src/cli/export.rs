@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 use tokenbot_ledger::global_order::{HORIZON_PATIENCE, LogSnapshot};
 use tokenbot_ledger::replay::{REPLAY_BATCH, ReplayLine};
-use tokenbot_ledger::{Event, LogCursor, RawEvent};
+use tokenbot_ledger::{Event, RawEvent};
 
 use crate::cli::progress;
 use crate::configuration::Settings;
@@ -209,49 +209,44 @@ pub async fn run(settings: &Settings, args: ExportArgs) -> anyhow::Result<i32> {
         false => None,
     };
     let bar = progress::bar_if_terminal(total, "exporting");
-    let mut cursor = LogCursor::START;
     let mut read = 0u64;
     match args.what {
         What::Events => {
             if args.format == Format::Csv {
                 csv_line(&mut out, &EVENT_HEADER)?;
             }
-            loop {
-                let batch = snapshot
-                    .read_recorded(cursor, REPLAY_BATCH, from, to)
-                    .await?;
-                let Some(last) = batch.last() else { break };
-                cursor = last.cursor();
-                for e in &batch {
-                    write_event(&mut out, args.format, e)?;
-                }
-                read += batch.len() as u64;
-                bar.set_position(read);
-            }
+            snapshot
+                .each_batch(REPLAY_BATCH, from, to, |batch| {
+                    for e in batch {
+                        write_event(&mut out, args.format, e)?;
+                    }
+                    read += batch.len() as u64;
+                    bar.set_position(read);
+                    anyhow::Ok(())
+                })
+                .await?;
             bar.finish_and_clear();
             eprintln!("{read} events exported");
         }
         What::Balances => {
             let mut accounts: BTreeMap<i64, AccountPeriod> = BTreeMap::new();
-            loop {
-                let batch = snapshot
-                    .read_recorded(cursor, REPLAY_BATCH, None, to)
-                    .await?;
-                let Some(last) = batch.last() else { break };
-                cursor = last.cursor();
-                for raw in &batch {
-                    let Some(owner) = raw.stream_id.account_owner() else {
-                        continue;
-                    };
-                    let e = raw.decode()?;
-                    let before = from.is_some_and(|f| e.recorded_at < f);
-                    let row = accounts.entry(i64::from(owner)).or_default();
-                    row.telegram_id = i64::from(owner);
-                    row.add(&e.event, before);
-                }
-                read += batch.len() as u64;
-                bar.set_position(read);
-            }
+            snapshot
+                .each_batch(REPLAY_BATCH, None, to, |batch| {
+                    for raw in batch {
+                        let Some(owner) = raw.stream_id.account_owner() else {
+                            continue;
+                        };
+                        let e = raw.decode()?;
+                        let before = from.is_some_and(|f| e.recorded_at < f);
+                        let row = accounts.entry(i64::from(owner)).or_default();
+                        row.telegram_id = i64::from(owner);
+                        row.add(&e.event, before);
+                    }
+                    read += batch.len() as u64;
+                    bar.set_position(read);
+                    anyhow::Ok(())
+                })
+                .await?;
             bar.finish_and_clear();
             if args.format == Format::Csv {
                 csv_line(&mut out, &BALANCE_HEADER)?;

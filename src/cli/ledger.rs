@@ -10,7 +10,7 @@ use tokenbot_ledger::global_order::{HORIZON_PATIENCE, LogSnapshot};
 use tokenbot_ledger::replay::{REPLAY_BATCH, ReplayLine};
 use tokenbot_ledger::roles::Access;
 use tokenbot_ledger::verify::{VerifyOptions, VerifyReport};
-use tokenbot_ledger::{LogCursor, RecordedEvent, StreamVersion, TelegramId, hash_chain, verify};
+use tokenbot_ledger::{RecordedEvent, StreamVersion, TelegramId, hash_chain, verify};
 
 use crate::cli::checkpoints::{self, CheckpointsCommand, KeygenArgs, Source};
 use crate::cli::export::{self, ExportArgs, parse_time};
@@ -83,16 +83,15 @@ pub async fn run(settings: &Settings, cmd: LedgerCommand) -> anyhow::Result<i32>
             let ledger = startup::ledger_readonly(settings).await?;
             let snapshot = LogSnapshot::open(ledger.store().database(), HORIZON_PATIENCE).await?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let mut cursor = LogCursor::START;
-            loop {
-                let batch = snapshot.read(cursor, REPLAY_BATCH).await?;
-                let Some(last) = batch.last() else { break };
-                cursor = last.cursor();
-                for e in &batch {
-                    serde_json::to_writer(&mut out, &ReplayLine::from_raw(e)?)?;
-                    out.write_all(b"\n")?;
-                }
-            }
+            snapshot
+                .each_batch(REPLAY_BATCH, None, None, |batch| {
+                    for e in batch {
+                        serde_json::to_writer(&mut out, &ReplayLine::from_raw(e)?)?;
+                        out.write_all(b"\n")?;
+                    }
+                    anyhow::Ok(())
+                })
+                .await?;
             out.flush()?;
             snapshot.close().await?;
             Ok(0)
