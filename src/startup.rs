@@ -123,13 +123,13 @@ pub async fn owner_database(settings: &Settings) -> anyhow::Result<Database> {
     for m in &applied {
         tracing::info!(migration = %m, "applied");
     }
-    let client = db.dedicated().await?;
+    let mut client = db.dedicated().await?;
     for (role, password) in [
         (roles::WRITER_ROLE, &settings.writer_password),
         (roles::READER_ROLE, &settings.reader_password),
     ] {
         if let Some(password) = password {
-            roles::set_password(&client, role, password)
+            roles::set_password(&mut client, role, password)
                 .await
                 .with_context(|| format!("cannot set the password of {role}"))?;
         }

@@ -46,19 +46,27 @@ pub async fn apply_grants(client: &impl GenericClient) -> Result<(), tokio_postg
     client.batch_execute(GRANTS_SQL).await
 }
 
-/// Sets a runtime role's password (as the owner). The statement is built by the server, which
+/// Sets a runtime role's password (as the owner), under the migration lock so that processes
+/// starting together do not update the role at once. The statement is built by the server, which
 /// quotes the name and the password.
 pub async fn set_password(
-    client: &impl GenericClient,
+    client: &mut tokio_postgres::Client,
     role: &str,
     password: &str,
 ) -> Result<(), tokio_postgres::Error> {
-    let statement: String = client
+    let tx = client.transaction().await?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&crate::migrations::MIGRATION_LOCK_KEY],
+    )
+    .await?;
+    let statement: String = tx
         .query_one(
             "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)",
             &[&role, &password],
         )
         .await?
         .try_get(0)?;
-    client.batch_execute(&statement).await
+    tx.batch_execute(&statement).await?;
+    tx.commit().await
 }
