@@ -9,7 +9,7 @@
 //! copy with `ledger checkpoints export`.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
 use chrono::{DateTime, Utc};
@@ -334,87 +334,119 @@ fn is_absent(e: &async_nats::jetstream::stream::RawMessageError) -> bool {
     }
 }
 
-/// Signs and publishes checkpoints beside the sealer, following a [`CheckpointPolicy`].
-pub struct Checkpointer {
+/// Advisory lock key of the checkpoint signer ("checkpt"): with several relay processes, one
+/// signs at a time.
+const SIGNER_LOCK_KEY: i64 = 0x0063_6865_636b_7074;
+
+/// How often the signer looks whether a checkpoint is due.
+const TICK: Duration = Duration::from_millis(500);
+
+/// Longest pause after a failure (NATS down, say) before trying again.
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// The newest checkpoint on the stream (its seq and when it was signed).
+async fn latest_published(
+    js: &jetstream::Context,
+    bus: &BusConfig,
+) -> Result<Option<(u64, DateTime<Utc>)>, CheckpointError> {
+    let stream = js
+        .get_stream_no_info(bus.checkpoint_stream())
+        .await
+        .map_err(|e| CheckpointError::Nats(e.to_string()))?;
+    let message = match stream
+        .get_last_raw_message_by_subject(&bus.checkpoint_subject())
+        .await
+    {
+        Ok(m) => m,
+        Err(e) if is_absent(&e) => return Ok(None),
+        Err(e) => return Err(CheckpointError::Nats(e.to_string())),
+    };
+    let text = std::str::from_utf8(&message.payload)
+        .map_err(|e| CheckpointError::Decode(e.to_string()))?;
+    let last = SignedCheckpoint::from_json(text)?;
+    Ok(Some((last.seq, last.signed_at)))
+}
+
+/// Publishes a checkpoint of the current chain head if one is due; returns it. Whether it is
+/// due is read from the stream itself, so a restarted relay, or several relays, keep one pace;
+/// the signer's advisory lock keeps two of them from signing at the same moment.
+pub async fn publish_if_due(
+    store: &EventStore,
+    js: &jetstream::Context,
+    bus: &BusConfig,
+    settings: &CheckpointSettings,
+) -> Result<Option<SignedCheckpoint>, CheckpointError> {
+    let mut client = store
+        .database()
+        .pool()
+        .get()
+        .await
+        .map_err(LedgerError::from)?;
+    let tx = client.transaction().await.map_err(LedgerError::from)?;
+    let locked: bool = tx
+        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&SIGNER_LOCK_KEY])
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(LedgerError::from)?;
+    if !locked {
+        return Ok(None);
+    }
+    let Some(head) = chain_head(&tx).await? else {
+        return Ok(None);
+    };
+    let policy = &settings.policy;
+    let due = match latest_published(js, bus).await? {
+        None => true,
+        Some((seq, signed_at)) => {
+            let age = (Utc::now() - signed_at).to_std().unwrap_or_default();
+            head.seq > seq && (head.seq - seq >= policy.every_events || age >= policy.every)
+        }
+    };
+    if !due {
+        return Ok(None);
+    }
+    let checkpoint = settings.signer.sign(&head, Utc::now());
+    publish(js, bus, &checkpoint).await?;
+    // Read-only: the lock is all this transaction was for.
+    tx.commit().await.map_err(LedgerError::from)?;
+    metrics::counter!("ledger_checkpoints_published_total").increment(1);
+    Ok(Some(checkpoint))
+}
+
+/// Signs and publishes checkpoints until `shutdown`, beside the sealer and never in its way (a
+/// NATS outage delays checkpoints, not sealing). Creates the checkpoint stream first.
+pub async fn run_signer(
+    store: EventStore,
     js: jetstream::Context,
     bus: BusConfig,
     settings: CheckpointSettings,
-    /// The last checkpoint published (its seq and when), once the stream has been looked at.
-    last: Option<Option<(u64, Instant)>>,
-}
-
-impl Checkpointer {
-    pub fn new(js: jetstream::Context, bus: BusConfig, settings: CheckpointSettings) -> Self {
-        Self {
-            js,
-            bus,
-            settings,
-            last: None,
-        }
-    }
-
-    /// Publishes a checkpoint of the current chain head if one is due; returns it.
-    pub async fn tick(
-        &mut self,
-        store: &EventStore,
-    ) -> Result<Option<SignedCheckpoint>, CheckpointError> {
-        let last = match self.last {
-            Some(last) => last,
-            None => {
-                ensure_stream(&self.js, &self.bus, self.settings.policy.max_age).await?;
-                let found = self.latest_published().await?;
-                self.last = Some(found);
-                found
+    shutdown: crate::shutdown::Shutdown,
+) {
+    let mut ready = false;
+    let mut backoff = TICK;
+    while !shutdown.is_cancelled() {
+        let round = async {
+            if !ready {
+                ensure_stream(&js, &bus, settings.policy.max_age).await?;
+                ready = true;
+            }
+            publish_if_due(&store, &js, &bus, &settings).await
+        };
+        let wait = match round.await {
+            Ok(_) => {
+                backoff = TICK;
+                TICK
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_s = backoff.as_secs_f64(), "publishing a checkpoint failed");
+                let wait = backoff;
+                backoff = (backoff * 2).min(RETRY_MAX);
+                wait
             }
         };
-        let client = store
-            .database()
-            .pool()
-            .get()
-            .await
-            .map_err(LedgerError::from)?;
-        let Some(head) = chain_head(&client).await? else {
-            return Ok(None);
-        };
-        drop(client);
-        let policy = &self.settings.policy;
-        let due = match last {
-            None => true,
-            Some((seq, at)) => {
-                head.seq > seq
-                    && (head.seq - seq >= policy.every_events || at.elapsed() >= policy.every)
-            }
-        };
-        if !due {
-            return Ok(None);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.cancelled() => return,
         }
-        let checkpoint = self.settings.signer.sign(&head, Utc::now());
-        publish(&self.js, &self.bus, &checkpoint).await?;
-        self.last = Some(Some((head.seq, Instant::now())));
-        metrics::counter!("ledger_checkpoints_published_total").increment(1);
-        Ok(Some(checkpoint))
-    }
-
-    /// The newest checkpoint on the stream, so a restarted sealer keeps the pace.
-    async fn latest_published(&self) -> Result<Option<(u64, Instant)>, CheckpointError> {
-        let stream = self
-            .js
-            .get_stream_no_info(self.bus.checkpoint_stream())
-            .await
-            .map_err(|e| CheckpointError::Nats(e.to_string()))?;
-        let message = match stream
-            .get_last_raw_message_by_subject(&self.bus.checkpoint_subject())
-            .await
-        {
-            Ok(m) => m,
-            Err(e) if is_absent(&e) => return Ok(None),
-            Err(e) => return Err(CheckpointError::Nats(e.to_string())),
-        };
-        let text = std::str::from_utf8(&message.payload)
-            .map_err(|e| CheckpointError::Decode(e.to_string()))?;
-        let last = SignedCheckpoint::from_json(text)?;
-        let age = (Utc::now() - last.signed_at).to_std().unwrap_or_default();
-        let at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
-        Ok(Some((last.seq, at)))
     }
 }

@@ -175,22 +175,15 @@ pub async fn seal_all(store: &EventStore) -> Result<u64, LedgerError> {
 
 /// Seals continuously until `shutdown`: a background loop beside the relay, so a sealing backlog
 /// (a fresh deployment over an old log, say) never delays publishing. Safe to run in several
-/// processes: one seals at a time, the others find the lock taken and wait. With a
-/// `checkpointer`, signs and publishes the head as its policy says after each round.
+/// processes: one seals at a time, the others find the lock taken and wait. (Signing the head
+/// into checkpoints is a loop of its own: [`crate::checkpoint::run_signer`].)
 pub async fn run_sealer(
     store: EventStore,
     idle: std::time::Duration,
-    mut checkpointer: Option<crate::checkpoint::Checkpointer>,
     shutdown: crate::shutdown::Shutdown,
 ) {
     while !shutdown.is_cancelled() {
-        let sealed = seal(&store, SEAL_BATCH).await;
-        if let Some(c) = checkpointer.as_mut()
-            && let Err(e) = c.tick(&store).await
-        {
-            tracing::warn!(error = %e, "publishing a checkpoint failed; retrying");
-        }
-        let wait = match sealed {
+        let wait = match seal(&store, SEAL_BATCH).await {
             Ok(n) if n > 0 => {
                 metrics::counter!("chain_sealed_total").increment(n);
                 continue;

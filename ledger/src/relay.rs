@@ -30,7 +30,8 @@ pub struct RelayConfig {
     pub retry_max: Duration,
     /// Also run the hash-chain sealer beside the relay (its own loop, never in the publish path).
     pub seal: bool,
-    /// Sign the chain head into checkpoints on the checkpoint stream (`None`: no signing key).
+    /// Sign the chain head into checkpoints on the checkpoint stream, beside the sealer (`None`:
+    /// no signing key).
     pub checkpoints: Option<crate::checkpoint::CheckpointSettings>,
 }
 
@@ -143,17 +144,25 @@ pub async fn run(
     progress: Option<tokio::sync::watch::Sender<LogCursor>>,
 ) -> Result<(), RelayError> {
     let sealer = config.seal.then(|| {
-        let checkpointer = config
-            .checkpoints
-            .clone()
-            .map(|c| crate::checkpoint::Checkpointer::new(js.clone(), bus.clone(), c));
         tokio::spawn(hash_chain::run_sealer(
             store.clone(),
             Duration::from_millis(200),
-            checkpointer,
             shutdown.clone(),
         ))
     });
+    let signer = config
+        .checkpoints
+        .clone()
+        .filter(|_| config.seal)
+        .map(|settings| {
+            tokio::spawn(crate::checkpoint::run_signer(
+                store.clone(),
+                js.clone(),
+                bus.clone(),
+                settings,
+                shutdown.clone(),
+            ))
+        });
     let mut backoff = config.retry_min;
     while !shutdown.is_cancelled() {
         match lead(&store, &js, &bus, &config, &shutdown, progress.as_ref()).await {
@@ -169,8 +178,8 @@ pub async fn run(
             }
         }
     }
-    if let Some(sealer) = sealer {
-        let _ = sealer.await;
+    for task in [sealer, signer].into_iter().flatten() {
+        let _ = task.await;
     }
     Ok(())
 }
