@@ -14,7 +14,14 @@ pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// DATABASE_URL: the runtime role's (or, alone, the owner's; see `startup`).
     pub database_url: String,
+    /// MIGRATION_DATABASE_URL: the owner's, for migrations and table swaps.
+    pub migration_database_url: Option<String>,
+    /// DATABASE_WRITER_PASSWORD / DATABASE_READER_PASSWORD: set on the runtime roles by
+    /// `migrate`, and used when connecting as them with a URL derived from the owner's.
+    pub writer_password: Option<String>,
+    pub reader_password: Option<String>,
     pub db_pool_size: usize,
     pub ledger: LedgerConfig,
     pub nats_url: String,
@@ -27,6 +34,77 @@ pub struct Settings {
     pub telegram: TelegramSettings,
     pub openai: OpenAiSettings,
     pub worker: WorkerSettings,
+    pub checkpoints: CheckpointEnv,
+}
+
+/// LEDGER_SIGNING_KEY or LEDGER_SIGNING_KEY_FILE, LEDGER_PUBLIC_KEY and the checkpoint pace.
+#[derive(Debug, Clone)]
+pub struct CheckpointEnv {
+    /// None: the relay publishes no checkpoints (a warning says so at start).
+    pub signer: Option<tokenbot_ledger::checkpoint::CheckpointSigner>,
+    /// The key `ledger verify --checkpoints` trusts; defaults to the signer's public half.
+    pub public_key: Option<tokenbot_ledger::checkpoint::PublicKey>,
+    pub policy: tokenbot_ledger::checkpoint::CheckpointPolicy,
+}
+
+fn checkpoint_env() -> anyhow::Result<CheckpointEnv> {
+    use tokenbot_ledger::checkpoint::{CheckpointPolicy, CheckpointSigner, PublicKey};
+    let signer = match (var("LEDGER_SIGNING_KEY"), var("LEDGER_SIGNING_KEY_FILE")) {
+        (Some(_), Some(_)) => {
+            bail!("LEDGER_SIGNING_KEY and LEDGER_SIGNING_KEY_FILE are both set: use one")
+        }
+        (Some(hex), None) => Some(
+            CheckpointSigner::from_hex(&hex)
+                .map_err(|e| anyhow::anyhow!("LEDGER_SIGNING_KEY: {e}"))?,
+        ),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("LEDGER_SIGNING_KEY_FILE={path:?} cannot be read"))?;
+            Some(
+                CheckpointSigner::from_hex(&text)
+                    .map_err(|e| anyhow::anyhow!("LEDGER_SIGNING_KEY_FILE={path:?}: {e}"))?,
+            )
+        }
+        (None, None) => None,
+    };
+    let public_key = match var("LEDGER_PUBLIC_KEY") {
+        Some(hex) => {
+            Some(PublicKey::from_hex(&hex).map_err(|e| anyhow::anyhow!("LEDGER_PUBLIC_KEY: {e}"))?)
+        }
+        None => signer.as_ref().map(|s| s.public_key()),
+    };
+    let mut policy = CheckpointPolicy::default();
+    if let Some(n) = parse_var::<u64>(
+        "LEDGER_CHECKPOINT_EVERY_EVENTS",
+        "a whole number of events, 1..=10000000",
+    )? {
+        if !(1..=10_000_000).contains(&n) {
+            bail!("LEDGER_CHECKPOINT_EVERY_EVENTS={n} is invalid: expected 1..=10000000");
+        }
+        policy.every_events = n;
+    }
+    if let Some(s) = parse_var::<f64>("LEDGER_CHECKPOINT_EVERY_S", "seconds, 0.1..=86400")? {
+        if !(0.1..=86_400.0).contains(&s) {
+            bail!("LEDGER_CHECKPOINT_EVERY_S={s} is invalid: expected 0.1..=86400");
+        }
+        policy.every = std::time::Duration::from_secs_f64(s);
+    }
+    if let Some(days) = parse_var::<u64>(
+        "LEDGER_CHECKPOINT_RETENTION_DAYS",
+        "whole days, 1..=36500 (unset: for ever)",
+    )? {
+        if !(1..=36_500).contains(&days) {
+            bail!(
+                "LEDGER_CHECKPOINT_RETENTION_DAYS={days} is invalid: expected 1..=36500 (unset: for ever)"
+            );
+        }
+        policy.max_age = Some(std::time::Duration::from_secs(days * 86_400));
+    }
+    Ok(CheckpointEnv {
+        signer,
+        public_key,
+        policy,
+    })
 }
 
 /// The Bot API side (bot and worker).
@@ -199,11 +277,14 @@ fn parse_var<T: std::str::FromStr>(name: &str, expects: &str) -> anyhow::Result<
 
 impl Settings {
     pub fn from_env() -> anyhow::Result<Self> {
-        let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
         // The original used SQLAlchemy URLs; accept them so an old .env keeps working.
-        let database_url = database_url
-            .replace("postgresql+asyncpg://", "postgresql://")
-            .replace("postgres+asyncpg://", "postgres://");
+        let plain = |url: String| {
+            url.replace("postgresql+asyncpg://", "postgresql://")
+                .replace("postgres+asyncpg://", "postgres://")
+        };
+        let database_url =
+            plain(var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()));
+        let migration_database_url = var("MIGRATION_DATABASE_URL").map(plain);
         let db_pool_size =
             parse_var::<usize>("DB_POOL_SIZE", "a whole number of connections, 1..=256")?
                 .unwrap_or(16);
@@ -286,6 +367,9 @@ impl Settings {
         }
         Ok(Self {
             database_url,
+            migration_database_url,
+            writer_password: var("DATABASE_WRITER_PASSWORD"),
+            reader_password: var("DATABASE_READER_PASSWORD"),
             db_pool_size,
             ledger,
             nats_url,
@@ -295,6 +379,7 @@ impl Settings {
             telegram: telegram_settings()?,
             openai: openai_settings()?,
             worker: worker_settings()?,
+            checkpoints: checkpoint_env()?,
         })
     }
 }

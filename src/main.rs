@@ -21,11 +21,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Apply database migrations (also done at every start).
+    /// Apply database migrations and set the runtime roles' rights, as the owner
+    /// (MIGRATION_DATABASE_URL, else DATABASE_URL).
     Migrate,
     /// Run a small demonstration against the real ledger: accounts, grants, debits, a refund, verify.
     Demo(cli::demo::DemoArgs),
-    /// Auditor tools: verify, replay, balance at a moment, history.
+    /// Auditor tools: verify, replay, balance at a moment, history, export, checkpoints.
     #[command(subcommand)]
     Ledger(cli::ledger::LedgerCommand),
     /// Publish committed events to NATS JetStream, in order (one leader at a time), and seal them.
@@ -50,17 +51,30 @@ enum Command {
     Bench(cli::bench::BenchCommand),
 }
 
+impl Command {
+    /// The auditor's commands follow the exit status scripts expect: 0 clean, 1 a finding,
+    /// 2 could not run (connection, configuration, arguments), like clap's own usage errors.
+    /// Everything else exits 1 when it cannot run.
+    fn could_not_run_status(&self) -> i32 {
+        match self {
+            Command::Ledger(_) | Command::Projections(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     telemetry::init();
     let cli = Cli::parse();
+    let failure_status = cli.command.could_not_run_status();
     let result = run(cli).await;
     match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             // One line, the whole cause chain, no backtrace: the reader is an operator.
             eprintln!("error: {e:#}");
-            std::process::exit(1);
+            std::process::exit(failure_status);
         }
     }
 }
@@ -69,8 +83,12 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
     let settings = configuration::Settings::from_env()?;
     match cli.command {
         Command::Migrate => {
-            startup::ledger(&settings).await?;
-            println!("migrations applied");
+            startup::owner_database(&settings).await?;
+            println!(
+                "migrations applied; rights of {} and {} set",
+                tokenbot_ledger::roles::WRITER_ROLE,
+                tokenbot_ledger::roles::READER_ROLE
+            );
             Ok(0)
         }
         Command::Demo(args) => cli::demo::run(&settings, args).await,

@@ -1,15 +1,117 @@
-//! Getting a database ready: reach it, create it if it is missing, migrate it.
+//! Getting a database ready: reach it, create it if it is missing, migrate it as the owner, and
+//! connect as the runtime role.
+//!
+//! Who connects as whom (docs/operations.md, "Database roles"):
+//! - the owner (`MIGRATION_DATABASE_URL`; without it, `DATABASE_URL` unless that names a runtime
+//!   role) creates the database, migrates and sets the runtime roles' rights;
+//! - everything else runs as `tokenbot_writer` (auditor commands as `tokenbot_reader`):
+//!   `DATABASE_URL` when it names one of them or when `MIGRATION_DATABASE_URL` is set, otherwise
+//!   `DATABASE_URL` with its user replaced by the role (the README's one-URL setup, where the
+//!   server trusts local connections, or `DATABASE_WRITER_PASSWORD` / `DATABASE_READER_PASSWORD`).
 
 use anyhow::Context;
-use tokenbot_ledger::migrations::migrate;
+use tokenbot_ledger::migrations::{migrate, schema_versions};
+use tokenbot_ledger::roles::{self, Access};
 use tokenbot_ledger::{Database, EventStore, Ledger};
 
 use crate::configuration::Settings;
 
-/// Connects, creating the database when the server is reachable but the database is not there
-/// yet (a fresh machine), then applies migrations.
-pub async fn ledger(settings: &Settings) -> anyhow::Result<Ledger> {
-    let db = Database::connect_lazy(&settings.database_url, settings.db_pool_size)?;
+fn parse_url(url: &str, name: &str) -> anyhow::Result<tokio_postgres::Config> {
+    url.parse::<tokio_postgres::Config>()
+        .map_err(|e| anyhow::anyhow!("{name} is not a valid Postgres URL: {e}"))
+}
+
+/// The owner's connection, when this process has one.
+fn owner_config(settings: &Settings) -> anyhow::Result<Option<tokio_postgres::Config>> {
+    if let Some(url) = &settings.migration_database_url {
+        return Ok(Some(parse_url(url, "MIGRATION_DATABASE_URL")?));
+    }
+    let config = parse_url(&settings.database_url, "DATABASE_URL")?;
+    let runtime = config.get_user().is_some_and(roles::is_runtime_role);
+    Ok((!runtime).then_some(config))
+}
+
+/// The runtime role's connection for `access`, and whether it was derived from the owner's URL.
+fn runtime_config(
+    settings: &Settings,
+    access: Access,
+) -> anyhow::Result<(tokio_postgres::Config, bool)> {
+    let mut config = parse_url(&settings.database_url, "DATABASE_URL")?;
+    let named = config.get_user().is_some_and(roles::is_runtime_role);
+    if named || settings.migration_database_url.is_some() {
+        return Ok((config, false));
+    }
+    let password = match access {
+        Access::Write => settings.writer_password.as_deref(),
+        Access::Read => settings.reader_password.as_deref(),
+    };
+    config.user(access.role());
+    config.password(password.unwrap_or_default());
+    Ok((config, true))
+}
+
+/// Connects as the runtime role, naming what to set when that fails.
+async fn connect_runtime(settings: &Settings, access: Access) -> anyhow::Result<Database> {
+    let (config, derived) = runtime_config(settings, access)?;
+    let db = Database::from_config(config, settings.db_pool_size)?;
+    if let Err(e) = db.check().await {
+        let role = access.role();
+        return Err(if derived {
+            anyhow::Error::new(e).context(format!(
+                "cannot connect as {role} (DATABASE_URL with its user replaced: the running system \
+                 never connects as the owner); set DATABASE_WRITER_PASSWORD / \
+                 DATABASE_READER_PASSWORD, or DATABASE_URL to the runtime role's URL and \
+                 MIGRATION_DATABASE_URL to the owner's (docs/operations.md, \"Database roles\")"
+            ))
+        } else {
+            e.into()
+        });
+    }
+    if access == Access::Write {
+        warn_if_owner(&db).await;
+    }
+    Ok(db)
+}
+
+/// A runtime connection that could rewrite the ledger defeats the roles: say so.
+async fn warn_if_owner(db: &Database) {
+    let Ok(client) = db.pool().get().await else {
+        return;
+    };
+    let can_rewrite = client
+        .query_one(
+            "SELECT to_regclass('ledger.events') IS NOT NULL \
+                AND (has_table_privilege('ledger.events', 'UPDATE') \
+                     OR pg_has_role((SELECT relowner FROM pg_class WHERE oid = 'ledger.events'::regclass), 'MEMBER'))",
+            &[],
+        )
+        .await
+        .and_then(|r| r.try_get::<_, bool>(0));
+    if let Ok(true) = can_rewrite {
+        eprintln!(
+            "warning: DATABASE_URL connects as {}, which can change or delete ledger events; \
+             run the system as {} (docs/operations.md, \"Database roles\")",
+            db.user(),
+            roles::WRITER_ROLE
+        );
+    }
+}
+
+/// The owner's database, created when the server is reachable but the database is not there
+/// yet (a fresh machine), and migrated (which also sets the runtime roles' rights).
+pub async fn owner_database(settings: &Settings) -> anyhow::Result<Database> {
+    let config = owner_config(settings)?.with_context(|| {
+        format!(
+            "DATABASE_URL connects as a runtime role ({}), which cannot change the schema: set \
+             MIGRATION_DATABASE_URL to the owner's URL",
+            parse_url(&settings.database_url, "DATABASE_URL")
+                .ok()
+                .and_then(|c| c.get_user().map(str::to_string))
+                .unwrap_or_default()
+        )
+    })?;
+    // Migrations and table swaps use a few connections at most.
+    let db = Database::from_config(config, 4)?;
     if let Err(first) = db.check().await {
         if !missing_database(&first) {
             return Err(first.into());
@@ -21,12 +123,57 @@ pub async fn ledger(settings: &Settings) -> anyhow::Result<Ledger> {
     for m in &applied {
         tracing::info!(migration = %m, "applied");
     }
+    let mut client = db.dedicated().await?;
+    for (role, password) in [
+        (roles::WRITER_ROLE, &settings.writer_password),
+        (roles::READER_ROLE, &settings.reader_password),
+    ] {
+        if let Some(password) = password {
+            roles::set_password(&mut client, role, password)
+                .await
+                .with_context(|| format!("cannot set the password of {role}"))?;
+        }
+    }
+    Ok(db)
+}
+
+/// Refuses to run against a schema older than this build when there is no owner to migrate it.
+async fn require_current_schema(db: &Database) -> anyhow::Result<()> {
+    let (needed, found) = schema_versions(db).await?;
+    if found < needed {
+        anyhow::bail!(
+            "the database schema is at version {found} but this tokenbot needs {needed}, and \
+             {} cannot migrate: run `tokenbot migrate` with MIGRATION_DATABASE_URL set to the \
+             owner's URL",
+            db.user()
+        );
+    }
+    Ok(())
+}
+
+/// The ledger for the running system: migrated by the owner when this process has the owner's
+/// URL (otherwise the schema must already be current), used as the writer role.
+pub async fn ledger(settings: &Settings) -> anyhow::Result<Ledger> {
+    let migrated = match owner_config(settings)? {
+        Some(_) => Some(owner_database(settings).await?),
+        None => None,
+    };
+    let db = connect_runtime(settings, Access::Write).await?;
+    if migrated.is_none() {
+        require_current_schema(&db).await?;
+    }
     Ok(Ledger::new(EventStore::new(db), settings.ledger.clone()))
 }
 
-/// Connects without migrating (auditor commands must not change the schema).
+/// The ledger for the auditor's commands: the reader role, never migrating.
 pub async fn ledger_readonly(settings: &Settings) -> anyhow::Result<Ledger> {
-    let db = Database::connect(&settings.database_url, settings.db_pool_size).await?;
+    ledger_as(settings, Access::Read).await
+}
+
+/// The ledger as a runtime role, without migrating (the `ledger` commands never change the
+/// schema).
+pub async fn ledger_as(settings: &Settings, access: Access) -> anyhow::Result<Ledger> {
+    let db = connect_runtime(settings, access).await?;
     Ok(Ledger::new(EventStore::new(db), settings.ledger.clone()))
 }
 

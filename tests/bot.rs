@@ -532,8 +532,8 @@ async fn webhook_requests_need_the_secret_and_a_redelivered_update_has_no_second
 #[tokio::test]
 async fn handled_update_ids_older_than_a_day_are_pruned_and_bots_do_not_share_them() {
     let t = ledger().await;
-    let ours = tokenbot_bot::storage::HandledUpdates::new(t.db.pool(), 1);
-    let other_bot = tokenbot_bot::storage::HandledUpdates::new(t.db.pool(), 2);
+    let ours = tokenbot_bot::storage::HandledUpdates::new(t.writer_pool(), 1);
+    let other_bot = tokenbot_bot::storage::HandledUpdates::new(t.writer_pool(), 2);
     ours.mark(5).await.expect("mark");
     ours.mark(6).await.expect("mark");
     assert!(

@@ -347,7 +347,9 @@ async fn chaos_leaves_every_token_accounted_for() {
     let mut projected = p.projected.clone();
     reached(&mut projected, target, "projector").await;
     for projection in Projection::ALL {
-        let report = diff(&p.t.db.pool(), projection).await.expect("diff");
+        let report = diff(p.t.ledger.store().database(), projection, |_| {})
+            .await
+            .expect("diff");
         if !report.differences.is_empty() {
             violations.push(format!(
                 "projection {} differs from replay in {} rows",

@@ -383,12 +383,134 @@ async fn concurrent_migrations_apply_once() {
     let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sql"))
         .expect("sql/")
         .filter(|f| {
-            f.as_ref()
-                .is_ok_and(|f| f.file_name().to_string_lossy().ends_with(".sql"))
+            f.as_ref().is_ok_and(|f| {
+                let name = f.file_name().to_string_lossy().to_string();
+                // Numbered migrations; grants.sql is re-applied after them, not numbered.
+                name.starts_with('V') && name.ends_with(".sql")
+            })
         })
         .count();
     let mut unique = applied.clone();
     unique.dedup();
     assert_eq!(unique, applied, "no migration applied twice");
     assert_eq!(applied.len(), files, "every migration applied: {applied:?}");
+}
+
+fn is_permission_error(e: &tokio_postgres::Error) -> bool {
+    // The append-only triggers use the same SQLSTATE; a permission error never reaches them.
+    let text = format!("{e:?}");
+    e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+        && (text.contains("permission denied") || text.contains("must be owner"))
+        && !text.contains("append-only")
+}
+
+/// The running system's own credentials cannot rewrite history: the writer role may append to
+/// the log and the chain and nothing else, and the transaction id is the database's, not the
+/// writer's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtime_role_can_only_append_to_the_ledger() {
+    let t = ledger().await;
+    open_with(&t.ledger, user(1005), 500).await;
+    assert!(
+        tokenbot_ledger::hash_chain::seal_all(t.ledger.store())
+            .await
+            .expect("seal")
+            > 0
+    );
+    let writer = t.writer_pool().get().await.expect("writer");
+    for (table, constraint, rewrite) in [
+        (
+            "ledger.events",
+            "balance_never_negative",
+            "data TYPE jsonb USING jsonb_set(data, '{amount}', '1000000')",
+        ),
+        (
+            "ledger.chain",
+            "chain_hash_check",
+            "hash TYPE bytea USING hash",
+        ),
+    ] {
+        for sql in [
+            format!("UPDATE {table} SET tx_id = tx_id"),
+            format!("DELETE FROM {table}"),
+            format!("TRUNCATE {table}"),
+            // A rewrite no trigger sees.
+            format!("ALTER TABLE {table} ALTER COLUMN {rewrite}"),
+            format!("ALTER TABLE {table} DISABLE TRIGGER USER"),
+            format!("ALTER TABLE {table} DROP CONSTRAINT {constraint}"),
+        ] {
+            let err = writer.batch_execute(&sql).await.expect_err(&sql);
+            assert!(is_permission_error(&err), "{sql}: {err:?}");
+        }
+    }
+    let before = count_all(&t.db).await;
+
+    // A tx_id chosen to land behind every reader's cursor gets the real one.
+    let row = writer
+        .query_one(
+            "INSERT INTO ledger.events (event_id, stream_id, stream_version, event_type, \
+               schema_version, data, metadata, tx_id) \
+             VALUES (gen_random_uuid(), 'test-chosen', 1, 'TokensGranted', 1, '{}', '{}', '3'::xid8) \
+             RETURNING tx_id::text, pg_current_xact_id()::text",
+            &[],
+        )
+        .await
+        .expect("the writer may append");
+    let (stored, own): (String, String) = (row.get(0), row.get(1));
+    assert_eq!(stored, own, "the writing transaction's id");
+    assert_ne!(stored, "3");
+    assert_eq!(count_all(&t.db).await, before + 1);
+
+    // The reader reads and writes nothing.
+    let reader = t.reader().await;
+    let reader = reader.pool().get().await.expect("reader");
+    let n: i64 = reader
+        .query_one("SELECT count(*) FROM ledger.events", &[])
+        .await
+        .expect("the reader may read")
+        .get(0);
+    assert_eq!(n, before + 1);
+    for sql in [
+        "INSERT INTO ledger.chain (seq, position, tx_id, hash) VALUES (999, 999, '1', '\\x00')",
+        "INSERT INTO projections.checkpoints (name, tx_id, position) VALUES ('x', '1', 1)",
+        "SELECT count(*) FROM bot.dialogues",
+    ] {
+        let err = reader.batch_execute(sql).await.expect_err(sql);
+        assert!(is_permission_error(&err), "{sql}: {err:?}");
+    }
+}
+
+/// Rights follow the schema: a table a later migration adds is usable by the writer once the
+/// migrations (and the grants after them) have run, with the rights of its schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rights_cover_tables_added_later() {
+    let t = ledger().await;
+    let owner = t.db.pool().get().await.expect("owner");
+    owner
+        .batch_execute(
+            "CREATE TABLE worker.added_later (id int PRIMARY KEY); \
+             CREATE TABLE ledger.added_later (id int PRIMARY KEY);",
+        )
+        .await
+        .expect("a later migration's tables");
+    let database = tokenbot_ledger::Database::connect(t.db.url(), 2)
+        .await
+        .expect("owner");
+    tokenbot_ledger::migrations::migrate(&database)
+        .await
+        .expect("migrate again");
+    let writer = t.writer_pool().get().await.expect("writer");
+    writer
+        .batch_execute(
+            "INSERT INTO worker.added_later VALUES (1); UPDATE worker.added_later SET id = 2; \
+             DELETE FROM worker.added_later; INSERT INTO ledger.added_later VALUES (1); \
+             SELECT * FROM ledger.added_later;",
+        )
+        .await
+        .expect("the schema's rights");
+    let err = writer
+        .batch_execute("DELETE FROM ledger.added_later")
+        .await
+        .expect_err("append-only by default in the ledger schema");
+    assert!(is_permission_error(&err), "{err:?}");
 }

@@ -15,6 +15,7 @@ use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_ledger::{LogCursor, RawEvent};
 use tokenbot_projections::live::{self, LiveConfig};
 use tokenbot_projections::rebuild::{diff, rebuild};
+use tokenbot_projections::runtime::catch_up;
 use tokenbot_projections::{LIVE_SCHEMA, Projection};
 use tokenbot_testkit::{OwnedNats, TestNats};
 
@@ -82,9 +83,11 @@ fn spawn_projector(
 }
 
 async fn assert_equal_to_replay(t: &TestLedger) {
-    let pool = t.ledger.store().database().pool().clone();
+    // As an auditor would: the reader role.
+    let reader = t.reader().await;
+    let pool = t.writer_pool();
     for p in Projection::ALL {
-        let report = diff(&pool, p).await.expect("diff");
+        let report = diff(&reader, p, |_| {}).await.expect("diff");
         assert!(
             report.differences.is_empty(),
             "{}: {:#?}",
@@ -141,7 +144,8 @@ async fn projections_equal_a_replay_live_and_after_rebuild() {
     assert_equal_to_replay(&t).await;
     let before = (table_rows(&t, "users").await, table_rows(&t, "tasks").await);
 
-    let pool = t.ledger.store().database().pool().clone();
+    // A rebuild swaps tables: the owner's job.
+    let pool = t.db.pool();
     // One projection alone, then both in one pass.
     let report = rebuild(&pool, &[Projection::Tasks], |_| {})
         .await
@@ -267,7 +271,8 @@ async fn a_projector_killed_before_its_checkpoint_applies_nothing_twice() {
             "CREATE SEQUENCE crash_counter; \
              CREATE FUNCTION crash_once() RETURNS trigger LANGUAGE plpgsql AS $$ \
              BEGIN IF nextval('crash_counter') = 3 THEN RAISE EXCEPTION 'injected crash'; END IF; RETURN NEW; END $$; \
-             CREATE TRIGGER crash BEFORE UPDATE ON projections.checkpoints FOR EACH ROW EXECUTE FUNCTION crash_once();",
+             CREATE TRIGGER crash BEFORE UPDATE ON projections.checkpoints FOR EACH ROW EXECUTE FUNCTION crash_once(); \
+             GRANT USAGE ON SEQUENCE crash_counter TO tokenbot_writer;",
         )
         .await
         .expect("trigger");
@@ -306,4 +311,123 @@ async fn a_projector_killed_before_its_checkpoint_applies_nothing_twice() {
         .get(0);
     assert_eq!(counted, debits, "each debit counted once");
     shutdown.cancel();
+}
+
+/// Appends `accounts` opened-and-funded accounts (two events each) in one statement, as the
+/// owner: a long, valid log in a second rather than through the group commit.
+async fn bulk_accounts(t: &TestLedger, first_id: i64, accounts: i64) {
+    let client = t.db.pool().get().await.expect("owner");
+    client
+        .execute(
+            "WITH ids AS (SELECT $1::int8 + g AS id FROM generate_series(0, $2::int8 - 1) g) \
+             INSERT INTO ledger.events (event_id, stream_id, stream_version, event_type, \
+               schema_version, data, metadata) \
+             SELECT gen_random_uuid(), 'account-' || id, v, kind, 1, data, \
+                    jsonb_build_object('correlation_id', gen_random_uuid(), \
+                      'actor', jsonb_build_object('kind', 'system', 'component', 'bulk')) \
+             FROM ids, LATERAL (VALUES \
+               (1, 'AccountOpened', jsonb_build_object('telegram_id', id, 'username', NULL, \
+                  'first_name', NULL, 'language_code', NULL)), \
+               (2, 'TokensGranted', jsonb_build_object('amount', 100, 'kind', 'import', \
+                  'reason', NULL, 'balance_after', 100))) AS e(v, kind, data) \
+             ORDER BY id, v",
+            &[&first_id, &accounts],
+        )
+        .await
+        .expect("bulk events");
+    client
+        .execute(
+            "INSERT INTO ledger.streams (stream_id, version) \
+             SELECT 'account-' || ($1::int8 + g), 2 FROM generate_series(0, $2::int8 - 1) g",
+            &[&first_id, &accounts],
+        )
+        .await
+        .expect("bulk heads");
+}
+
+/// `projections diff` replays the whole log; while it does, the rest of the system must not
+/// notice. The relay publishes a task requested meanwhile within a second, and a worker runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_diff_of_a_long_log_does_not_hold_back_the_relay() {
+    use common::pipeline::Pipeline;
+    let t = ledger().await;
+    bulk_accounts(&t, 5_000_000, 100_000).await;
+    // The bulk is already on the read model and the bus as far as the system is concerned: the
+    // projection catches up from Postgres, and the relay starts after it.
+    let head = last_cursor(&t.db).await;
+    catch_up(
+        &t.writer_pool(),
+        LIVE_SCHEMA,
+        &Projection::ALL,
+        LogCursor::START,
+        None,
+        |_| {},
+    )
+    .await
+    .expect("project the bulk");
+    t.db.pool()
+        .get()
+        .await
+        .expect("owner")
+        .execute(
+            "INSERT INTO ledger.relay_checkpoint (name, tx_id, position) VALUES ('main', $1::text::xid8, $2)",
+            &[&head.tx_id.to_string(), &head.position],
+        )
+        .await
+        .expect("relay checkpoint");
+    assert_eq!(count_all(&t.db).await, 200_000);
+    let u = user(4200);
+    open_with(&t.ledger, u, 1_000).await;
+
+    let p = Pipeline::start(t).await;
+    let _worker = p.spawn_worker(p.worker_config(), p.shutdown.clone());
+    let mut relayed = p.relayed.clone();
+    reached(&mut relayed, last_cursor(&p.t.db).await, "relay").await;
+
+    // The auditor's diff, as the reader role.
+    let reader = p.t.reader().await;
+    let (progress_tx, mut replayed) = tokio::sync::watch::channel(0u64);
+    let diffing = tokio::spawn(async move {
+        diff(&reader, Projection::Users, |n| {
+            let _ = progress_tx.send(n);
+        })
+        .await
+    });
+    tokio::time::timeout(Duration::from_secs(60), replayed.wait_for(|n| *n >= 20_000))
+        .await
+        .expect("the diff is replaying")
+        .expect("progress");
+
+    let requested = std::time::Instant::now();
+    let task =
+        p.t.ledger
+            .request_task(&ctx(u), low_task(u, "during the diff"))
+            .await
+            .expect("request")
+            .value
+            .task_id;
+    let target = last_cursor(&p.t.db).await;
+    tokio::time::timeout(Duration::from_secs(1), relayed.wait_for(|c| *c >= target))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "the relay did not publish within 1 s of the request while the diff ran (after {:?})",
+                requested.elapsed()
+            )
+        })
+        .expect("relay progress");
+    let lag = requested.elapsed();
+    assert!(
+        !diffing.is_finished(),
+        "the diff was still replaying when the task was published (lag {lag:?})"
+    );
+    let done = p.final_state(task).await;
+    assert_eq!(done.status, tokenbot_ledger::TaskStatus::Delivered);
+
+    let report = diffing.await.expect("join").expect("diff");
+    assert!(report.differences.is_empty(), "{:?}", report.differences);
+    eprintln!(
+        "relay lag during a diff of {} events: {lag:?}",
+        *replayed.borrow()
+    );
 }

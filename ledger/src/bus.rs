@@ -66,6 +66,18 @@ impl BusConfig {
         format!("{}.>", self.subject_prefix)
     }
 
+    /// The stream of signed checkpoints (`LEDGER_CHECKPOINTS`): its own stream, so that its
+    /// retention is its own (see [`crate::checkpoint`]).
+    pub fn checkpoint_stream(&self) -> String {
+        format!("{}_CHECKPOINTS", self.stream)
+    }
+
+    /// Its one subject (`ledger_checkpoints`), outside `<prefix>.>` so the event stream does not
+    /// capture it.
+    pub fn checkpoint_subject(&self) -> String {
+        format!("{}_checkpoints", self.subject_prefix)
+    }
+
     /// Creates the stream, or updates it to this configuration.
     pub async fn ensure_stream(&self, js: &jetstream::Context) -> Result<stream::Info, BusError> {
         js.create_or_update_stream(stream::Config {

@@ -30,6 +30,14 @@ impl Database {
     /// Builds the pool; does not connect yet (see [`Database::check`]).
     pub fn connect_lazy(url: &str, max_connections: usize) -> Result<Self, DbError> {
         let config = tokio_postgres::Config::from_str(url).map_err(DbError::InvalidUrl)?;
+        Self::from_config(config, max_connections)
+    }
+
+    /// [`Database::connect_lazy`] from a parsed configuration.
+    pub fn from_config(
+        config: tokio_postgres::Config,
+        max_connections: usize,
+    ) -> Result<Self, DbError> {
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -72,6 +80,11 @@ impl Database {
 
     pub fn config(&self) -> &tokio_postgres::Config {
         &self.config
+    }
+
+    /// The role it connects as.
+    pub fn user(&self) -> &str {
+        self.config.get_user().unwrap_or("postgres")
     }
 
     /// host:port/db without the password, for messages.

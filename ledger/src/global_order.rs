@@ -162,3 +162,169 @@ pub async fn has_pending_beyond_horizon(
         .await?;
     Ok(row.try_get(0)?)
 }
+
+/// How long a one-shot reader (verify, replay, export) waits for transactions that were open
+/// when it started.
+pub const HORIZON_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Waits, within `patience`, until every transaction that was running on the server when this
+/// was called has finished, so that a reader starting afterwards sees everything committed
+/// before the call (the horizon is cluster-wide: any long transaction, even in another database,
+/// holds it). Returns false when the patience ran out.
+pub async fn wait_for_horizon(
+    client: &tokio_postgres::Client,
+    patience: std::time::Duration,
+) -> Result<bool, LedgerError> {
+    let target: String = client
+        .query_one("SELECT pg_snapshot_xmax(pg_current_snapshot())::text", &[])
+        .await?
+        .try_get(0)?;
+    let deadline = tokio::time::Instant::now() + patience;
+    let mut backoff = std::time::Duration::from_millis(2);
+    loop {
+        let passed: bool = client
+            .query_one(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::text::xid8",
+                &[&target],
+            )
+            .await?
+            .try_get(0)?;
+        if passed {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The log as of one moment, for one-shot readers (verify, replay, export): a `REPEATABLE READ
+/// READ ONLY` transaction on a connection of its own, opened once the transactions that were
+/// running when it was asked for have finished. Read-only, it takes no transaction id, so it
+/// holds back no other reader. Dropping it closes the connection (and the transaction).
+pub struct LogSnapshot {
+    client: tokio_postgres::Client,
+    horizon: String,
+    covers_start: bool,
+    read: tokio_postgres::Statement,
+}
+
+impl LogSnapshot {
+    pub async fn open(
+        db: &crate::db::Database,
+        patience: std::time::Duration,
+    ) -> Result<Self, LedgerError> {
+        let client = db.dedicated().await?;
+        let covers_start = wait_for_horizon(&client, patience).await?;
+        client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        // The first statement fixes the snapshot; its horizon is part of it.
+        let horizon: String = client
+            .query_one("SELECT pg_snapshot_xmin(pg_current_snapshot())::text", &[])
+            .await?
+            .try_get(0)?;
+        let read = client
+            .prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM ledger.events e \
+                 WHERE (e.tx_id, e.position) > ($1::text::xid8, $2) AND e.tx_id < $3::text::xid8 \
+                   AND ($5::timestamptz IS NULL OR e.recorded_at >= $5) \
+                   AND ($6::timestamptz IS NULL OR e.recorded_at < $6) \
+                 ORDER BY e.tx_id, e.position LIMIT $4"
+            ))
+            .await?;
+        Ok(Self {
+            client,
+            horizon,
+            covers_start,
+            read,
+        })
+    }
+
+    /// For other reads in the same snapshot.
+    pub fn client(&self) -> &tokio_postgres::Client {
+        &self.client
+    }
+
+    /// The transaction-id horizon of the snapshot, as text (`$n::text::xid8`).
+    pub fn horizon(&self) -> &str {
+        &self.horizon
+    }
+
+    /// False when a transaction open at the start was still running after the patience ran out
+    /// (what it commits is not in this snapshot).
+    pub fn covers_start(&self) -> bool {
+        self.covers_start
+    }
+
+    /// Events below the horizon.
+    pub async fn count(&self) -> Result<u64, LedgerError> {
+        let n: i64 = self
+            .client
+            .query_one(
+                "SELECT count(*) FROM ledger.events WHERE tx_id < $1::text::xid8",
+                &[&self.horizon],
+            )
+            .await?
+            .try_get(0)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Up to `limit` events after `after`, in global order.
+    pub async fn read(&self, after: LogCursor, limit: i64) -> Result<Vec<RawEvent>, LedgerError> {
+        self.read_recorded(after, limit, None, None).await
+    }
+
+    /// [`LogSnapshot::read`], only events recorded at or after `from` and before `to`.
+    pub async fn read_recorded(
+        &self,
+        after: LogCursor,
+        limit: i64,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<RawEvent>, LedgerError> {
+        let rows = self
+            .client
+            .query(
+                &self.read,
+                &[
+                    &after.tx_id.to_string(),
+                    &after.position,
+                    &self.horizon,
+                    &limit,
+                    &from,
+                    &to,
+                ],
+            )
+            .await?;
+        rows.iter().map(RawEvent::from_row).collect()
+    }
+
+    /// Hands every event recorded at or after `from` and before `to` (each bound optional) to
+    /// `f`, in global order, `batch` at a time.
+    pub async fn each_batch<E: From<LedgerError>>(
+        &self,
+        batch: i64,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        mut f: impl FnMut(&[RawEvent]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut cursor = LogCursor::START;
+        loop {
+            let events = self.read_recorded(cursor, batch, from, to).await?;
+            let Some(last) = events.last() else {
+                return Ok(());
+            };
+            cursor = last.cursor();
+            f(&events)?;
+        }
+    }
+
+    /// Ends the transaction.
+    pub async fn close(self) -> Result<(), LedgerError> {
+        self.client.batch_execute("COMMIT").await?;
+        Ok(())
+    }
+}

@@ -2,8 +2,9 @@
 //! the event's canonical bytes, so changing, removing or inserting any sealed event changes every
 //! hash after it. Sealing happens after commit, by one sealer at a time, so appends never wait.
 //!
-//! An attacker with superuser rights could rewrite the chain as well; what defeats that is
-//! keeping the head hash somewhere else (`ledger verify` prints it; the relay publishes it).
+//! An attacker with superuser rights could rewrite the chain as well; what defeats that is a head
+//! hash kept somewhere else: the sealer signs the head into checkpoints published outside the
+//! database ([`crate::checkpoint`]), and `ledger verify` prints it for anyone to keep.
 
 use deadpool_postgres::GenericClient;
 use sha2::{Digest, Sha256};
@@ -174,7 +175,8 @@ pub async fn seal_all(store: &EventStore) -> Result<u64, LedgerError> {
 
 /// Seals continuously until `shutdown`: a background loop beside the relay, so a sealing backlog
 /// (a fresh deployment over an old log, say) never delays publishing. Safe to run in several
-/// processes: one seals at a time, the others find the lock taken and wait.
+/// processes: one seals at a time, the others find the lock taken and wait. (Signing the head
+/// into checkpoints is a loop of its own: [`crate::checkpoint::run_signer`].)
 pub async fn run_sealer(
     store: EventStore,
     idle: std::time::Duration,

@@ -8,6 +8,7 @@
 pub mod account;
 pub mod aggregate;
 pub mod bus;
+pub mod checkpoint;
 pub mod command;
 pub mod commands;
 mod commit_outcome;
@@ -24,6 +25,7 @@ pub mod migrations;
 pub mod pricing;
 pub mod relay;
 pub mod replay;
+pub mod roles;
 pub mod shutdown;
 pub mod store;
 pub mod stream;

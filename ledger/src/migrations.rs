@@ -1,5 +1,6 @@
 //! Schema migrations: the numbered plain-SQL files in `sql/`, applied by refinery under a
-//! Postgres advisory lock so that two processes starting at once do not race.
+//! Postgres advisory lock so that two processes starting at once do not race; then the runtime
+//! roles' rights (`sql/grants.sql`, see [`crate::roles`]), under the same lock.
 
 use crate::db::Database;
 
@@ -7,8 +8,9 @@ mod embedded {
     refinery::embed_migrations!("../sql");
 }
 
-/// Arbitrary but fixed: the advisory lock key that serializes migration runs.
-const MIGRATION_LOCK_KEY: i64 = 0x746f_6b65_6e62_6f74; // "tokenbot"
+/// Arbitrary but fixed: the advisory lock key that serializes migration runs (and every other
+/// change of rights: a rebuild that swaps tables in takes it too).
+pub const MIGRATION_LOCK_KEY: i64 = 0x746f_6b65_6e62_6f74; // "tokenbot"
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
@@ -18,6 +20,10 @@ pub enum MigrationError {
     Lock(#[source] tokio_postgres::Error),
     #[error("migration failed: {0}")]
     Apply(#[from] refinery::Error),
+    #[error("cannot set the runtime roles' rights (sql/grants.sql): {0}")]
+    Grants(#[source] tokio_postgres::Error),
+    #[error("cannot read the schema version: {0}")]
+    Version(#[source] tokio_postgres::Error),
 }
 
 /// Applies every pending migration; returns the names of those applied now.
@@ -29,17 +35,53 @@ pub async fn migrate(db: &Database) -> Result<Vec<String>, MigrationError> {
         .await
         .map_err(MigrationError::Lock)?;
     let report = embedded::migrations::runner()
-        .set_migration_table_name("ledger_schema_history")
+        .set_migration_table_name(HISTORY_TABLE)
         .run_async(&mut client)
         .await;
+    let grants = match &report {
+        Ok(_) => crate::roles::apply_grants(&client).await,
+        Err(_) => Ok(()),
+    };
     // Closing the connection releases the lock even if unlock fails.
     let _ = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
         .await;
     let report = report?;
+    grants.map_err(MigrationError::Grants)?;
     Ok(report
         .applied_migrations()
         .iter()
         .map(|m| m.to_string())
         .collect())
+}
+
+/// Where refinery records applied migrations.
+const HISTORY_TABLE: &str = "ledger_schema_history";
+
+/// The schema version this build needs, and the one the database has (0: none yet).
+pub async fn schema_versions(db: &Database) -> Result<(i64, i64), MigrationError> {
+    let needed = embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()))
+        .max()
+        .unwrap_or(0);
+    let client = db.dedicated().await.map_err(MigrationError::Connect)?;
+    let exists: bool = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&HISTORY_TABLE])
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(MigrationError::Version)?;
+    if !exists {
+        return Ok((needed, 0));
+    }
+    let found: i64 = client
+        .query_one(
+            &format!("SELECT coalesce(max(version), 0)::int8 FROM {HISTORY_TABLE}"),
+            &[],
+        )
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(MigrationError::Version)?;
+    Ok((needed, found))
 }

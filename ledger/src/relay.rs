@@ -30,6 +30,9 @@ pub struct RelayConfig {
     pub retry_max: Duration,
     /// Also run the hash-chain sealer beside the relay (its own loop, never in the publish path).
     pub seal: bool,
+    /// Sign the chain head into checkpoints on the checkpoint stream, beside the sealer (`None`:
+    /// no signing key).
+    pub checkpoints: Option<crate::checkpoint::CheckpointSettings>,
 }
 
 impl Default for RelayConfig {
@@ -40,6 +43,7 @@ impl Default for RelayConfig {
             retry_min: Duration::from_millis(50),
             retry_max: Duration::from_secs(5),
             seal: true,
+            checkpoints: None,
         }
     }
 }
@@ -146,6 +150,19 @@ pub async fn run(
             shutdown.clone(),
         ))
     });
+    let signer = config
+        .checkpoints
+        .clone()
+        .filter(|_| config.seal)
+        .map(|settings| {
+            tokio::spawn(crate::checkpoint::run_signer(
+                store.clone(),
+                js.clone(),
+                bus.clone(),
+                settings,
+                shutdown.clone(),
+            ))
+        });
     let mut backoff = config.retry_min;
     while !shutdown.is_cancelled() {
         match lead(&store, &js, &bus, &config, &shutdown, progress.as_ref()).await {
@@ -161,8 +178,8 @@ pub async fn run(
             }
         }
     }
-    if let Some(sealer) = sealer {
-        let _ = sealer.await;
+    for task in [sealer, signer].into_iter().flatten() {
+        let _ = task.await;
     }
     Ok(())
 }

@@ -3,39 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use futures::{Stream, TryStreamExt};
 use serde::Serialize;
 
 use crate::account::Account;
 use crate::aggregate::Aggregate;
 use crate::error::LedgerError;
-use crate::global_order::{LogCursor, RawEvent, RecordedEvent};
+use crate::global_order::{HORIZON_PATIENCE, LogSnapshot, RawEvent, RecordedEvent};
 use crate::ids::TelegramId;
 use crate::store::EventStore;
 use crate::tokens::Tokens;
 
 /// Events per read while replaying.
 pub const REPLAY_BATCH: i64 = 10_000;
-
-/// All committed events after `from` in global order, as a stream of bounded batches.
-pub fn replay_raw(
-    store: &EventStore,
-    from: LogCursor,
-) -> impl Stream<Item = Result<Vec<RawEvent>, LedgerError>> + '_ {
-    futures::stream::try_unfold(Some(from), move |cursor| async move {
-        let Some(cursor) = cursor else {
-            return Ok(None);
-        };
-        let batch = store.read_log(cursor, REPLAY_BATCH).await?;
-        Ok(match batch.last() {
-            None => None,
-            Some(last) => {
-                let next = last.cursor();
-                Some((batch, Some(next)))
-            }
-        })
-    })
-}
 
 /// One line of `tokenbot ledger replay`.
 #[derive(Debug, Serialize)]
@@ -79,22 +58,26 @@ pub async fn replay_balances(
 ) -> Result<BTreeMap<TelegramId, Account>, LedgerError> {
     let mut accounts: BTreeMap<TelegramId, Account> = BTreeMap::new();
     let mut seen = 0u64;
-    let mut batches = std::pin::pin!(replay_raw(store, LogCursor::START));
-    while let Some(batch) = batches.try_next().await? {
-        for raw in &batch {
-            seen += 1;
-            let Some(owner) = raw.stream_id.account_owner() else {
-                continue;
-            };
-            let e: RecordedEvent = raw.decode()?;
-            accounts
-                .entry(owner)
-                .or_default()
-                .apply(&e.event, e.recorded_at)
-                .map_err(|err| LedgerError::corrupt(format!("position {}", e.position), err))?;
-        }
-        progress(seen);
-    }
+    let snapshot = LogSnapshot::open(store.database(), HORIZON_PATIENCE).await?;
+    snapshot
+        .each_batch(REPLAY_BATCH, None, None, |batch| {
+            for raw in batch {
+                seen += 1;
+                let Some(owner) = raw.stream_id.account_owner() else {
+                    continue;
+                };
+                let e: RecordedEvent = raw.decode()?;
+                accounts
+                    .entry(owner)
+                    .or_default()
+                    .apply(&e.event, e.recorded_at)
+                    .map_err(|err| LedgerError::corrupt(format!("position {}", e.position), err))?;
+            }
+            progress(seen);
+            Ok::<_, LedgerError>(())
+        })
+        .await?;
+    snapshot.close().await?;
     Ok(accounts)
 }
 

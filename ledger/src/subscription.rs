@@ -19,8 +19,12 @@ pub struct SubscriptionOptions {
     pub batch_size: i64,
     /// Longest wait without a notification before looking anyway.
     pub idle_poll: Duration,
-    /// First re-check delay while events wait behind an open transaction (doubles up to idle_poll).
+    /// First re-check delay while events wait behind an open transaction (doubles up to
+    /// `horizon_poll_max`).
     pub horizon_poll: Duration,
+    /// Longest re-check delay while events wait behind an open transaction: a short transaction
+    /// elsewhere (a batch of a replay, say) then delays a reader by little more than itself.
+    pub horizon_poll_max: Duration,
 }
 
 impl Default for SubscriptionOptions {
@@ -29,6 +33,7 @@ impl Default for SubscriptionOptions {
             batch_size: 1000,
             idle_poll: Duration::from_millis(500),
             horizon_poll: Duration::from_millis(2),
+            horizon_poll_max: Duration::from_millis(50),
         }
     }
 }
@@ -82,7 +87,9 @@ impl Subscription {
             drop(client);
             let wait = if waiting {
                 let w = backoff;
-                backoff = (backoff * 2).min(self.options.idle_poll);
+                backoff = (backoff * 2)
+                    .min(self.options.horizon_poll_max)
+                    .min(self.options.idle_poll);
                 w
             } else {
                 backoff = self.options.horizon_poll;

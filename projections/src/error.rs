@@ -18,6 +18,12 @@ pub enum ProjectionError {
     },
     #[error("unknown projection {0:?} (known: users, tasks)")]
     UnknownProjection(String),
+    #[error(
+        "projection {projection} was rebuilt while it was being compared: run the comparison again"
+    )]
+    Moved { projection: &'static str },
+    #[error("{0}")]
+    Setup(String),
 }
 
 impl ProjectionError {

@@ -1,40 +1,46 @@
 //! Rebuilding a projection from the log into shadow tables, then swapping them in; and comparing
 //! the live tables with a fresh replay (`projections diff`, for auditors).
+//!
+//! Neither holds a transaction id while it replays. Readers of the global order (relay, sealer,
+//! projector, and so the worker's intake) wait for every transaction that has one, anywhere on
+//! the server; a replay of a long log takes seconds. So both replay first, without any lock,
+//! then take the projection's advisory lock (which a projector's batch takes before it writes,
+//! so waiting for it assigns no id either), catch up the little that happened meanwhile, and
+//! only then compare or swap.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use deadpool_postgres::Pool;
 use serde::Serialize;
-use tokenbot_ledger::LogCursor;
+use tokenbot_ledger::migrations::MIGRATION_LOCK_KEY;
+use tokenbot_ledger::{Database, LogCursor};
 
 use crate::error::ProjectionError;
-use crate::runtime::{LIVE_SCHEMA, Projection, catch_up, checkpoints};
+use crate::runtime::{
+    BACKGROUND_BATCH, LIVE_SCHEMA, Projection, catch_up_batched as catch_up_in, checkpoints,
+    lock_keys,
+};
 
-async fn prepare_shadow(
-    pool: &Pool,
-    shadow: &str,
-    projections: &[Projection],
-) -> Result<(), ProjectionError> {
-    let client = pool.get().await?;
-    let mut ddl = format!(
-        "DROP SCHEMA IF EXISTS {shadow} CASCADE; CREATE SCHEMA {shadow}; \
-         CREATE TABLE {shadow}.checkpoints (LIKE {LIVE_SCHEMA}.checkpoints INCLUDING ALL);"
-    );
+/// Where `diff` replays: the temporary schema of its own session, so a role that may only read
+/// (an auditor's) can run it, and nothing is left behind if it dies.
+const DIFF_SCHEMA: &str = "pg_temp";
+
+/// Empty copies of the live tables of `projections`, and a checkpoints table, in `shadow`.
+fn shadow_ddl(shadow: &str, projections: &[Projection], temporary: bool) -> String {
+    let create = if temporary {
+        "CREATE TEMP TABLE"
+    } else {
+        "CREATE TABLE"
+    };
+    let mut ddl =
+        format!("{create} {shadow}.checkpoints (LIKE {LIVE_SCHEMA}.checkpoints INCLUDING ALL);");
     for table in projections.iter().flat_map(|p| p.tables()) {
         ddl.push_str(&format!(
-            "CREATE TABLE {shadow}.{table} (LIKE {LIVE_SCHEMA}.{table} INCLUDING ALL);"
+            "{create} {shadow}.{table} (LIKE {LIVE_SCHEMA}.{table} INCLUDING ALL);"
         ));
     }
-    client.batch_execute(&ddl).await?;
-    Ok(())
-}
-
-async fn drop_shadow(pool: &Pool, shadow: &str) -> Result<(), ProjectionError> {
-    let client = pool.get().await?;
-    client
-        .batch_execute(&format!("DROP SCHEMA IF EXISTS {shadow} CASCADE"))
-        .await?;
-    Ok(())
+    ddl
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -44,65 +50,118 @@ pub struct RebuildReport {
     pub seconds: f64,
 }
 
-/// Replays the whole log once into shadow tables for all of `projections`, then swaps them in
-/// while holding their checkpoint locks (a live projector waits meanwhile, then continues from
-/// the rebuilt checkpoint).
+/// Replays the whole log once into shadow tables for all of `projections`, then swaps them in.
+/// Runs as the owner of the projection tables (the swap drops and moves tables) and sets the
+/// runtime roles' rights on the new tables in the same transaction.
 pub async fn rebuild(
     pool: &Pool,
     projections: &[Projection],
-    progress: impl FnMut(u64),
+    mut progress: impl FnMut(u64),
 ) -> Result<RebuildReport, ProjectionError> {
     let started = Instant::now();
     let mut projections = projections.to_vec();
     projections.sort();
     projections.dedup();
     let shadow = "projections_rebuild";
-    prepare_shadow(pool, shadow, &projections).await?;
-    let mut events = 0;
-    let mut counting = progress;
-    let cursor = catch_up(pool, shadow, &projections, LogCursor::START, None, |n| {
-        events = n;
-        counting(n)
-    })
+    pool.get()
+        .await?
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {shadow} CASCADE; CREATE SCHEMA {shadow}; {}",
+            shadow_ddl(shadow, &projections, false)
+        ))
+        .await?;
+    // Everything visible now, without a lock: the long part.
+    let mut events = 0u64;
+    let replayed = catch_up_in(
+        pool,
+        shadow,
+        &projections,
+        LogCursor::START,
+        None,
+        BACKGROUND_BATCH,
+        |n| {
+            events = n;
+            progress(n)
+        },
+    )
     .await?;
 
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    for p in &projections {
-        tx.execute(
-            &format!("INSERT INTO {LIVE_SCHEMA}.checkpoints (name, tx_id, position) VALUES ($1, '0'::xid8, 0) ON CONFLICT (name) DO NOTHING"),
-            &[&p.name()],
-        )
+    // The projector's batches wait from here on; none is half-way (each takes the lock first).
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) AS k",
+        &[&lock_keys(LIVE_SCHEMA, &projections)],
+    )
+    .await?;
+    // What was committed during the replay: little.
+    let first = events;
+    let cursor = catch_up_in(
+        pool,
+        shadow,
+        &projections,
+        replayed,
+        None,
+        BACKGROUND_BATCH,
+        |n| {
+            events = first + n;
+            progress(first + n)
+        },
+    )
+    .await?;
+    // Rights are set under the migration lock (two concurrent GRANTs on a table conflict).
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await?;
-        // Sorted order, like every other taker of these locks.
-        tx.execute(
-            &format!("SELECT 1 FROM {LIVE_SCHEMA}.checkpoints WHERE name = $1 FOR UPDATE"),
-            &[&p.name()],
-        )
-        .await?;
-    }
     let mut swap = String::new();
     for table in projections.iter().flat_map(|p| p.tables()) {
-        swap.push_str(&format!("DROP TABLE {LIVE_SCHEMA}.{table}; ALTER TABLE {shadow}.{table} SET SCHEMA {LIVE_SCHEMA};"));
+        swap.push_str(&format!(
+            "DROP TABLE {LIVE_SCHEMA}.{table}; ALTER TABLE {shadow}.{table} SET SCHEMA {LIVE_SCHEMA};"
+        ));
     }
     tx.batch_execute(&swap).await?;
+    let shadow_events = applied_counts(&tx, shadow).await?;
     for p in &projections {
         tx.execute(
             &format!(
-                "UPDATE {LIVE_SCHEMA}.checkpoints SET tx_id = $2::text::xid8, position = $3, events = $4, updated_at = clock_timestamp() WHERE name = $1"
+                "INSERT INTO {LIVE_SCHEMA}.checkpoints (name, tx_id, position, events) \
+                 VALUES ($1, $2::text::xid8, $3, $4) \
+                 ON CONFLICT (name) DO UPDATE SET tx_id = EXCLUDED.tx_id, position = EXCLUDED.position, \
+                   events = EXCLUDED.events, updated_at = clock_timestamp()"
             ),
-            &[&p.name(), &cursor.tx_id.to_string(), &cursor.position, &(events as i64)],
+            &[
+                &p.name(),
+                &cursor.tx_id.to_string(),
+                &cursor.position,
+                &shadow_events.get(p.name()).copied().unwrap_or(0),
+            ],
         )
         .await?;
     }
     tx.batch_execute(&format!("DROP SCHEMA {shadow} CASCADE"))
         .await?;
+    tokenbot_ledger::roles::apply_grants(&*tx).await?;
     tx.commit().await?;
     Ok(RebuildReport {
         projections: projections.iter().map(|p| p.name()).collect(),
         events,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Events applied per projection, from a checkpoints table.
+async fn applied_counts(
+    client: &impl deadpool_postgres::GenericClient,
+    schema: &str,
+) -> Result<HashMap<String, i64>, ProjectionError> {
+    let rows = client
+        .query(
+            &format!("SELECT name, events FROM {schema}.checkpoints"),
+            &[],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
 }
 
 /// A row that differs between the live read model and a fresh replay.
@@ -126,45 +185,77 @@ pub struct DiffReport {
 /// Most rows reported per table and side.
 const DIFF_ROWS_SHOWN: i64 = 50;
 
-/// Replays the log into a scratch schema up to the live checkpoint and compares, while holding
-/// the checkpoint so the live projector cannot move during the comparison.
-pub async fn diff(pool: &Pool, projection: Projection) -> Result<DiffReport, ProjectionError> {
-    let shadow = format!("projections_diff_{}", projection.name());
-    prepare_shadow(pool, &shadow, &[projection]).await?;
-    let mut holder = pool.get().await?;
-    let hold = holder.transaction().await?;
-    // FOR SHARE: the projector's FOR UPDATE waits until the comparison is done.
-    let row = hold
-        .query_opt(
-            &format!("SELECT tx_id::text, position FROM {LIVE_SCHEMA}.checkpoints WHERE name = $1 FOR SHARE"),
-            &[&projection.name()],
-        )
-        .await?;
-    let live = match row {
-        None => LogCursor::START,
-        Some(r) => LogCursor {
-            tx_id: r.try_get::<_, String>(0)?.parse().unwrap_or(0),
-            position: r.try_get(1)?,
-        },
+/// Replays the log into temporary tables up to where the live projection is, then compares the
+/// live tables with them. Needs only the right to read (and `TEMPORARY`, which every role has
+/// by default). The live projector pauses only for the final catch-up and the comparison.
+/// `progress` is told how many events have been replayed.
+pub async fn diff(
+    db: &Database,
+    projection: Projection,
+    mut progress: impl FnMut(u64),
+) -> Result<DiffReport, ProjectionError> {
+    // One connection of its own: the temporary tables and the session lock live in it, and both
+    // go when it closes (dropping the pool), even if this returns early with an error.
+    let own = Database::from_config(db.config().clone(), 1)
+        .map_err(|e| ProjectionError::Setup(e.to_string()))?;
+    let pool = own.pool();
+    let live_checkpoint = || async {
+        let client = pool.get().await?;
+        let all = checkpoints(&client, LIVE_SCHEMA).await?;
+        Ok::<_, ProjectionError>(all.get(&projection).copied().unwrap_or(LogCursor::START))
     };
-    if live != LogCursor::START {
-        catch_up(
-            pool,
-            &shadow,
-            &[projection],
-            LogCursor::START,
-            Some(live),
-            |_| {},
+    pool.get()
+        .await?
+        .batch_execute(&shadow_ddl(DIFF_SCHEMA, &[projection], true))
+        .await?;
+    let mut events = 0u64;
+    let before = live_checkpoint().await?;
+    let replayed = catch_up_in(
+        pool,
+        DIFF_SCHEMA,
+        &[projection],
+        LogCursor::START,
+        Some(before),
+        BACKGROUND_BATCH,
+        |n| {
+            events = n;
+            progress(n)
+        },
+    )
+    .await?;
+    let key = lock_keys(LIVE_SCHEMA, &[projection]);
+    pool.get()
+        .await?
+        .execute(
+            "SELECT pg_advisory_lock(k) FROM unnest($1::int8[]) AS k",
+            &[&key],
         )
         .await?;
+    let live = live_checkpoint().await?;
+    if live < replayed {
+        return Err(ProjectionError::Moved {
+            projection: projection.name(),
+        });
     }
+    let first = events;
+    catch_up_in(
+        pool,
+        DIFF_SCHEMA,
+        &[projection],
+        replayed,
+        Some(live),
+        BACKGROUND_BATCH,
+        |n| progress(first + n),
+    )
+    .await?;
+    let client = pool.get().await?;
     let mut differences = Vec::new();
     for table in projection.tables() {
         for (side, a, b) in [
-            ("live only", LIVE_SCHEMA, shadow.as_str()),
-            ("replay only", shadow.as_str(), LIVE_SCHEMA),
+            ("live only", LIVE_SCHEMA, DIFF_SCHEMA),
+            ("replay only", DIFF_SCHEMA, LIVE_SCHEMA),
         ] {
-            let rows = hold
+            let rows = client
                 .query(
                     &format!("SELECT to_jsonb(d) FROM (SELECT * FROM {a}.{table} EXCEPT SELECT * FROM {b}.{table}) d LIMIT {DIFF_ROWS_SHOWN}"),
                     &[],
@@ -180,9 +271,12 @@ pub async fn diff(pool: &Pool, projection: Projection) -> Result<DiffReport, Pro
             }
         }
     }
-    hold.commit().await?;
-    drop(holder);
-    drop_shadow(pool, &shadow).await?;
+    client
+        .execute(
+            "SELECT pg_advisory_unlock(k) FROM unnest($1::int8[]) AS k",
+            &[&key],
+        )
+        .await?;
     Ok(DiffReport {
         projection: projection.name(),
         checkpoint: live.to_string(),
@@ -190,17 +284,58 @@ pub async fn diff(pool: &Pool, projection: Projection) -> Result<DiffReport, Pro
     })
 }
 
+/// A projection's progress, for `projections status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectionStatus {
+    pub projection: &'static str,
+    /// Where it has got to in the global order (`0:0`: never ran).
+    pub checkpoint: String,
+    pub tx_id: u64,
+    pub position: i64,
+    /// Events applied to it.
+    pub events: i64,
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// Checkpoints of all projections, for `projections status`.
-pub async fn status(pool: &Pool) -> Result<Vec<(&'static str, String)>, ProjectionError> {
+pub async fn status(pool: &Pool) -> Result<Vec<ProjectionStatus>, ProjectionError> {
     let client = pool.get().await?;
-    let all = checkpoints(&client, LIVE_SCHEMA).await?;
-    Ok(Projection::ALL
+    let rows = client
+        .query(
+            &format!("SELECT name, tx_id::text, position, events, updated_at FROM {LIVE_SCHEMA}.checkpoints"),
+            &[],
+        )
+        .await?;
+    let mut found = HashMap::new();
+    for r in rows {
+        let name: String = r.try_get(0)?;
+        found.insert(name, r);
+    }
+    Projection::ALL
         .iter()
         .map(|p| {
-            (
-                p.name(),
-                all.get(p).copied().unwrap_or_default().to_string(),
-            )
+            let Some(r) = found.get(p.name()) else {
+                return Ok(ProjectionStatus {
+                    projection: p.name(),
+                    checkpoint: LogCursor::START.to_string(),
+                    tx_id: 0,
+                    position: 0,
+                    events: 0,
+                    updated_at: None,
+                });
+            };
+            let cursor = LogCursor {
+                tx_id: r.try_get::<_, String>(1)?.parse().unwrap_or(0),
+                position: r.try_get(2)?,
+            };
+            Ok(ProjectionStatus {
+                projection: p.name(),
+                checkpoint: cursor.to_string(),
+                tx_id: cursor.tx_id,
+                position: cursor.position,
+                events: r.try_get(3)?,
+                updated_at: Some(r.try_get(4)?),
+            })
         })
-        .collect())
+        .collect()
 }

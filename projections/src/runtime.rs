@@ -17,6 +17,11 @@ pub const LIVE_SCHEMA: &str = "projections";
 /// Events read from Postgres per catch-up batch.
 pub const CATCH_UP_BATCH: i64 = 10_000;
 
+/// Events per batch of a replay that runs beside the live system (rebuild, diff): each batch's
+/// write holds a transaction id, and with it every reader of the global order, for as long as
+/// it takes, so these stay small.
+pub const BACKGROUND_BATCH: i64 = 2_000;
+
 /// A read model with its own tables and checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Projection {
@@ -99,6 +104,27 @@ impl Projection {
             }
         }
     }
+}
+
+/// Advisory lock keys of the tables of `projections` in `schema`, sorted (so that takers of
+/// several never deadlock). Every batch that writes them takes these first, before any write
+/// gives its transaction an id; `projections diff` and `rebuild` hold them to stop the live
+/// tables moving while they compare or swap, and so make the projector wait without holding
+/// back anyone else's horizon.
+pub(crate) fn lock_keys(schema: &str, projections: &[Projection]) -> Vec<i64> {
+    // FNV-1a: stable across processes and releases, unlike std's hasher.
+    let fnv = |text: &str| {
+        text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    };
+    let mut keys: Vec<i64> = projections
+        .iter()
+        .map(|p| fnv(&format!("projection:{schema}.{}", p.name())) as i64)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// Where each projection has got to (START for one that never ran).
@@ -184,11 +210,22 @@ pub async fn apply_batch(
 
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    // The advisory locks serialize each projection's writers (a second projector process, a
+    // rebuild swapping tables, a diff comparing): taken before anything is written, so waiting
+    // for them gives this transaction no id. It gets one at its first write (the rows, after
+    // the events were loaded and applied in memory), which keeps the time it holds back every
+    // reader of the global order short.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) AS k",
+        &[&lock_keys(schema, projections)],
+    )
+    .await?;
     let mut applied = Applied {
         cursor: Some(last_cursor),
         ..Default::default()
     };
     for p in projections {
+        // Inserts only the first time (a conflict writes nothing and takes no transaction id).
         tx.execute(
             &format!(
                 "INSERT INTO {schema}.checkpoints (name, tx_id, position) VALUES ($1, '0'::xid8, 0) ON CONFLICT (name) DO NOTHING"
@@ -196,11 +233,9 @@ pub async fn apply_batch(
             &[&p.name()],
         )
         .await?;
-        // The row lock serializes this projection's writers: a second projector process, or a
-        // rebuild swapping tables, waits here instead of double-applying.
         let row = tx
             .query_one(
-                &format!("SELECT tx_id::text, position FROM {schema}.checkpoints WHERE name = $1 FOR UPDATE"),
+                &format!("SELECT tx_id::text, position FROM {schema}.checkpoints WHERE name = $1"),
                 &[&p.name()],
             )
             .await?;
@@ -259,13 +294,35 @@ pub async fn catch_up(
     projections: &[Projection],
     from: LogCursor,
     until: Option<LogCursor>,
+    progress: impl FnMut(u64),
+) -> Result<LogCursor, ProjectionError> {
+    catch_up_batched(
+        pool,
+        schema,
+        projections,
+        from,
+        until,
+        CATCH_UP_BATCH,
+        progress,
+    )
+    .await
+}
+
+/// [`catch_up`] in batches of `batch_size` events.
+pub async fn catch_up_batched(
+    pool: &Pool,
+    schema: &str,
+    projections: &[Projection],
+    from: LogCursor,
+    until: Option<LogCursor>,
+    batch_size: i64,
     mut progress: impl FnMut(u64),
 ) -> Result<LogCursor, ProjectionError> {
     let mut cursor = from;
     let mut done = 0u64;
     loop {
         let client = pool.get().await?;
-        let mut batch = read_log(&client, cursor, CATCH_UP_BATCH).await?;
+        let mut batch = read_log(&client, cursor, batch_size.max(1)).await?;
         drop(client);
         if let Some(limit) = until {
             batch.retain(|e| e.cursor() <= limit);

@@ -1,7 +1,9 @@
 //! Subcommands of the binary. Thin: parse arguments, call the library, print.
 
 pub mod bench;
+pub mod checkpoints;
 pub mod demo;
+pub mod export;
 pub mod import;
 pub mod ledger;
 pub mod progress;

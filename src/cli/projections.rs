@@ -1,5 +1,5 @@
-//! `tokenbot projections ...`: rebuild a read model from the log, compare live tables with a
-//! fresh replay, show checkpoints.
+//! `tokenbot projections ...`: rebuild a read model from the log (as the owner), compare live
+//! tables with a fresh replay and show checkpoints (as the reader role).
 
 use clap::Subcommand;
 use tokenbot_projections::Projection;
@@ -12,40 +12,38 @@ use crate::startup;
 #[derive(Subcommand)]
 pub enum ProjectionsCommand {
     /// Replay the log into shadow tables and swap them in (all projections, or one by name).
+    /// Runs as the owner (MIGRATION_DATABASE_URL).
     Rebuild { name: Option<String> },
     /// List rows where the live tables differ from a fresh replay; exit 1 if any.
-    Diff { name: Option<String> },
+    Diff {
+        name: Option<String>,
+        /// Print the reports as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Where each projection has got to in the global order.
-    Status,
+    Status {
+        /// Print as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-fn selected(name: Option<String>) -> anyhow::Result<Vec<Projection>> {
+fn selected(name: Option<&str>) -> anyhow::Result<Vec<Projection>> {
     Ok(match name {
         None => Projection::ALL.to_vec(),
-        Some(n) => vec![Projection::parse(&n)?],
+        Some(n) => vec![Projection::parse(n)?],
     })
 }
 
 pub async fn run(settings: &Settings, cmd: ProjectionsCommand) -> anyhow::Result<i32> {
-    let names_ok = match &cmd {
-        ProjectionsCommand::Rebuild { name } | ProjectionsCommand::Diff { name } => {
-            selected(name.clone()).map(|_| ())
-        }
-        ProjectionsCommand::Status => Ok(()),
-    };
-    names_ok?;
-    let ledger = startup::ledger(settings).await?;
-    let pool = ledger.store().database().pool().clone();
-    let client = pool.get().await?;
-    let total: i64 = client
-        .query_one("SELECT count(*) FROM ledger.events", &[])
-        .await?
-        .try_get(0)?;
-    drop(client);
     match cmd {
         ProjectionsCommand::Rebuild { name } => {
-            let chosen = selected(name)?;
-            let bar = progress::bar(u64::try_from(total).unwrap_or(0), "rebuilding");
+            let chosen = selected(name.as_deref())?;
+            let owner = startup::owner_database(settings).await?;
+            let pool = owner.pool().clone();
+            let total = progress::events_total(&pool).await?;
+            let bar = progress::bar_if_terminal(total, "rebuilding");
             let report = rebuild(&pool, &chosen, |n| bar.set_position(n)).await?;
             bar.finish_and_clear();
             println!(
@@ -56,26 +54,50 @@ pub async fn run(settings: &Settings, cmd: ProjectionsCommand) -> anyhow::Result
             );
             Ok(0)
         }
-        ProjectionsCommand::Diff { name } => {
-            let mut any = false;
-            for p in selected(name)? {
-                let report = diff(&pool, p).await?;
-                if report.differences.is_empty() {
-                    println!(
-                        "{}: equal to a fresh replay at {}",
-                        report.projection, report.checkpoint
-                    );
-                }
-                for d in &report.differences {
-                    any = true;
-                    println!("{} {} {}: {}", d.projection, d.table, d.side, d.row);
+        ProjectionsCommand::Diff { name, json } => {
+            let chosen = selected(name.as_deref())?;
+            let ledger = startup::ledger_readonly(settings).await?;
+            let db = ledger.store().database();
+            let total = progress::events_total(db.pool()).await?;
+            let mut reports = Vec::new();
+            for p in chosen {
+                let bar = progress::bar_if_terminal(total, &format!("replaying {}", p.name()));
+                let report = diff(db, p, |n| bar.set_position(n)).await?;
+                bar.finish_and_clear();
+                reports.push(report);
+            }
+            let equal = reports.iter().all(|r| r.differences.is_empty());
+            if json {
+                let doc = serde_json::json!({ "equal": equal, "projections": reports });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                for report in &reports {
+                    if report.differences.is_empty() {
+                        println!(
+                            "{}: equal to a fresh replay at {}",
+                            report.projection, report.checkpoint
+                        );
+                    }
+                    for d in &report.differences {
+                        println!("{} {} {}: {}", d.projection, d.table, d.side, d.row);
+                    }
                 }
             }
-            Ok(i32::from(any))
+            Ok(i32::from(!equal))
         }
-        ProjectionsCommand::Status => {
-            for (name, cursor) in status(&pool).await? {
-                println!("{name}: {cursor}");
+        ProjectionsCommand::Status { json } => {
+            let ledger = startup::ledger_readonly(settings).await?;
+            let all = status(ledger.store().database().pool()).await?;
+            if json {
+                let doc: serde_json::Map<String, serde_json::Value> = all
+                    .iter()
+                    .map(|s| Ok((s.projection.to_string(), serde_json::to_value(s)?)))
+                    .collect::<Result<_, serde_json::Error>>()?;
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                for s in &all {
+                    println!("{}: {}", s.projection, s.checkpoint);
+                }
             }
             Ok(0)
         }

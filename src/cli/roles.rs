@@ -170,7 +170,10 @@ async fn role_futures(
             ledger.store().clone(),
             js.clone(),
             settings.bus.clone(),
-            RelayConfig::default(),
+            RelayConfig {
+                checkpoints: relay_checkpoints(settings),
+                ..Default::default()
+            },
             shutdown.clone(),
             None,
         );
@@ -227,7 +230,7 @@ async fn role_futures(
     }
     // Every role serves /health and /metrics on HTTP_ADDR (in containers each has its own
     // address); the admin endpoints only where the api role runs.
-    let admin = admin_router(settings, ledger.clone(), js.client(), roles.api);
+    let admin = admin_router(settings, ledger.clone(), js, roles.api);
     let router = Some(match router {
         Some(r) => r.merge(admin),
         None => admin,
@@ -253,11 +256,29 @@ async fn role_futures(
     Ok(futures)
 }
 
+/// The relay signs checkpoints when a key is configured; without one it says so, once.
+pub fn relay_checkpoints(
+    settings: &Settings,
+) -> Option<tokenbot_ledger::checkpoint::CheckpointSettings> {
+    match &settings.checkpoints.signer {
+        Some(signer) => Some(tokenbot_ledger::checkpoint::CheckpointSettings {
+            signer: signer.clone(),
+            policy: settings.checkpoints.policy.clone(),
+        }),
+        None => {
+            eprintln!(
+                "LEDGER_SIGNING_KEY is not set: the relay seals the hash chain but publishes no signed checkpoints (make a key with `tokenbot ledger keygen`; docs/operations.md)"
+            );
+            None
+        }
+    }
+}
+
 /// /health, /metrics, /openapi.json, and the admin endpoints when `with_admin`.
 fn admin_router(
     settings: &Settings,
     ledger: Ledger,
-    nats: async_nats::Client,
+    js: &async_nats::jetstream::Context,
     with_admin: bool,
 ) -> axum::Router {
     use std::sync::Arc;
@@ -266,6 +287,7 @@ fn admin_router(
         tracing::warn!("ADMIN_API_KEY is not set: the admin API is off (its routes answer 404)");
     }
     let key = settings.admin_api_key.as_deref().filter(|_| with_admin);
-    let state = AdminState::new(ledger, key, vec![Arc::new(NatsCheck(nats))]);
+    let state = AdminState::new(ledger, key, vec![Arc::new(NatsCheck(js.client()))])
+        .with_checkpoints(js.clone(), settings.bus.clone());
     router(state)
 }

@@ -29,6 +29,8 @@ pub struct SimOptions {
     /// Durable consumer names get this prefix, so a run never shares consumers with a real
     /// deployment on the same NATS.
     pub consumer_prefix: String,
+    /// Signed checkpoints published by the relay's sealer (None: none).
+    pub checkpoints: Option<tokenbot_ledger::checkpoint::CheckpointSettings>,
 }
 
 pub struct SimSystem {
@@ -66,7 +68,10 @@ impl SimSystem {
             ledger.store().clone(),
             js.clone(),
             bus.clone(),
-            RelayConfig::default(),
+            RelayConfig {
+                checkpoints: options.checkpoints,
+                ..Default::default()
+            },
             shutdown.clone(),
             None,
         );

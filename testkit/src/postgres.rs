@@ -239,9 +239,16 @@ impl TestDatabase {
         }
     }
 
-    /// A connection URL for this database, for code under test that takes a URL.
+    /// A connection URL for this database, for code under test that takes a URL. It connects
+    /// as the server's superuser (`postgres`): the owner, who migrates and may tamper.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The same database as another role (without a password: the harness's servers trust local
+    /// connections). The role must exist; the code under test creates its roles when it migrates.
+    pub fn url_as(&self, role: &str) -> String {
+        with_user(&self.url, role)
     }
 
     pub fn name(&self) -> &str {
@@ -310,6 +317,22 @@ impl Drop for TestDatabase {
     }
 }
 
+/// `url` connecting as `user`, without a password: the user part of a `postgres://` URL is
+/// replaced; a `key=value` string gets a trailing `user=` (and an empty `password=`).
+fn with_user(url: &str, user: &str) -> String {
+    for scheme in ["postgres://", "postgresql://"] {
+        if let Some(rest) = url.strip_prefix(scheme) {
+            let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(authority_end);
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            return format!("{scheme}{user}@{host}{tail}");
+        }
+    }
+    format!("{url} user={user} password=''")
+}
+
 /// `url` pointing at database `db`: the path of a `postgres://` URL is replaced (query kept); a
 /// `key=value` connection string gets a trailing `dbname=`, which overrides an earlier one.
 fn with_dbname(url: &str, db: &str) -> String {
@@ -329,6 +352,24 @@ fn with_dbname(url: &str, db: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::with_dbname;
+
+    #[test]
+    fn user_replaces_the_user_and_password() {
+        use super::with_user;
+        assert_eq!(
+            with_user("postgres://postgres@127.0.0.1:5432/x", "w"),
+            "postgres://w@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_user("postgresql://u:p@h:1/x?sslmode=disable", "w"),
+            "postgresql://w@h:1/x?sslmode=disable"
+        );
+        assert_eq!(with_user("postgres://h:1/x", "w"), "postgres://w@h:1/x");
+        let parsed: tokio_postgres::Config = with_user("host=h user=postgres dbname=x", "w")
+            .parse()
+            .expect("key=value string parses");
+        assert_eq!(parsed.get_user(), Some("w"));
+    }
 
     #[test]
     fn dbname_replaces_the_path_and_keeps_the_query() {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use tokenbot_ledger::roles::WRITER_ROLE;
 use tokenbot_ledger::{Database, EventStore, Ledger, LedgerConfig};
 use tokenbot_testkit::{PgProxy, TestDatabase};
 
@@ -15,8 +16,10 @@ pub struct Proxied {
 }
 
 pub async fn proxied(db: &TestDatabase, config: LedgerConfig) -> Proxied {
-    let proxy = PgProxy::start(db.url()).await.expect("start the proxy");
-    let database = Database::connect(&proxy.url(db.url()), 16)
+    // As the runtime role, like every process of the system.
+    let url = db.url_as(WRITER_ROLE);
+    let proxy = PgProxy::start(&url).await.expect("start the proxy");
+    let database = Database::connect(&proxy.url(&url), 16)
         .await
         .expect("connect through the proxy");
     Proxied {

@@ -1,8 +1,12 @@
-//! Shared setup for the end-to-end tests: a fresh, migrated database per test.
+//! Shared setup for the end-to-end tests: a fresh database per test, migrated by its owner; the
+//! code under test runs as the runtime role (`tokenbot_writer`), as in production, so the whole
+//! suite proves the role's rights are enough. `t.db.pool()` is the owner's, for assertions and
+//! for tampering.
 #![allow(dead_code)]
 
 use tokenbot_ledger::events::AccountOpened;
 use tokenbot_ledger::migrations::migrate;
+use tokenbot_ledger::roles::{READER_ROLE, WRITER_ROLE};
 use tokenbot_ledger::{
     Actor, CommandContext, Database, EventStore, GrantKind, ImageSize, Ledger, LedgerConfig,
     PriceTable, Prompt, Quality, TaskKind, TaskRequest, TelegramId, Tokens,
@@ -15,7 +19,22 @@ pub mod pipeline;
 
 pub struct TestLedger {
     pub db: TestDatabase,
+    /// Runs as the writer role.
     pub ledger: Ledger,
+}
+
+impl TestLedger {
+    /// The writer role's pool (the one the ledger uses).
+    pub fn writer_pool(&self) -> deadpool_postgres::Pool {
+        self.ledger.store().database().pool().clone()
+    }
+
+    /// The database as the reader role (auditors).
+    pub async fn reader(&self) -> Database {
+        Database::connect(&self.db.url_as(READER_ROLE), 4)
+            .await
+            .expect("connect as the reader")
+    }
 }
 
 /// Prices of 100 / 200 / 300 tokens per quality: round numbers for assertions.
@@ -30,8 +49,13 @@ pub fn test_config() -> LedgerConfig {
 
 pub async fn ledger_with(config: LedgerConfig) -> TestLedger {
     let db = TestDatabase::create().await;
-    let database = Database::connect(db.url(), 32).await.expect("connect");
-    migrate(&database).await.expect("migrate");
+    let owner = Database::connect(db.url(), 2)
+        .await
+        .expect("connect as the owner");
+    migrate(&owner).await.expect("migrate");
+    let database = Database::connect(&db.url_as(WRITER_ROLE), 32)
+        .await
+        .expect("connect as the writer");
     let ledger = Ledger::new(EventStore::new(database), config);
     TestLedger { db, ledger }
 }

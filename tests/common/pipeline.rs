@@ -34,6 +34,8 @@ pub struct Pipeline {
     pub telegram: FakeTelegram,
     pub shutdown: Shutdown,
     pub projected: tokio::sync::watch::Receiver<LogCursor>,
+    /// The relay's checkpoint: the last event JetStream acknowledged.
+    pub relayed: tokio::sync::watch::Receiver<LogCursor>,
 }
 
 pub async fn jetstream(url: &str) -> async_nats::jetstream::Context {
@@ -62,13 +64,14 @@ impl Pipeline {
             retry_max: Duration::from_millis(200),
             ..Default::default()
         };
+        let (relay_tx, relayed) = tokio::sync::watch::channel(LogCursor::START);
         tokio::spawn(relay::run(
             t.ledger.store().clone(),
             js.clone(),
             bus.clone(),
             relay_config,
             shutdown.clone(),
-            None,
+            Some(relay_tx),
         ));
         let (tx, projected) = tokio::sync::watch::channel(LogCursor::START);
         let observer: live::Observer = Arc::new(move |c, _| {
@@ -102,6 +105,7 @@ impl Pipeline {
             telegram: FakeTelegram::start().await.expect("fake Telegram"),
             shutdown,
             projected,
+            relayed,
         }
     }
 

@@ -293,3 +293,76 @@ pub async fn ledger(
         next_from_version: next,
     }))
 }
+
+/// One signed checkpoint of the hash chain's head (see `docs/auditing.md`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckpointEntry {
+    /// Its place on the checkpoint stream: pass the last one + 1 as `from`.
+    pub stream_seq: u64,
+    /// Chain `seq` of the head: this many events were sealed.
+    pub seq: u64,
+    /// `ledger.events.position` of the event at `seq`.
+    pub position: i64,
+    pub tx_id: u64,
+    /// Hex of the chain's hash at `seq`.
+    pub head_hash: String,
+    /// RFC 3339, microseconds.
+    pub signed_at: String,
+    /// Hex of the Ed25519 key that signed it.
+    pub public_key: String,
+    /// Hex of the Ed25519 signature.
+    pub signature: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckpointPage {
+    pub checkpoints: Vec<CheckpointEntry>,
+    /// Pass as `from` for the next page; null on the last page.
+    pub next_from: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/admin/ledger/checkpoints", tag = "admin",
+    params(("from" = Option<u64>, Query, description = "First checkpoint stream sequence (default 1)"),
+           ("limit" = Option<i64>, Query, description = "Page size, 1..=1000 (default 100)")),
+    responses((status = 200, body = CheckpointPage), (status = 400, body = super::error::Problem),
+              (status = 503, body = super::error::Problem)),
+    security(("admin_key" = [])))]
+pub async fn checkpoints(
+    State(state): State<AdminState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<CheckpointPage>, ApiError> {
+    let from = page_param(&params, "from", 1, i64::MAX)?;
+    let limit = page_param(&params, "limit", 100, MAX_PAGE)?;
+    let Some((js, bus)) = state.inner.checkpoints.get() else {
+        return Err(ApiError::unavailable(
+            "this process serves no checkpoints (it has no NATS connection)",
+        ));
+    };
+    let (page, next) = tokenbot_ledger::checkpoint::read_page(
+        js,
+        bus,
+        u64::try_from(from).unwrap_or(1),
+        usize::try_from(limit).unwrap_or(100),
+    )
+    .await
+    .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let checkpoints = page
+        .into_iter()
+        .map(|(stream_seq, c)| CheckpointEntry {
+            stream_seq,
+            seq: c.seq,
+            position: c.position,
+            tx_id: c.tx_id,
+            head_hash: hex::encode(c.head_hash),
+            signed_at: c
+                .signed_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            public_key: hex::encode(c.public_key),
+            signature: hex::encode(c.signature),
+        })
+        .collect();
+    Ok(Json(CheckpointPage {
+        checkpoints,
+        next_from: next,
+    }))
+}

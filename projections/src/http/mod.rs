@@ -11,6 +11,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use deadpool_postgres::Pool;
 use tokenbot_ledger::Ledger;
+use tokenbot_ledger::bus::BusConfig;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 
@@ -71,6 +72,8 @@ pub(crate) struct Inner {
     pub(crate) pool: Pool,
     pub(crate) admin_key_digest: Option<[u8; 32]>,
     pub(crate) health_checks: Vec<Arc<dyn HealthCheck>>,
+    /// Where the signed checkpoints are read from (unset: not served).
+    pub(crate) checkpoints: std::sync::OnceLock<(async_nats::jetstream::Context, BusConfig)>,
 }
 
 #[derive(Clone)]
@@ -93,15 +96,23 @@ impl AdminState {
                 pool,
                 admin_key_digest: admin_api_key.map(auth::digest),
                 health_checks,
+                checkpoints: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Serves `GET /admin/ledger/checkpoints` from the checkpoint stream of `bus` (the first
+    /// call wins).
+    pub fn with_checkpoints(self, js: async_nats::jetstream::Context, bus: BusConfig) -> Self {
+        let _ = self.inner.checkpoints.set((js, bus));
+        self
     }
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "tokenbot admin API", description = "Read models and admin grants of the tokenbot ledger."),
-    paths(admin::stats, admin::queue, admin::user, admin::grant, admin::ledger, ops::health),
+    paths(admin::stats, admin::queue, admin::user, admin::grant, admin::ledger, admin::checkpoints, ops::health),
     modifiers(&AdminKeyScheme)
 )]
 pub struct ApiDoc;
@@ -128,6 +139,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/users/{telegram_id}", get(admin::user))
         .route("/admin/users/{telegram_id}/tokens", post(admin::grant))
         .route("/admin/users/{telegram_id}/ledger", get(admin::ledger))
+        .route("/admin/ledger/checkpoints", get(admin::checkpoints))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_admin,

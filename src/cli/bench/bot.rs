@@ -136,6 +136,7 @@ pub async fn run(settings: &Settings, args: BotBenchArgs) -> anyhow::Result<i32>
             retry_delays: vec![Duration::from_millis(100)],
             admin_ids: vec![],
             consumer_prefix: format!("{prefix}_"),
+            checkpoints: None,
         },
     )
     .await?;

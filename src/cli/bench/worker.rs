@@ -86,6 +86,7 @@ pub async fn run(settings: &Settings, args: WorkerBenchArgs) -> anyhow::Result<i
             retry_delays: vec![Duration::from_millis(100)],
             admin_ids: vec![],
             consumer_prefix: format!("{prefix}_"),
+            checkpoints: None,
         },
     )
     .await?;

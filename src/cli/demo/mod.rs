@@ -9,6 +9,10 @@ mod users;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use tokenbot_ledger::checkpoint::{
+    CheckpointPolicy, CheckpointSettings, CheckpointSigner, read_all,
+};
+use tokenbot_ledger::verify::VerifyOptions;
 use tokenbot_ledger::{TelegramId, hash_chain, verify};
 use tokenbot_projections::Projection;
 use tokenbot_projections::rebuild::diff;
@@ -56,6 +60,26 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<i32> {
     // Distinct ids per run, so a second run tells new stories instead of "welcome back".
     let base = 9_000_000_000 + (chrono::Utc::now().timestamp() % 1_000_000) * 10_000;
     let admin = TelegramId::new(base - 1)?;
+    let signer = match &settings.checkpoints.signer {
+        Some(signer) => signer.clone(),
+        None => {
+            let ephemeral = CheckpointSigner::generate();
+            println!(
+                "checkpoints are signed with a key made for this run (public key {}); set LEDGER_SIGNING_KEY to use your own",
+                ephemeral.public_key()
+            );
+            ephemeral
+        }
+    };
+    let checkpoints = CheckpointSettings {
+        signer: signer.clone(),
+        // Often, so that a short run has several to check.
+        policy: CheckpointPolicy {
+            every_events: 500,
+            every: Duration::from_secs(1),
+            max_age: None,
+        },
+    };
     let mut system = SimSystem::start(
         ledger.clone(),
         js,
@@ -65,6 +89,7 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<i32> {
             retry_delays: vec![Duration::from_millis(100), Duration::from_millis(300)],
             admin_ids: vec![admin],
             consumer_prefix: "demo_".into(),
+            checkpoints: Some(checkpoints),
         },
     )
     .await?;
@@ -161,7 +186,16 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<i32> {
     system.stop().await?;
 
     let sealed = hash_chain::seal_all(ledger.store()).await?;
-    let report = verify::verify(ledger.store(), |_| {}).await?;
+    // This run's checkpoints (earlier runs on the same stream may have used other keys).
+    let key = signer.public_key();
+    let js = startup::jetstream(&settings).await?;
+    let mut signed = read_all(&js, &settings.bus).await?;
+    signed.retain(|c| c.verify(&key).is_ok());
+    let options = VerifyOptions {
+        checkpoints: signed,
+        ..Default::default()
+    };
+    let report = verify::verify_with(ledger.store(), &options, |_| {}).await?;
     println!();
     println!(
         "ledger: {} events, {} accounts, {} tasks; granted {}, debited {}, refunded {} (sealed {sealed} now)",
@@ -178,6 +212,13 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<i32> {
                 "ledger verify: OK (head hash {})",
                 report.head_hash.clone().unwrap_or_default()
             );
+            if let Some(c) = &report.checkpoints {
+                println!(
+                    "signed checkpoints: the log matches all {} of this run (newest at chain seq {})",
+                    c.matched,
+                    c.last_matched_seq.unwrap_or_default()
+                );
+            }
             true
         }
         Some(v) => {
@@ -187,7 +228,10 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<i32> {
     };
     let mut differences = 0;
     for p in Projection::ALL {
-        differences += diff(&pool, p).await?.differences.len();
+        differences += diff(ledger.store().database(), p, |_| {})
+            .await?
+            .differences
+            .len();
     }
     if differences == 0 {
         println!("projections diff: none (live read models equal a fresh replay)");
