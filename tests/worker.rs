@@ -328,3 +328,93 @@ async fn a_graceful_shutdown_finishes_the_task_in_hand() {
     assert_eq!(t.status, TaskStatus::Delivered, "finished, not abandoned");
     assert_eq!(sent_documents(&p).len(), 1);
 }
+
+/// People pause between steps: after the worker has sat idle for longer than every pull timer in
+/// its path (heartbeat, pull expiry, the client's own batch timer), a task must still be started
+/// at once. Measured from the moment the relay's `TaskRequested` reaches NATS (a plain subscriber
+/// on its subject) to the provider call, which the worker makes right after `TaskStarted`.
+#[tokio::test]
+async fn a_task_after_an_idle_gap_is_started_within_a_second_of_its_publication() {
+    use futures::StreamExt;
+    let p = pipeline().await;
+    let mut published =
+        p.js.client()
+            .subscribe(p.bus.subject("task", "TaskRequested"))
+            .await
+            .expect("subscribe");
+    let config = tokenbot_worker::WorkerConfig {
+        // Production's ack wait, so a lost wake-up cannot hide behind a quick redelivery.
+        ack_wait: Duration::from_secs(30),
+        ..p.worker_config()
+    };
+    let _worker = p.spawn_worker(config, p.shutdown.clone());
+    // A first task (not measured) so the durable consumer exists before the clock runs.
+    let warm_up = request(&p, 1100, "warm up").await;
+    assert_eq!(p.final_state(warm_up).await.status, TaskStatus::Delivered);
+    assert!(published.next().await.is_some());
+
+    let mut calls = 1;
+    for (i, gap_s) in [0u64, 6, 12, 20].into_iter().enumerate() {
+        tokio::time::sleep(Duration::from_secs(gap_s)).await;
+        let task = request(&p, 1101 + i as i64, "after a pause").await;
+        tokio::time::timeout(Duration::from_secs(30), published.next())
+            .await
+            .expect("the relay publishes the task")
+            .expect("subscription open");
+        let at_publication = std::time::Instant::now();
+        calls += 1;
+        let seen = p
+            .openai
+            .wait_for_calls(calls, Duration::from_secs(60))
+            .await;
+        let pickup = at_publication.elapsed();
+        assert_eq!(seen.len(), calls, "task after {gap_s} s idle never started");
+        eprintln!("after {gap_s} s idle: started {pickup:?} after its publication");
+        assert!(
+            pickup <= Duration::from_secs(1),
+            "task after {gap_s} s idle started {pickup:?} after its publication"
+        );
+        let done = p.final_state(task).await;
+        assert_eq!(done.status, TaskStatus::Delivered);
+        assert_eq!(done.attempts, 1);
+    }
+}
+
+/// Without heartbeats, a dead connection shows as a pull request that never reports its expiry:
+/// after NATS comes back, the worker asks again within the pull expiry and the grace for a late
+/// answer, and the next task is taken up.
+#[tokio::test]
+async fn after_nats_restarts_the_worker_takes_tasks_again() {
+    use futures::StreamExt;
+    use tokenbot_worker::pull::{LOST_AFTER, PULL_EXPIRES};
+    let mut nats = tokenbot_testkit::OwnedNats::spawn().await;
+    let p = Pipeline::start_on(ledger().await, nats.url(), "restart").await;
+    let _worker = p.spawn_worker(p.worker_config(), p.shutdown.clone());
+    let before = request(&p, 1200, "before the outage").await;
+    assert_eq!(p.final_state(before).await.status, TaskStatus::Delivered);
+
+    nats.stop().await;
+    // The outage: longer than a pull request's expiry.
+    tokio::time::sleep(PULL_EXPIRES + Duration::from_secs(1)).await;
+    nats.start().await;
+    let mut published =
+        p.js.client()
+            .subscribe(p.bus.subject("task", "TaskRequested"))
+            .await
+            .expect("subscribe");
+    let after = request(&p, 1201, "after the outage").await;
+    tokio::time::timeout(Duration::from_secs(60), published.next())
+        .await
+        .expect("the relay publishes once NATS is back")
+        .expect("subscription open");
+    let at_publication = std::time::Instant::now();
+    let seen = p.openai.wait_for_calls(2, Duration::from_secs(60)).await;
+    let pickup = at_publication.elapsed();
+    assert_eq!(seen.len(), 2, "the task after the outage never started");
+    let bound = PULL_EXPIRES + LOST_AFTER + Duration::from_secs(1);
+    assert!(
+        pickup <= bound,
+        "started {pickup:?} after its publication (bound {bound:?})"
+    );
+    assert_eq!(p.final_state(after).await.status, TaskStatus::Delivered);
+}

@@ -1,6 +1,6 @@
-//! The image worker: takes `TaskRequested` events from JetStream ([`consumer`]), runs each task
-//! through the image provider ([`provider`]) and the ledger's task rules ([`runner`]), keeps the
-//! finished picture until Telegram has it ([`results`], [`telegram`]).
+//! The image worker: takes `TaskRequested` events from JetStream ([`consumer`], [`pull`]), runs
+//! each task through the image provider ([`provider`]) and the ledger's task rules ([`runner`]),
+//! keeps the finished picture until Telegram has it ([`results`], [`telegram`]).
 //!
 //! Exactly-once money: the debit happened with `TaskRequested`; a refund happens only in the same
 //! transaction as `TaskFailed`, which the ledger allows once per task. Everything else here may
@@ -9,6 +9,7 @@
 pub mod config;
 pub mod consumer;
 pub mod provider;
+pub mod pull;
 pub mod results;
 pub mod runner;
 pub mod telegram;
