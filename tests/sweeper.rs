@@ -30,17 +30,6 @@ async fn pipeline() -> Pipeline {
     Pipeline::start(ledger().await).await
 }
 
-async fn request(p: &Pipeline, owner: i64, prompt: &str) -> TaskId {
-    let u = user(owner);
-    open_with(&p.t.ledger, u, 1000).await;
-    p.t.ledger
-        .request_task(&ctx(u), low_task(u, prompt))
-        .await
-        .expect("request")
-        .value
-        .task_id
-}
-
 /// Waits (bounded) until the relay has stored the task's `TaskRequested` in the stream, then
 /// purges the stream: JetStream has lost the message, the ledger still has the paid task.
 async fn lose_message(p: &Pipeline, task: TaskId) {
@@ -91,7 +80,7 @@ fn sent_documents(p: &Pipeline) -> usize {
 #[tokio::test]
 async fn a_task_whose_message_the_bus_lost_is_delivered_exactly_once() {
     let p = pipeline().await;
-    let task = request(&p, 3001, "lost on the bus").await;
+    let task = p.request(3001, "lost on the bus").await;
     lose_message(&p, task).await;
     let config = p.worker_config();
     let _worker = p.spawn_worker(config.clone(), p.shutdown.clone());
@@ -120,14 +109,14 @@ async fn an_abandoned_attempt_and_an_undelivered_picture_are_finished_by_the_swe
     };
     let lease = chrono::Duration::from_std(config.lease).expect("lease");
     // A worker died in the middle of an attempt.
-    let abandoned = request(&p, 3002, "abandoned").await;
+    let abandoned = p.request(3002, "abandoned").await;
     lose_message(&p, abandoned).await;
     p.t.ledger
         .start_task(&system(), abandoned, "dead-worker", lease)
         .await
         .expect("start");
     // A worker died after keeping the picture and recording the success.
-    let undelivered = request(&p, 3003, "undelivered").await;
+    let undelivered = p.request(3003, "undelivered").await;
     lose_message(&p, undelivered).await;
     let attempt =
         p.t.ledger
@@ -172,7 +161,7 @@ async fn one_sweeper_works_at_a_time_and_a_standby_takes_over_when_it_dies() {
         .expect("running");
     let (_second, mut second_status) = p.spawn_sweeper(config, p.shutdown.clone());
 
-    let task = request(&p, 3004, "first sweeper").await;
+    let task = p.request(3004, "first sweeper").await;
     lose_message(&p, task).await;
     assert_eq!(p.final_state(task).await.status, TaskStatus::Delivered);
     passes(&mut first_status, 3).await;
@@ -193,7 +182,7 @@ async fn one_sweeper_works_at_a_time_and_a_standby_takes_over_when_it_dies() {
     .await
     .expect("the standby takes over")
     .expect("running");
-    let task = request(&p, 3005, "second sweeper").await;
+    let task = p.request(3005, "second sweeper").await;
     lose_message(&p, task).await;
     assert_eq!(p.final_state(task).await.status, TaskStatus::Delivered);
     assert_eq!(second_status.borrow().taken_up, 1);
@@ -209,7 +198,7 @@ async fn a_sweeper_and_a_consumer_on_the_same_tasks_run_each_once() {
     // stall time: both roads will go for them.
     let mut tasks = Vec::new();
     for i in 0..4 {
-        tasks.push(request(&p, 3100 + i, "contested").await);
+        tasks.push(p.request(3100 + i, "contested").await);
     }
     tokio::time::sleep(config.task_stall + Duration::from_millis(500)).await;
     let (_sweeper, mut status) = p.spawn_sweeper(config.clone(), p.shutdown.clone());

@@ -156,6 +156,19 @@ impl Pipeline {
         })
     }
 
+    /// Opens an account for `owner` with 1000 tokens and requests a low-quality task for it.
+    pub async fn request(&self, owner: i64, prompt: &str) -> TaskId {
+        let u = super::user(owner);
+        super::open_with(&self.t.ledger, u, 1000).await;
+        self.t
+            .ledger
+            .request_task(&super::ctx(u), super::low_task(u, prompt))
+            .await
+            .expect("request")
+            .value
+            .task_id
+    }
+
     /// Starts a sweeper (the worker's backstop) on this ledger; abort the handle to kill it (its
     /// lock connection closes with it).
     pub fn spawn_sweeper(

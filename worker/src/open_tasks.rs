@@ -131,9 +131,8 @@ pub async fn monitor(
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.cancelled() => return,
+        if shutdown.run_until_cancelled(tick.tick()).await.is_none() {
+            return;
         }
         match oldest_open_age(&pool).await {
             Ok(a) => {

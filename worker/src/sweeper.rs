@@ -100,9 +100,9 @@ impl Sweeper {
                 Err(e) => {
                     tracing::warn!(error = %e, "sweeper interrupted; standing by again");
                     metrics::counter!("sweeper_errors_total").increment(1);
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.cancelled() => break,
+                    let paused = shutdown.run_until_cancelled(tokio::time::sleep(backoff));
+                    if paused.await.is_none() {
+                        break;
                     }
                     backoff = (backoff * 2).min(RETRY_MAX);
                 }
@@ -114,10 +114,11 @@ impl Sweeper {
     /// One term: wait for the lock, then sweep every interval until shutdown or the lock is lost.
     async fn term(&self, driving: &mut Driving, shutdown: &Shutdown) -> Result<(), TermError> {
         let holder = self.ledger.store().database().dedicated().await?;
-        tokio::select! {
-            r = holder.execute("SELECT pg_advisory_lock($1)", &[&SWEEPER_LOCK_KEY]) => { r?; }
-            _ = shutdown.cancelled() => return Ok(()),
-        }
+        let lock = holder.execute("SELECT pg_advisory_lock($1)", &[&SWEEPER_LOCK_KEY]);
+        let Some(locked) = shutdown.run_until_cancelled(lock).await else {
+            return Ok(());
+        };
+        locked?;
         tracing::info!("this worker's sweeper is the active one");
         self.status.send_modify(|s| s.active = true);
         metrics::gauge!("sweeper_active").set(1.0);
@@ -125,9 +126,8 @@ impl Sweeper {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.cancelled() => return Ok(()),
+            if shutdown.run_until_cancelled(tick.tick()).await.is_none() {
+                return Ok(());
             }
             // The lock lives as long as its session: a session that does not answer may have
             // lost it to a standby already.
@@ -216,9 +216,9 @@ async fn drive(
         if delay > config.task_stall {
             return task_id;
         }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.cancelled() => return task_id,
+        let paused = shutdown.run_until_cancelled(tokio::time::sleep(delay));
+        if paused.await.is_none() {
+            return task_id;
         }
     }
     task_id
