@@ -130,12 +130,14 @@ pub struct OpenAiSettings {
     pub timeout: std::time::Duration,
 }
 
-/// WORKER_CONCURRENCY, TASK_RETRY_DELAYS_S, WORKER_ACK_WAIT_S.
+/// WORKER_CONCURRENCY, TASK_RETRY_DELAYS_S, WORKER_ACK_WAIT_S, TASK_STALL_S.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
     pub concurrency: usize,
     pub retry_delays: Vec<std::time::Duration>,
     pub ack_wait: std::time::Duration,
+    /// How long a paid task may sit untouched before the sweeper takes it up.
+    pub task_stall: std::time::Duration,
 }
 
 fn parse_admin_ids(raw: &str) -> anyhow::Result<Vec<tokenbot_ledger::TelegramId>> {
@@ -251,10 +253,22 @@ fn worker_settings() -> anyhow::Result<WorkerSettings> {
     if !(5..=600).contains(&ack_wait) {
         bail!("WORKER_ACK_WAIT_S={ack_wait} is invalid: expected 5..=600");
     }
+    let task_stall = parse_var::<u64>("TASK_STALL_S", "whole seconds, 10..=86400")?.unwrap_or(120);
+    if !(10..=86_400).contains(&task_stall) {
+        bail!("TASK_STALL_S={task_stall} is invalid: expected 10..=86400");
+    }
+    let task_stall = std::time::Duration::from_secs(task_stall);
+    tokenbot_worker::config::validate_task_stall(task_stall, &retry_delays).map_err(|e| {
+        anyhow::anyhow!(
+            "TASK_STALL_S={} is invalid with TASK_RETRY_DELAYS_S: {e}",
+            task_stall.as_secs()
+        )
+    })?;
     Ok(WorkerSettings {
         concurrency,
         retry_delays,
         ack_wait: std::time::Duration::from_secs(ack_wait),
+        task_stall,
     })
 }
 

@@ -274,6 +274,21 @@ pub fn telegram_bot(settings: &Settings, role: &str) -> anyhow::Result<teloxide:
     })
 }
 
+/// How the worker behaves, from the settings (also what `/health` of `up` judges open tasks by,
+/// whether or not the worker runs).
+pub fn worker_config(settings: &Settings) -> tokenbot_worker::WorkerConfig {
+    tokenbot_worker::WorkerConfig {
+        bus: settings.bus.clone(),
+        concurrency: settings.worker.concurrency,
+        retry_delays: settings.worker.retry_delays.clone(),
+        // Longer than one OpenAI call and a delivery, so a live worker never loses its task.
+        lease: settings.openai.timeout + std::time::Duration::from_secs(60),
+        ack_wait: settings.worker.ack_wait,
+        task_stall: settings.worker.task_stall,
+        ..Default::default()
+    }
+}
+
 /// The image worker's runner: ledger, OpenAI, Telegram, result store.
 pub fn worker_runner(
     settings: &Settings,
@@ -288,15 +303,7 @@ pub fn worker_runner(
         "OPENAI_API_KEY is not set: the worker needs it to make images (`tokenbot demo` runs without one)",
     )?;
     let bot = telegram_bot(settings, "worker")?;
-    let config = Arc::new(tokenbot_worker::WorkerConfig {
-        bus: settings.bus.clone(),
-        concurrency: settings.worker.concurrency,
-        retry_delays: settings.worker.retry_delays.clone(),
-        // Longer than one OpenAI call and a delivery, so a live worker never loses its task.
-        lease: settings.openai.timeout + std::time::Duration::from_secs(60),
-        ack_wait: settings.worker.ack_wait,
-        ..Default::default()
-    });
+    let config = Arc::new(worker_config(settings));
     let provider = OpenAiImages::new(OpenAiConfig {
         base_url: settings.openai.base_url.clone(),
         api_key,

@@ -10,21 +10,10 @@ use common::pipeline::Pipeline;
 use common::*;
 use tokenbot_fake_openai::{Behavior, Endpoint};
 use tokenbot_ledger::shutdown::Shutdown;
-use tokenbot_ledger::{TaskId, TaskKind, TaskStatus, Tokens};
+use tokenbot_ledger::{TaskKind, TaskStatus, Tokens};
 
 async fn pipeline() -> Pipeline {
     Pipeline::start(ledger().await).await
-}
-
-async fn request(p: &Pipeline, owner: i64, prompt: &str) -> TaskId {
-    let u = user(owner);
-    open_with(&p.t.ledger, u, 1000).await;
-    p.t.ledger
-        .request_task(&ctx(u), low_task(u, prompt))
-        .await
-        .expect("request")
-        .value
-        .task_id
 }
 
 /// The text of the first message the worker sent (its failure notice).
@@ -45,7 +34,7 @@ fn sent_documents(p: &Pipeline) -> Vec<tokenbot_fake_telegram::Call> {
 async fn a_generated_image_is_delivered_as_a_png_document_with_the_caption() {
     let p = pipeline().await;
     let _worker = p.spawn_worker(p.worker_config(), p.shutdown.clone());
-    let task = request(&p, 1001, "a <b>lighthouse</b> at dusk").await;
+    let task = p.request(1001, "a <b>lighthouse</b> at dusk").await;
     let done = p.final_state(task).await;
 
     assert_eq!(done.status, TaskStatus::Delivered);
@@ -138,7 +127,7 @@ async fn two_failures_then_success_debit_once_and_refund_nothing() {
     p.openai
         .enqueue_many([Behavior::ServerError, Behavior::ServerError, Behavior::Ok]);
     let _worker = p.spawn_worker(p.worker_config(), p.shutdown.clone());
-    let task = request(&p, 1003, "stubborn").await;
+    let task = p.request(1003, "stubborn").await;
     let done = p.final_state(task).await;
     assert_eq!(done.status, TaskStatus::Delivered);
     assert_eq!(done.attempts, 3);
@@ -167,7 +156,7 @@ async fn three_failures_refund_exactly_once_and_tell_the_user() {
     let p = pipeline().await;
     p.openai.set_default(Behavior::ServerError);
     let _worker = p.spawn_worker(p.worker_config(), p.shutdown.clone());
-    let task = request(&p, 1004, "never works").await;
+    let task = p.request(1004, "never works").await;
     let done = p.final_state(task).await;
     assert_eq!(done.status, TaskStatus::Failed);
     assert_eq!(done.refunded, Some(Tokens::from_const(100)));
@@ -187,7 +176,7 @@ async fn a_moderation_refusal_is_not_retried_and_says_why() {
     let p = pipeline().await;
     p.openai.enqueue(Behavior::Moderation);
     let _worker = p.spawn_worker(p.worker_config(), p.shutdown.clone());
-    let task = request(&p, 1005, "something forbidden").await;
+    let task = p.request(1005, "something forbidden").await;
     let done = p.final_state(task).await;
     assert_eq!(done.status, TaskStatus::Failed);
     assert_eq!(p.openai.calls().len(), 1, "no retry after a refusal");
@@ -213,7 +202,7 @@ async fn two_workers_and_a_redelivered_message_run_one_generation() {
         },
         p.shutdown.clone(),
     );
-    let task = request(&p, 1006, "contested").await;
+    let task = p.request(1006, "contested").await;
     // The same event again, as a redelivery would bring it (a new message id defeats dedup),
     // while the first delivery is being worked on.
     p.openai.wait_for_calls(1, Duration::from_secs(30)).await;
@@ -248,7 +237,7 @@ async fn a_worker_killed_mid_generation_is_replaced_and_the_task_completes_once(
     let p = pipeline().await;
     p.openai.enqueue(Behavior::Hang);
     let first = p.spawn_worker(p.worker_config(), Shutdown::new());
-    let task = request(&p, 1007, "interrupted").await;
+    let task = p.request(1007, "interrupted").await;
     p.openai.wait_for_calls(1, Duration::from_secs(30)).await;
     assert_eq!(p.openai.calls().len(), 1, "the first attempt is running");
     first.abort();
@@ -277,7 +266,7 @@ async fn a_user_who_blocked_the_bot_is_refunded_instead() {
         tokenbot_fake_telegram::Failure::new(403, "Forbidden: bot was blocked by the user"),
     );
     let _worker = p.spawn_worker(p.worker_config(), p.shutdown.clone());
-    let task = request(&p, 1008, "unwanted").await;
+    let task = p.request(1008, "unwanted").await;
     let done = p.final_state(task).await;
     assert_eq!(done.status, TaskStatus::Failed);
     assert_eq!(p.refunds_of(task, user(1008)).await, 1);
@@ -306,7 +295,7 @@ async fn an_undecodable_message_is_parked_and_the_next_task_still_runs() {
     .expect("publish")
     .await
     .expect("ack");
-    let task = request(&p, 1009, "after the garbage").await;
+    let task = p.request(1009, "after the garbage").await;
     let done = p.final_state(task).await;
     assert_eq!(done.status, TaskStatus::Delivered);
 }
@@ -317,7 +306,7 @@ async fn a_graceful_shutdown_finishes_the_task_in_hand() {
     p.openai.set_latency(Duration::from_millis(500));
     let stop = Shutdown::new();
     let worker = p.spawn_worker(p.worker_config(), stop.clone());
-    let task = request(&p, 1010, "finish me").await;
+    let task = p.request(1010, "finish me").await;
     p.openai.wait_for_calls(1, Duration::from_secs(30)).await;
     stop.cancel();
     tokio::time::timeout(Duration::from_secs(30), worker)
@@ -327,4 +316,94 @@ async fn a_graceful_shutdown_finishes_the_task_in_hand() {
     let t = p.t.ledger.task(task).await.expect("read").expect("task");
     assert_eq!(t.status, TaskStatus::Delivered, "finished, not abandoned");
     assert_eq!(sent_documents(&p).len(), 1);
+}
+
+/// People pause between steps: after the worker has sat idle for longer than every pull timer in
+/// its path (heartbeat, pull expiry, the client's own batch timer), a task must still be started
+/// at once. Measured from the moment the relay's `TaskRequested` reaches NATS (a plain subscriber
+/// on its subject) to the provider call, which the worker makes right after `TaskStarted`.
+#[tokio::test]
+async fn a_task_after_an_idle_gap_is_started_within_a_second_of_its_publication() {
+    use futures::StreamExt;
+    let p = pipeline().await;
+    let mut published =
+        p.js.client()
+            .subscribe(p.bus.subject("task", "TaskRequested"))
+            .await
+            .expect("subscribe");
+    let config = tokenbot_worker::WorkerConfig {
+        // Production's ack wait, so a lost wake-up cannot hide behind a quick redelivery.
+        ack_wait: Duration::from_secs(30),
+        ..p.worker_config()
+    };
+    let _worker = p.spawn_worker(config, p.shutdown.clone());
+    // A first task (not measured) so the durable consumer exists before the clock runs.
+    let warm_up = p.request(1100, "warm up").await;
+    assert_eq!(p.final_state(warm_up).await.status, TaskStatus::Delivered);
+    assert!(published.next().await.is_some());
+
+    let mut calls = 1;
+    for (i, gap_s) in [0u64, 6, 12, 20].into_iter().enumerate() {
+        tokio::time::sleep(Duration::from_secs(gap_s)).await;
+        let task = p.request(1101 + i as i64, "after a pause").await;
+        tokio::time::timeout(Duration::from_secs(30), published.next())
+            .await
+            .expect("the relay publishes the task")
+            .expect("subscription open");
+        let at_publication = std::time::Instant::now();
+        calls += 1;
+        let seen = p
+            .openai
+            .wait_for_calls(calls, Duration::from_secs(60))
+            .await;
+        let pickup = at_publication.elapsed();
+        assert_eq!(seen.len(), calls, "task after {gap_s} s idle never started");
+        eprintln!("after {gap_s} s idle: started {pickup:?} after its publication");
+        assert!(
+            pickup <= Duration::from_secs(1),
+            "task after {gap_s} s idle started {pickup:?} after its publication"
+        );
+        let done = p.final_state(task).await;
+        assert_eq!(done.status, TaskStatus::Delivered);
+        assert_eq!(done.attempts, 1);
+    }
+}
+
+/// Without heartbeats, a dead connection shows as a pull request that never reports its expiry:
+/// after NATS comes back, the worker asks again within the pull expiry and the grace for a late
+/// answer, and the next task is taken up.
+#[tokio::test]
+async fn after_nats_restarts_the_worker_takes_tasks_again() {
+    use futures::StreamExt;
+    use tokenbot_worker::pull::{LOST_AFTER, PULL_EXPIRES};
+    let mut nats = tokenbot_testkit::OwnedNats::spawn().await;
+    let p = Pipeline::start_on(ledger().await, nats.url(), "restart").await;
+    let _worker = p.spawn_worker(p.worker_config(), p.shutdown.clone());
+    let before = p.request(1200, "before the outage").await;
+    assert_eq!(p.final_state(before).await.status, TaskStatus::Delivered);
+
+    nats.stop().await;
+    // The outage: longer than a pull request's expiry.
+    tokio::time::sleep(PULL_EXPIRES + Duration::from_secs(1)).await;
+    nats.start().await;
+    let mut published =
+        p.js.client()
+            .subscribe(p.bus.subject("task", "TaskRequested"))
+            .await
+            .expect("subscribe");
+    let after = p.request(1201, "after the outage").await;
+    tokio::time::timeout(Duration::from_secs(60), published.next())
+        .await
+        .expect("the relay publishes once NATS is back")
+        .expect("subscription open");
+    let at_publication = std::time::Instant::now();
+    let seen = p.openai.wait_for_calls(2, Duration::from_secs(60)).await;
+    let pickup = at_publication.elapsed();
+    assert_eq!(seen.len(), 2, "the task after the outage never started");
+    let bound = PULL_EXPIRES + LOST_AFTER + Duration::from_secs(1);
+    assert!(
+        pickup <= bound,
+        "started {pickup:?} after its publication (bound {bound:?})"
+    );
+    assert_eq!(p.final_state(after).await.status, TaskStatus::Delivered);
 }

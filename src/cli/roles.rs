@@ -4,13 +4,18 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use clap::Args;
+use futures::FutureExt;
 use tokenbot_ledger::Ledger;
 use tokenbot_ledger::relay::{self, RelayConfig};
 use tokenbot_ledger::shutdown::Shutdown;
+use tokenbot_projections::http::{HealthCheck, NatsCheck, OpenTaskAgeCheck};
 use tokenbot_projections::live::{self, LiveConfig};
 use tokenbot_projections::{LIVE_SCHEMA, Projection};
+use tokenbot_worker::open_tasks;
+use tokenbot_worker::sweeper::Sweeper;
 
 use crate::configuration::Settings;
 use crate::startup;
@@ -41,6 +46,8 @@ struct Roles {
     api: bool,
     worker: bool,
     bot: bool,
+    /// Measure the oldest open task's age (gauge and `/health`), with or without a worker here.
+    open_task_age: bool,
 }
 
 type RoleFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
@@ -83,6 +90,7 @@ pub async fn run_worker(settings: &Settings, _args: WorkerArgs) -> anyhow::Resul
         settings,
         Roles {
             worker: true,
+            open_task_age: true,
             ..Default::default()
         },
     )
@@ -120,6 +128,8 @@ pub async fn run_up(settings: &Settings, _args: UpArgs) -> anyhow::Result<i32> {
         api: true,
         worker: has_bot && has_openai,
         bot: has_bot,
+        // A worker that is off leaves tasks waiting: the age shows it.
+        open_task_age: true,
     };
     run_roles(settings, roles).await
 }
@@ -196,8 +206,26 @@ async fn role_futures(
     }
     if roles.worker {
         let (runner, config) = startup::worker_runner(settings, ledger)?;
+        let sweeper = Sweeper::new(runner.clone(), ledger.clone(), config.clone());
+        futures.push(("sweeper", Box::pin(sweeper.run(shutdown.clone()).map(Ok))));
         let f = tokenbot_worker::consumer::run(runner, js.clone(), config, shutdown.clone());
         futures.push(("worker", Box::pin(async move { Ok(f.await?) })));
+    }
+    let mut checks: Vec<Arc<dyn HealthCheck>> = vec![Arc::new(NatsCheck(js.client()))];
+    if roles.open_task_age {
+        let config = startup::worker_config(settings);
+        let (age, measured) = tokio::sync::watch::channel(None);
+        let f = open_tasks::monitor(
+            ledger.store().database().pool().clone(),
+            config.sweep_interval(),
+            age,
+            shutdown.clone(),
+        );
+        futures.push(("open-task monitor", Box::pin(f.map(Ok))));
+        checks.push(Arc::new(OpenTaskAgeCheck {
+            age: measured,
+            bound: config.open_task_bound(settings.ledger.max_attempts),
+        }));
     }
     let mut router: Option<axum::Router> = None;
     if roles.bot {
@@ -230,7 +258,7 @@ async fn role_futures(
     }
     // Every role serves /health and /metrics on HTTP_ADDR (in containers each has its own
     // address); the admin endpoints only where the api role runs.
-    let admin = admin_router(settings, ledger.clone(), js, roles.api);
+    let admin = admin_router(settings, ledger.clone(), js, checks, roles.api);
     let router = Some(match router {
         Some(r) => r.merge(admin),
         None => admin,
@@ -279,15 +307,15 @@ fn admin_router(
     settings: &Settings,
     ledger: Ledger,
     js: &async_nats::jetstream::Context,
+    checks: Vec<Arc<dyn HealthCheck>>,
     with_admin: bool,
 ) -> axum::Router {
-    use std::sync::Arc;
-    use tokenbot_projections::http::{AdminState, NatsCheck, router};
+    use tokenbot_projections::http::{AdminState, router};
     if with_admin && settings.admin_api_key.is_none() {
         tracing::warn!("ADMIN_API_KEY is not set: the admin API is off (its routes answer 404)");
     }
     let key = settings.admin_api_key.as_deref().filter(|_| with_admin);
-    let state = AdminState::new(ledger, key, vec![Arc::new(NatsCheck(js.client()))])
-        .with_checkpoints(js.clone(), settings.bus.clone());
+    let state =
+        AdminState::new(ledger, key, checks).with_checkpoints(js.clone(), settings.bus.clone());
     router(state)
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use futures::FutureExt;
 use tokenbot_bot::{App, BotConfig};
 use tokenbot_fake_openai::FakeOpenAi;
 use tokenbot_fake_telegram::FakeTelegram;
@@ -18,6 +19,7 @@ use tokenbot_projections::live::{self, LiveConfig};
 use tokenbot_projections::{LIVE_SCHEMA, Projection};
 use tokenbot_worker::provider::openai::{OpenAiConfig, OpenAiImages};
 use tokenbot_worker::results::ResultStore;
+use tokenbot_worker::sweeper::Sweeper;
 use tokenbot_worker::telegram::Courier;
 use tokenbot_worker::{Runner, WorkerConfig};
 use tokio::task::JoinSet;
@@ -118,6 +120,8 @@ impl SimSystem {
             ResultStore::new(ledger.store().database().pool().clone()),
             config.clone(),
         ));
+        let sweeper = Sweeper::new(runner.clone(), ledger.clone(), config.clone());
+        roles.spawn(sweeper.run(shutdown.clone()).map(Ok));
         let worker = tokenbot_worker::consumer::run(runner, js.clone(), config, shutdown.clone());
         roles.spawn(async move { Ok(worker.await?) });
 

@@ -19,6 +19,7 @@ use tokenbot_projections::{LIVE_SCHEMA, Projection};
 use tokenbot_testkit::TestNats;
 use tokenbot_worker::provider::openai::{OpenAiConfig, OpenAiImages};
 use tokenbot_worker::results::ResultStore;
+use tokenbot_worker::sweeper::{Sweeper, SweeperStatus};
 use tokenbot_worker::telegram::Courier;
 use tokenbot_worker::{Runner, WorkerConfig};
 
@@ -121,6 +122,7 @@ impl Pipeline {
             max_source_bytes: 1024 * 1024,
             max_delivery_attempts: 3,
             worker_id: "test-worker".into(),
+            task_stall: Duration::from_secs(1),
         }
     }
 
@@ -158,6 +160,36 @@ impl Pipeline {
                 .await
                 .expect("worker");
         })
+    }
+
+    /// Opens an account for `owner` with 1000 tokens and requests a low-quality task for it.
+    pub async fn request(&self, owner: i64, prompt: &str) -> TaskId {
+        let u = super::user(owner);
+        super::open_with(&self.t.ledger, u, 1000).await;
+        self.t
+            .ledger
+            .request_task(&super::ctx(u), super::low_task(u, prompt))
+            .await
+            .expect("request")
+            .value
+            .task_id
+    }
+
+    /// Starts a sweeper (the worker's backstop) on this ledger; abort the handle to kill it (its
+    /// lock connection closes with it).
+    pub fn spawn_sweeper(
+        &self,
+        config: WorkerConfig,
+        shutdown: Shutdown,
+    ) -> (
+        tokio::task::JoinHandle<()>,
+        tokio::sync::watch::Receiver<SweeperStatus>,
+    ) {
+        let config = Arc::new(config);
+        let runner = self.runner(&config, Duration::from_secs(2));
+        let sweeper = Sweeper::new(runner, self.t.ledger.clone(), config);
+        let status = sweeper.status();
+        (tokio::spawn(sweeper.run(shutdown)), status)
     }
 
     /// Waits for the task to reach a final state, following the ledger (no polling loop).

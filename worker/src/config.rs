@@ -27,6 +27,10 @@ pub struct WorkerConfig {
     pub max_delivery_attempts: u32,
     /// Name written into `TaskStarted`, for operators reading a task's history.
     pub worker_id: String,
+    /// How long a paid task may sit with nobody working on it (pending with no attempt running,
+    /// an attempt whose lease ran out, a finished image not delivered) before the sweeper takes
+    /// it up (TASK_STALL_S). Longer than any retry delay, so the bus always gets its turn first.
+    pub task_stall: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -41,6 +45,7 @@ impl Default for WorkerConfig {
             max_source_bytes: 20 * 1024 * 1024,
             max_delivery_attempts: 5,
             worker_id: default_worker_id(),
+            task_stall: Duration::from_secs(120),
         }
     }
 }
@@ -55,7 +60,45 @@ impl WorkerConfig {
             .copied()
             .unwrap_or_default()
     }
+
+    /// How often the sweeper looks for stalled tasks and the open-task age is measured: a
+    /// quarter of the stall time, within [`SWEEP_INTERVAL_MIN`, `SWEEP_INTERVAL_MAX`].
+    pub fn sweep_interval(&self) -> Duration {
+        (self.task_stall / 4).clamp(SWEEP_INTERVAL_MIN, SWEEP_INTERVAL_MAX)
+    }
+
+    /// The longest a delivery can legitimately take: every try may run to the Bot API client's
+    /// timeout, with the retry pauses between tries. A finished image counts as stalled only
+    /// this long plus the stall time after `TaskSucceeded`, so the sweeper does not send it
+    /// while its worker is still trying (Telegram's own flood-control pauses are not bounded;
+    /// see docs/operations.md).
+    pub fn delivery_budget(&self) -> Duration {
+        let tries = self.max_delivery_attempts.max(1);
+        let pauses: Duration = (1..tries).map(|t| self.retry_delay(t)).sum();
+        pauses + TELEGRAM_REQUEST_TIMEOUT * tries
+    }
+
+    /// The longest a paid task can legitimately stay open: every attempt may run its whole
+    /// lease and wait its retry delay, the delivery may take its budget, and a stalled task is
+    /// noticed within the stall time and one sweep. An older open task means something is
+    /// wrong: `/health` reports degraded.
+    pub fn open_task_bound(&self, max_attempts: u32) -> Duration {
+        let attempts = max_attempts.max(1);
+        let waits: Duration = (1..attempts).map(|a| self.retry_delay(a)).sum();
+        self.lease * attempts
+            + waits
+            + self.delivery_budget()
+            + self.task_stall
+            + self.sweep_interval()
+    }
 }
+
+/// Bounds of [`WorkerConfig::sweep_interval`].
+pub const SWEEP_INTERVAL_MIN: Duration = Duration::from_millis(100);
+pub const SWEEP_INTERVAL_MAX: Duration = Duration::from_secs(30);
+
+/// teloxide's default HTTP client gives up on a Bot API request after this long.
+pub const TELEGRAM_REQUEST_TIMEOUT: Duration = Duration::from_secs(17);
 
 fn default_worker_id() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
@@ -74,6 +117,19 @@ pub fn parse_retry_delays(raw: &str) -> Result<Vec<Duration>, String> {
                 .ok_or_else(|| format!("{part:?} is not a number of seconds from 0 to 3600"))
         })
         .collect()
+}
+
+/// Checks TASK_STALL_S against the retry delays: the sweeper must not take up a task that is
+/// only waiting out its pause between attempts.
+pub fn validate_task_stall(task_stall: Duration, retry_delays: &[Duration]) -> Result<(), String> {
+    let longest = retry_delays.iter().max().copied().unwrap_or_default();
+    if task_stall <= longest {
+        return Err(format!(
+            "it must be longer than the longest retry delay ({} s), or the sweeper would run tasks that are waiting out a pause between attempts",
+            longest.as_secs_f64()
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -96,5 +152,32 @@ mod tests {
             parse_retry_delays("0.25").expect("valid"),
             vec![Duration::from_millis(250)]
         );
+    }
+
+    #[test]
+    fn the_stall_time_outlasts_every_retry_delay_and_sets_the_bounds() {
+        let delays = [Duration::from_secs(10), Duration::from_secs(30)];
+        assert!(validate_task_stall(Duration::from_secs(30), &delays).is_err());
+        assert!(validate_task_stall(Duration::from_secs(31), &delays).is_ok());
+        let c = WorkerConfig {
+            retry_delays: delays.to_vec(),
+            lease: Duration::from_secs(180),
+            max_delivery_attempts: 5,
+            task_stall: Duration::from_secs(120),
+            ..Default::default()
+        };
+        assert_eq!(c.sweep_interval(), Duration::from_secs(30));
+        // Pauses 10 + 30 + 30 + 30 between five tries of at most 17 s each.
+        assert_eq!(c.delivery_budget(), Duration::from_secs(100 + 5 * 17));
+        // Three leases, two retry delays, the delivery, the stall time and one sweep.
+        assert_eq!(
+            c.open_task_bound(3),
+            Duration::from_secs(3 * 180 + 40 + 185 + 120 + 30)
+        );
+        let quick = WorkerConfig {
+            task_stall: Duration::from_millis(200),
+            ..c
+        };
+        assert_eq!(quick.sweep_interval(), Duration::from_millis(100));
     }
 }

@@ -2,12 +2,14 @@
 //! `concurrency` tasks in flight per process, explicit acks. A message is acknowledged only when
 //! its task is final, so a worker that dies mid-task leaves the message to be redelivered (after
 //! `ack_wait`) to another worker; while a task runs, progress signals keep the message ours.
+//! Messages are pulled by [`crate::pull`]: one request at a time for exactly as many messages as
+//! there are free slots, read so that no wake-up can be lost (why the client's own batch and
+//! stream helpers are not used is explained there).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, Message, consumer::AckPolicy, consumer::pull};
-use futures::StreamExt;
 use tokenbot_ledger::bus::decode;
 use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_ledger::{Actor, CommandContext, Event};
@@ -15,6 +17,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::config::WorkerConfig;
+use crate::pull::Puller;
 use crate::runner::{Disposition, Runner};
 
 #[derive(Debug, thiserror::Error)]
@@ -95,8 +98,9 @@ async fn consumer(
         .map_err(|e| e.to_string())
 }
 
-/// Pulls messages while permits are free: a batch never asks for more messages than this
-/// process can start at once, so none waits in a buffer while its ack timer runs.
+/// Pulls while permits are free: each pull request asks for exactly as many messages as this
+/// process can start at once, so none waits in a buffer while its ack timer runs (see
+/// [`crate::pull`] for why the client's own pull helpers are not used).
 async fn pull(
     runner: &Arc<Runner>,
     js: &jetstream::Context,
@@ -106,45 +110,32 @@ async fn pull(
     shutdown: &Shutdown,
 ) -> Result<(), String> {
     let consumer = consumer(js, config).await?;
+    let mut puller = Puller::new(js, consumer).await.map_err(|e| e.to_string())?;
     loop {
-        // Wait for at least one free slot, then ask for as many messages as there are slots.
-        let first = tokio::select! {
+        // Wait for at least one free slot, then take every slot that is free.
+        let mut held = tokio::select! {
             p = permits.clone().acquire_owned() => p.map_err(|e| e.to_string())?,
             _ = shutdown.cancelled() => return Ok(()),
         };
-        let wanted = permits.available_permits() + 1;
-        let mut batch = consumer
-            .batch()
-            .max_messages(wanted)
-            .expires(Duration::from_secs(10))
-            .heartbeat(Duration::from_secs(4))
-            .messages()
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut reserved = Some(first);
-        loop {
-            let next = tokio::select! {
-                m = batch.next() => m,
-                _ = shutdown.cancelled() => return Ok(()),
-            };
-            let Some(message) = next else { break };
-            let message = message.map_err(|e| e.to_string())?;
-            let permit = match reserved.take() {
-                Some(p) => p,
-                None => permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|e| e.to_string())?,
-            };
+        let free = u32::try_from(permits.available_permits()).unwrap_or(u32::MAX);
+        if free > 0
+            && let Ok(more) = permits.clone().try_acquire_many_owned(free)
+        {
+            held.merge(more);
+        }
+        let start = |message: Message, permit| {
             let runner = runner.clone();
             let config = config.clone();
             in_flight.spawn(async move {
                 handle(&runner, &config, message).await;
                 drop(permit);
             });
-            while in_flight.try_join_next().is_some() {}
+        };
+        tokio::select! {
+            pulled = puller.pull(held, start) => pulled.map_err(|e| e.to_string())?,
+            _ = shutdown.cancelled() => return Ok(()),
         }
+        while in_flight.try_join_next().is_some() {}
     }
 }
 

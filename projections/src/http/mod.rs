@@ -29,6 +29,11 @@ pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Sen
 pub trait HealthCheck: Send + Sync {
     fn name(&self) -> &'static str;
     fn check(&self) -> CheckFuture<'_>;
+    /// A failure of this check means the service is degraded (answered 200, `"degraded"`), not
+    /// failing (503): restarting the process would not help, an operator should look.
+    fn only_degrades(&self) -> bool {
+        false
+    }
 }
 
 /// Postgres answers a query.
@@ -64,6 +69,36 @@ impl HealthCheck for NatsCheck {
                 other => Err(format!("{other:?}")),
             }
         })
+    }
+}
+
+/// The oldest open task's age, as a worker measures it (`tokenbot_worker::open_tasks::monitor`):
+/// above `bound` a paid task is later than it can legitimately be, and health is degraded.
+pub struct OpenTaskAgeCheck {
+    pub age: tokio::sync::watch::Receiver<Option<std::time::Duration>>,
+    pub bound: std::time::Duration,
+}
+
+impl HealthCheck for OpenTaskAgeCheck {
+    fn name(&self) -> &'static str {
+        "open_tasks"
+    }
+    fn check(&self) -> CheckFuture<'_> {
+        let age = *self.age.borrow();
+        let bound = self.bound;
+        Box::pin(async move {
+            match age {
+                Some(age) if age > bound => Err(format!(
+                    "the oldest open task was requested {} s ago (bound {} s)",
+                    age.as_secs(),
+                    bound.as_secs()
+                )),
+                _ => Ok(()),
+            }
+        })
+    }
+    fn only_degrades(&self) -> bool {
+        true
     }
 }
 

@@ -32,6 +32,8 @@ pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
+    /// `ok`, `degraded` (answered 200: working, but something needs an operator) or `failing`
+    /// (answered 503).
     pub status: &'static str,
     pub checks: BTreeMap<String, String>,
 }
@@ -39,34 +41,33 @@ pub struct Health {
 #[utoipa::path(get, path = "/health", tag = "ops", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn health(State(state): State<AdminState>) -> (StatusCode, Json<Health>) {
     let mut checks = BTreeMap::new();
-    let mut ok = true;
+    let (mut failing, mut degraded) = (false, false);
     for check in &state.inner.health_checks {
         let result = tokio::time::timeout(std::time::Duration::from_secs(2), check.check()).await;
-        let verdict = match result {
-            Ok(Ok(())) => "ok".to_string(),
-            Ok(Err(e)) => {
-                ok = false;
-                format!("failing: {e}")
+        let problem = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e),
+            Err(_) => Some("no answer within 2 s".to_string()),
+        };
+        let verdict = match problem {
+            None => "ok".to_string(),
+            Some(e) if check.only_degrades() => {
+                degraded = true;
+                format!("degraded: {e}")
             }
-            Err(_) => {
-                ok = false;
-                "failing: no answer within 2 s".to_string()
+            Some(e) => {
+                failing = true;
+                format!("failing: {e}")
             }
         };
         checks.insert(check.name().to_string(), verdict);
     }
-    let status = if ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
+    let (code, status) = match (failing, degraded) {
+        (true, _) => (StatusCode::SERVICE_UNAVAILABLE, "failing"),
+        (false, true) => (StatusCode::OK, "degraded"),
+        (false, false) => (StatusCode::OK, "ok"),
     };
-    (
-        status,
-        Json(Health {
-            status: if ok { "ok" } else { "failing" },
-            checks,
-        }),
-    )
+    (code, Json(Health { status, checks }))
 }
 
 pub async fn metrics() -> Response {
