@@ -282,7 +282,7 @@ fn admin_router(
     with_admin: bool,
 ) -> axum::Router {
     use std::sync::Arc;
-    use tokenbot_projections::http::{AdminState, NatsCheck, router};
+    use tokenbot_api::{AdminState, NatsCheck, router};
     if with_admin && settings.admin_api_key.is_none() {
         tracing::warn!("ADMIN_API_KEY is not set: the admin API is off (its routes answer 404)");
     }
