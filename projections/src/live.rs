@@ -17,8 +17,10 @@ use tokenbot_ledger::{LogCursor, RawEvent};
 use crate::error::ProjectionError;
 use crate::runtime::{Projection, apply_batch, catch_up, min_checkpoint};
 
+/// How the live projector follows JetStream.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
+    /// The stream and subjects to follow.
     pub bus: BusConfig,
     /// Durable consumer name; processes sharing it share the work (each checks checkpoints).
     pub consumer: String,
@@ -26,6 +28,7 @@ pub struct LiveConfig {
     pub batch: usize,
     /// Backoff bounds while NATS is unreachable (Postgres polling meanwhile).
     pub retry_min: Duration,
+    /// The longest of those pauses.
     pub retry_max: Duration,
 }
 

@@ -43,10 +43,14 @@ fn shadow_ddl(shadow: &str, projections: &[Projection], temporary: bool) -> Stri
     ddl
 }
 
+/// What a rebuild did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RebuildReport {
+    /// The projections rebuilt.
     pub projections: Vec<&'static str>,
+    /// Events replayed.
     pub events: u64,
+    /// How long it took.
     pub seconds: f64,
 }
 
@@ -167,18 +171,24 @@ async fn applied_counts(
 /// A row that differs between the live read model and a fresh replay.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Difference {
+    /// Which projection.
     pub projection: &'static str,
+    /// Which of its tables.
     pub table: &'static str,
     /// "live only" or "replay only" (a changed row shows up once on each side).
     pub side: &'static str,
+    /// The row, as JSON.
     pub row: serde_json::Value,
 }
 
+/// What `projections diff` found for one projection.
 #[derive(Debug, Clone, Serialize)]
 pub struct DiffReport {
+    /// Which projection.
     pub projection: &'static str,
     /// The point in the global order both sides were compared at.
     pub checkpoint: String,
+    /// Rows that differ (bounded per table and side).
     pub differences: Vec<Difference>,
 }
 
@@ -287,13 +297,17 @@ pub async fn diff(
 /// A projection's progress, for `projections status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProjectionStatus {
+    /// Which projection.
     pub projection: &'static str,
     /// Where it has got to in the global order (`0:0`: never ran).
     pub checkpoint: String,
+    /// The transaction id of the checkpoint.
     pub tx_id: u64,
+    /// The position of the checkpoint.
     pub position: i64,
     /// Events applied to it.
     pub events: i64,
+    /// When it last moved.
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 

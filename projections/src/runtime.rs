@@ -25,13 +25,17 @@ pub const BACKGROUND_BATCH: i64 = 2_000;
 /// A read model with its own tables and checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Projection {
+    /// The `projections.users` read model.
     Users,
+    /// The `projections.tasks` read model.
     Tasks,
 }
 
 impl Projection {
+    /// Every projection, in the order they are applied.
     pub const ALL: [Projection; 2] = [Projection::Users, Projection::Tasks];
 
+    /// Its name, as operators type it (`users`, `tasks`).
     pub fn name(self) -> &'static str {
         match self {
             Projection::Users => "users",
@@ -39,6 +43,7 @@ impl Projection {
         }
     }
 
+    /// The projection named `name`.
     pub fn parse(name: &str) -> Result<Self, ProjectionError> {
         Self::ALL
             .into_iter()
