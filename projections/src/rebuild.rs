@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use deadpool_postgres::Pool;
+use deadpool_postgres::{GenericClient, Pool};
 use serde::Serialize;
 use tokenbot_ledger::migrations::MIGRATION_LOCK_KEY;
 use tokenbot_ledger::{Database, LogCursor};
@@ -116,6 +116,24 @@ pub async fn rebuild(
     // Rights are set under the migration lock (two concurrent GRANTs on a table conflict).
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await?;
+    swap_in(&tx, shadow, &projections, cursor).await?;
+    tokenbot_ledger::roles::apply_grants(&*tx).await?;
+    tx.commit().await?;
+    Ok(RebuildReport {
+        projections: projections.iter().map(|p| p.name()).collect(),
+        events,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Replaces the live tables of `projections` by the shadow schema's, sets their checkpoints to
+/// `cursor` (with the shadow's event counts) and drops the shadow schema, in `tx`.
+async fn swap_in(
+    tx: &impl GenericClient,
+    shadow: &str,
+    projections: &[Projection],
+    cursor: LogCursor,
+) -> Result<(), ProjectionError> {
     let mut swap = String::new();
     for table in projections.iter().flat_map(|p| p.tables()) {
         swap.push_str(&format!(
@@ -123,8 +141,8 @@ pub async fn rebuild(
         ));
     }
     tx.batch_execute(&swap).await?;
-    let shadow_events = applied_counts(&tx, shadow).await?;
-    for p in &projections {
+    let shadow_events = applied_counts(tx, shadow).await?;
+    for p in projections {
         tx.execute(
             &format!(
                 "INSERT INTO {LIVE_SCHEMA}.checkpoints (name, tx_id, position, events) \
@@ -143,13 +161,7 @@ pub async fn rebuild(
     }
     tx.batch_execute(&format!("DROP SCHEMA {shadow} CASCADE"))
         .await?;
-    tokenbot_ledger::roles::apply_grants(&*tx).await?;
-    tx.commit().await?;
-    Ok(RebuildReport {
-        projections: projections.iter().map(|p| p.name()).collect(),
-        events,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(())
 }
 
 /// Events applied per projection, from a checkpoints table.
@@ -259,6 +271,26 @@ pub async fn diff(
     )
     .await?;
     let client = pool.get().await?;
+    let differences = compare(&client, projection).await?;
+    client
+        .execute(
+            "SELECT pg_advisory_unlock(k) FROM unnest($1::int8[]) AS k",
+            &[&key],
+        )
+        .await?;
+    Ok(DiffReport {
+        projection: projection.name(),
+        checkpoint: live.to_string(),
+        differences,
+    })
+}
+
+/// The rows of `projection` that differ between the live tables and the diff schema's replay,
+/// at most [`DIFF_ROWS_SHOWN`] per table and side.
+async fn compare(
+    client: &impl GenericClient,
+    projection: Projection,
+) -> Result<Vec<Difference>, ProjectionError> {
     let mut differences = Vec::new();
     for table in projection.tables() {
         for (side, a, b) in [
@@ -281,17 +313,7 @@ pub async fn diff(
             }
         }
     }
-    client
-        .execute(
-            "SELECT pg_advisory_unlock(k) FROM unnest($1::int8[]) AS k",
-            &[&key],
-        )
-        .await?;
-    Ok(DiffReport {
-        projection: projection.name(),
-        checkpoint: live.to_string(),
-        differences,
-    })
+    Ok(differences)
 }
 
 /// A projection's progress, for `projections status`.
