@@ -171,6 +171,33 @@ mod tests {
     }
 
     #[test]
+    fn path_and_query_parameters_are_documented_with_their_bounds() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+        let parameter = |route: &Route, name: &str| {
+            doc["paths"][route.path][verb_name(route.verb)]["parameters"]
+                .as_array()
+                .and_then(|ps| ps.iter().find(|p| p["name"] == name).cloned())
+                .unwrap_or_else(|| panic!("{} documents no parameter {name}", route.path))
+        };
+        for r in admin_routes().into_iter().chain(public_routes()) {
+            for segment in r.path.split('/') {
+                if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    assert_eq!(parameter(&r, name)["in"], "path", "{} {name}", r.path);
+                }
+            }
+        }
+        let paged = admin_routes()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/ledger") || r.path.ends_with("/checkpoints"));
+        for r in paged {
+            let limit = parameter(&r, "limit");
+            assert_eq!(limit["in"], "query");
+            assert_eq!(limit["schema"]["minimum"], params::PageLimit::MIN);
+            assert_eq!(limit["schema"]["maximum"], params::PageLimit::MAX);
+        }
+    }
+
+    #[test]
     fn admin_routes_say_they_need_the_key_and_public_ones_do_not() {
         let doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
         let security = |route: &Route| {

@@ -18,6 +18,11 @@ pub type PageLimit = Bounded<1, 1000, 100>;
 pub type Start = Bounded<1, { i64::MAX as u64 }, 1>;
 
 impl<const MIN: u64, const MAX: u64, const DEFAULT: u64> Bounded<MIN, MAX, DEFAULT> {
+    /// The smallest value accepted.
+    pub const MIN: u64 = MIN;
+    /// The largest value accepted.
+    pub const MAX: u64 = MAX;
+
     /// The value.
     pub fn get(self) -> u64 {
         self.0

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use tokenbot_ledger::checkpoint::SignedCheckpoint;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiQuery;
@@ -60,20 +60,22 @@ pub struct CheckpointPage {
 }
 
 /// `?from=&limit=` of a checkpoint page.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CheckpointQuery {
     /// First checkpoint stream sequence (default 1).
     #[serde(default)]
+    #[param(value_type = Option<u64>, minimum = 1)]
     pub from: Start,
-    /// Page size (default 100).
+    /// Page size, 1 to 1000 (default 100).
     #[serde(default)]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     pub limit: PageLimit,
 }
 
 /// The signed checkpoints, page by page.
 #[utoipa::path(get, path = "/admin/ledger/checkpoints", tag = "admin",
-    params(("from" = Option<u64>, Query, description = "First checkpoint stream sequence (default 1)"),
-           ("limit" = Option<i64>, Query, description = "Page size, 1..=1000 (default 100)")),
+    params(CheckpointQuery),
     responses((status = 200, body = CheckpointPage), (status = 400, body = Problem),
               (status = 503, body = Problem)),
     security(("admin_key" = [])))]

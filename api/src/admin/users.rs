@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use tokenbot_projections::queries::{self, LedgerEntry, UserView};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiQuery, UserId};
@@ -82,13 +82,16 @@ pub async fn user(
 }
 
 /// `?from_version=&limit=` of a ledger page.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LedgerQuery {
     /// First stream version (default 1).
     #[serde(default)]
+    #[param(value_type = Option<i64>, minimum = 1)]
     pub from_version: Start,
-    /// Page size (default 100).
+    /// Page size, 1 to 1000 (default 100).
     #[serde(default)]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     pub limit: PageLimit,
 }
 
@@ -105,9 +108,7 @@ pub struct LedgerPage {
 
 /// A user's ledger history, page by page.
 #[utoipa::path(get, path = "/admin/users/{telegram_id}/ledger", tag = "admin",
-    params(("telegram_id" = i64, Path, description = "Telegram user id"),
-           ("from_version" = Option<i64>, Query, description = "First stream version (default 1)"),
-           ("limit" = Option<i64>, Query, description = "Page size, 1..=1000 (default 100)")),
+    params(("telegram_id" = i64, Path, description = "Telegram user id"), LedgerQuery),
     responses((status = 200, body = LedgerPage), (status = 400, body = Problem), (status = 404, body = Problem)),
     security(("admin_key" = [])))]
 pub async fn ledger(
