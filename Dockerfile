@@ -10,6 +10,8 @@ WORKDIR /build
 COPY Cargo.toml Cargo.lock ./
 COPY ledger/Cargo.toml ledger/
 COPY projections/Cargo.toml projections/
+COPY api/Cargo.toml api/
+COPY texts/Cargo.toml texts/
 COPY bot/Cargo.toml bot/
 COPY worker/Cargo.toml worker/
 COPY testkit/Cargo.toml testkit/
@@ -17,16 +19,16 @@ COPY fakes/openai/Cargo.toml fakes/openai/
 COPY fakes/telegram/Cargo.toml fakes/telegram/
 RUN mkdir -p src \
  && echo 'fn main() {}' > src/main.rs \
- && for crate in ledger projections bot worker testkit fakes/openai fakes/telegram; do \
+ && for crate in ledger projections api texts bot worker testkit fakes/openai fakes/telegram; do \
         mkdir -p "$crate/src" && : > "$crate/src/lib.rs"; \
     done \
  && cargo build --release --locked --bin tokenbot \
- && rm -rf src ledger/src projections/src bot/src worker/src testkit/src fakes/openai/src fakes/telegram/src
+ && rm -rf src ledger/src projections/src api/src texts/src bot/src worker/src testkit/src fakes/openai/src fakes/telegram/src
 
 # The real sources. COPY keeps the files' modification times, which can be older than the stub
 # build, so touch them to make cargo rebuild the workspace crates.
 COPY . .
-RUN find src ledger projections bot worker testkit fakes -name '*.rs' -exec touch {} + \
+RUN find src ledger projections api texts bot worker testkit fakes -name '*.rs' -exec touch {} + \
  && cargo build --release --locked --bin tokenbot \
  && install -m 0755 target/release/tokenbot /usr/local/bin/tokenbot
 

@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokenbot_api::{AdminState, CheckFuture, HealthCheck, router};
 use tokenbot_ledger::LogCursor;
-use tokenbot_projections::http::{AdminState, CheckFuture, HealthCheck, router};
 use tokenbot_projections::runtime::catch_up;
 use tokenbot_projections::{LIVE_SCHEMA, Projection};
 
@@ -371,6 +371,10 @@ async fn health_metrics_and_openapi() {
         "/admin/users/{telegram_id}",
         "/admin/users/{telegram_id}/tokens",
         "/admin/users/{telegram_id}/ledger",
+        "/admin/ledger/checkpoints",
+        "/health",
+        "/metrics",
+        "/openapi.json",
     ] {
         assert!(paths.contains_key(p), "{p} documented");
     }
@@ -386,4 +390,126 @@ async fn health_metrics_and_openapi() {
         .await
         .expect("text");
     assert!(metrics.contains("http_requests_total"), "{metrics}");
+}
+
+fn problem_type(slug: &str) -> String {
+    format!("https://tokenbot.dev/problems/{slug}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refused_request_is_a_problem_naming_what_is_wrong() {
+    let t = ledger().await;
+    let u = user(4200);
+    open_with(&t.ledger, u, 100).await;
+    let ledger = t.ledger.clone();
+    let s = serve(t, Some(KEY), vec![]).await;
+
+    // Path and query: the shape of the request, 400 naming the parameter.
+    for (path, field) in [
+        ("/admin/users/abc", "telegram_id"),
+        ("/admin/users/0", "telegram_id"),
+        ("/admin/users/4503599627370496", "telegram_id"),
+        ("/admin/users/abc/ledger", "telegram_id"),
+        ("/admin/users/4200/ledger?from_version=0", "from_version"),
+        (
+            "/admin/users/4200/ledger?from_version=x&limit=5",
+            "from_version",
+        ),
+        ("/admin/users/4200/ledger?limit=0", "limit"),
+        ("/admin/users/4200/ledger?limit=1001", "limit"),
+        ("/admin/ledger/checkpoints?limit=-1", "limit"),
+        ("/admin/ledger/checkpoints?from=0", "from"),
+    ] {
+        let (status, problem, headers) = s.get(path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {problem}");
+        assert!(is_problem(&headers), "{path}");
+        assert_eq!(problem["type"], problem_type("invalid-field"), "{path}");
+        assert_eq!(problem["status"], 400, "{path}");
+        assert_eq!(problem["errors"][0]["field"], field, "{path}: {problem}");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.starts_with(&format!("{field}: ")),
+            "{path}: {detail}"
+        );
+    }
+    let (_, problem, _) = s.get("/admin/users/4200/ledger?limit=0").await;
+    assert_eq!(problem["detail"], "limit: a whole number from 1 to 1000");
+    let (_, problem, _) = s.get("/admin/users/abc").await;
+    assert_eq!(
+        problem["detail"],
+        "telegram_id: a Telegram user id is a whole number from 1 to 4503599627370495, got \"abc\""
+    );
+    let (status, _, _) = s.get("/admin/users/4200/ledger?limit=5&unknown=1").await;
+    assert_eq!(status, StatusCode::OK, "unknown parameters are ignored");
+
+    // Bodies that are not a JSON object: 400, nothing granted.
+    for body in [
+        "{not json",
+        r#"{"amount": 5"#,
+        r#"{"amount": 5} x"#,
+        "",
+        "[5, \"x\"]",
+        "5",
+        "null",
+    ] {
+        let (status, problem, headers) = s.grant("4200", body, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body:?}: {problem}");
+        assert!(is_problem(&headers), "{body:?}");
+        assert_eq!(problem["type"], problem_type("bad-request"), "{body:?}");
+    }
+    // Well-formed bodies whose fields break a rule: 422 naming the field, with the reason.
+    for (body, field, detail) in [
+        (
+            r#"{"reason": "no amount"}"#,
+            "amount",
+            "amount: is required",
+        ),
+        (r#"{"amount": 0}"#, "amount", "amount: must be positive"),
+        (r#"{"amount": -5}"#, "amount", "amount: must be positive"),
+        (
+            r#"{"amount": 1.5}"#,
+            "amount",
+            "amount: must be a whole number",
+        ),
+        (
+            r#"{"amount": 5, "reason": ["x"]}"#,
+            "reason",
+            "reason: invalid type",
+        ),
+    ] {
+        let (status, problem, headers) = s.grant("4200", body, None).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {problem}"
+        );
+        assert!(is_problem(&headers), "{body}");
+        assert_eq!(problem["type"], problem_type("invalid-field"), "{body}");
+        assert_eq!(problem["errors"][0]["field"], field, "{body}");
+        let got = problem["detail"].as_str().unwrap_or_default();
+        assert!(got.starts_with(detail), "{body}: {got}");
+    }
+    let long = format!(r#"{{"amount": 5, "reason": "{}"}}"#, "x".repeat(501));
+    let (status, problem, _) = s.grant("4200", &long, None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["detail"], "reason: at most 500 characters");
+
+    let (status, problem, _) = s.grant("4200", r#"{"amount": 5}"#, Some("ticket 17")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "Idempotency-Key");
+
+    let huge = format!(r#"{{"amount": 5, "reason": "{}"}}"#, "x".repeat(70_000));
+    let (status, problem, headers) = s.grant("4200", &huge, None).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{problem}");
+    assert!(is_problem(&headers));
+    assert_eq!(problem["status"], 413);
+
+    assert_eq!(
+        balance(&ledger, u).await.get(),
+        100,
+        "no refused request granted anything"
+    );
+    let (status, body, _) = s.grant("4200", r#"{"amount": 5, "other": 1}"#, None).await;
+    assert_eq!(status, StatusCode::OK, "unknown fields are ignored: {body}");
+    assert_eq!(body["new_balance"], 105);
 }

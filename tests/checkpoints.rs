@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::pipeline::jetstream;
 use common::*;
+use tokenbot_api::{AdminState, router};
 use tokenbot_ledger::bus::BusConfig;
 use tokenbot_ledger::checkpoint::{
     CheckpointPolicy, CheckpointSettings, CheckpointSigner, SignedCheckpoint, publish, read_all,
@@ -20,7 +21,6 @@ use tokenbot_ledger::relay::{self, RelayConfig};
 use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_ledger::verify::{VerifyOptions, verify_with};
 use tokenbot_ledger::{Database, LogCursor, RawEvent, hash_chain};
-use tokenbot_projections::http::{AdminState, router};
 use tokenbot_testkit::TestNats;
 
 /// The binary against this test's database and NATS names.

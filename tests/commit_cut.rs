@@ -15,11 +15,11 @@ use common::*;
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::Value;
+use tokenbot_api::{AdminState, router};
 use tokenbot_ledger::{
     Actor, CommandContext, GrantKind, IdempotencyKey, Ledger, LedgerError, StreamId, TaskStatus,
     TelegramId, Tokens,
 };
-use tokenbot_projections::http::{AdminState, router};
 use tokenbot_testkit::{Cut, CutPoint};
 
 const ALL_POINTS: [CutPoint; 4] = [

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use common::pipeline::Pipeline;
 use common::*;
+use tokenbot_api::{AdminState, OpenTaskAgeCheck, router};
 use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_ledger::{StreamId, TaskId, TaskStatus};
-use tokenbot_projections::http::{AdminState, OpenTaskAgeCheck, router};
 use tokenbot_worker::WorkerConfig;
 use tokenbot_worker::open_tasks;
 use tokenbot_worker::results::ResultStore;

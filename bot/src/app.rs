@@ -5,130 +5,44 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use deadpool_postgres::Pool;
 use teloxide::Bot;
 use teloxide::dispatching::dialogue::Storage;
 use teloxide::types::{ChatId, Update, UpdateKind, User};
-use tokenbot_ledger::error::is_connection_loss;
-use tokenbot_ledger::{Actor, CommandContext, CorrelationId, Ledger, TelegramId};
+use tokenbot_ledger::{CorrelationId, Ledger, TelegramId};
+use tokenbot_texts::{self as texts, Lang};
 
+use crate::config::BotConfig;
 use crate::dialogue::State;
+use crate::error::BotError;
 use crate::flows;
-use crate::reply::Reply;
+use crate::keyboards;
 use crate::storage::{HandledUpdates, PgStorage, StorageError};
-use crate::texts::{self, Lang};
-
-#[derive(Debug, Clone)]
-pub struct BotConfig {
-    /// ADMIN_IDS: who may use /admin, /stats, /addtokens, /userinfo.
-    pub admin_ids: Vec<TelegramId>,
-    /// Shown in the guide.
-    pub support_contact: String,
-}
-
-impl Default for BotConfig {
-    fn default() -> Self {
-        Self {
-            admin_ids: Vec::new(),
-            support_contact: "@support_bot".into(),
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum BotError {
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    #[error(transparent)]
-    Ledger(#[from] tokenbot_ledger::LedgerError),
-    #[error(transparent)]
-    Telegram(#[from] teloxide::RequestError),
-    #[error(transparent)]
-    Projection(#[from] tokenbot_projections::ProjectionError),
-    #[error("cannot reach Postgres: {0}")]
-    Pool(#[from] deadpool_postgres::PoolError),
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl BotError {
-    /// True when the update may succeed if tried again: Postgres was unreachable, or a ledger
-    /// command's outcome could not be learned (every command a flow repeats is keyed or
-    /// idempotent by nature, so handling the update again applies it at most once).
-    pub fn is_transient(&self) -> bool {
-        match self {
-            BotError::Storage(StorageError::Pool(_)) | BotError::Pool(_) => true,
-            BotError::Storage(StorageError::Query(e)) => is_connection_loss(e),
-            BotError::Ledger(e) => e.is_transient() || e.is_outcome_unknown(),
-            _ => false,
-        }
-    }
-}
+use crate::turn::{Services, Turn};
 
 /// Whether an update is handled for the first time or again after a transient failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retry {
+    /// Telegram's first delivery (or a webhook's): a failure is answered with the error message.
     First,
+    /// A retry of an update that failed before: its error message was sent already.
     Again,
 }
 
-/// Cheap to clone; clones share everything.
+/// The bot: hands each update to its flow. Cheap to clone; clones share everything.
 #[derive(Clone)]
 pub struct App {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub bot: Bot,
-    pub ledger: Ledger,
-    pub pool: Pool,
-    pub storage: Arc<PgStorage<State>>,
-    pub handled: HandledUpdates,
-    pub config: BotConfig,
+struct Inner {
+    services: Services,
+    storage: Arc<PgStorage<State>>,
+    handled: HandledUpdates,
     chat_locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-/// Everything a flow needs about the update it handles.
-pub(crate) struct Turn<'a> {
-    pub app: &'a Inner,
-    pub chat: ChatId,
-    pub user: &'a User,
-    pub telegram_id: TelegramId,
-    pub lang: Lang,
-    pub correlation: CorrelationId,
-    /// Telegram's id of the update: the idempotency key of what it asks for.
-    pub update_id: u32,
-}
-
-impl Turn<'_> {
-    /// The context of a command the user asked for.
-    pub fn command(&self) -> CommandContext {
-        CommandContext::new(Actor::User {
-            telegram_id: self.telegram_id,
-        })
-        .with_correlation(self.correlation)
-    }
-
-    pub fn reply(&self) -> Reply<'_> {
-        Reply::new(&self.app.bot, self.chat)
-    }
-
-    pub fn is_admin(&self) -> bool {
-        self.app.config.admin_ids.contains(&self.telegram_id)
-    }
-
-    /// The model the user chose, else the configured default (configuration always offers at
-    /// least one: IMAGE_MODELS may not be empty).
-    pub fn model_of(&self, account: Option<&tokenbot_ledger::Account>) -> tokenbot_ledger::ModelId {
-        let config = self.app.ledger.config();
-        account
-            .and_then(|a| a.settings.model.clone())
-            .or_else(|| config.default_model().cloned())
-            .unwrap_or_else(|| config.models[0].clone())
-    }
-}
-
 impl App {
+    /// The bot on `ledger`, talking to Telegram through `bot`.
     pub fn new(bot: Bot, ledger: Ledger, config: BotConfig) -> Self {
         let pool = ledger.store().database().pool().clone();
         // The token is "<bot id>:<secret>"; a token without a numeric prefix gets 0, which only
@@ -140,21 +54,25 @@ impl App {
             .unwrap_or(0);
         Self {
             inner: Arc::new(Inner {
-                bot,
                 storage: PgStorage::new(pool.clone()),
                 handled: HandledUpdates::new(pool.clone(), bot_id),
-                pool,
-                ledger,
-                config,
+                services: Services {
+                    bot,
+                    ledger,
+                    pool,
+                    config,
+                },
                 chat_locks: Mutex::new(HashMap::new()),
             }),
         }
     }
 
+    /// The Telegram client.
     pub fn bot(&self) -> &Bot {
-        &self.inner.bot
+        &self.inner.services.bot
     }
 
+    /// The update ids already handled.
     pub fn handled_updates(&self) -> &HandledUpdates {
         &self.inner.handled
     }
@@ -197,7 +115,7 @@ impl App {
         let correlation = CorrelationId::new();
         let span = tracing::info_span!("update", update_id = update.id.0, chat = chat.0, correlation_id = %correlation);
         let turn = Turn {
-            app: &self.inner,
+            app: &self.inner.services,
             chat,
             user: &user,
             telegram_id,
@@ -224,7 +142,7 @@ impl App {
                         .reply()
                         .send(
                             texts::error_generic(turn.lang),
-                            Some(crate::keyboards::main_menu(turn.lang)),
+                            Some(keyboards::main_menu(turn.lang)),
                         )
                         .await;
                 }

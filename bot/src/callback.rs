@@ -27,6 +27,7 @@ pub const MAX_ID_BYTES: usize = MAX_CALLBACK_BYTES - "template:".len();
 pub struct DraftId(pub Uuid);
 
 impl DraftId {
+    /// A fresh random id.
     pub fn new() -> Self {
         Self(Uuid::new_v4())
     }
@@ -53,18 +54,27 @@ impl FromStr for DraftId {
     }
 }
 
+/// A button of the main menu (`menu:<target>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MenuTarget {
+    /// "🎨 Создать картинку".
     Generate,
+    /// "✏️ Редактировать фото".
     Edit,
+    /// The model choice.
     Model,
+    /// "👤 Личный кабинет": balance and history.
     Profile,
+    /// Buying tokens.
     Tokens,
+    /// Templates ("trends").
     Trends,
+    /// The guide.
     Guide,
 }
 
 impl MenuTarget {
+    /// Every target.
     pub const ALL: [MenuTarget; 7] = [
         MenuTarget::Generate,
         MenuTarget::Edit,
@@ -75,6 +85,7 @@ impl MenuTarget {
         MenuTarget::Guide,
     ];
 
+    /// Its name on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             MenuTarget::Generate => "generate",
@@ -88,16 +99,23 @@ impl MenuTarget {
     }
 }
 
+/// A button of the admin panel (`admin:<action>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AdminAction {
+    /// Show the statistics.
     Stats,
+    /// Show them again, fresh.
     Refresh,
+    /// Back to the panel.
     Back,
+    /// The users with the most tasks.
     TopUsers,
+    /// Tasks per model.
     ModelUsage,
 }
 
 impl AdminAction {
+    /// Every action.
     pub const ALL: [AdminAction; 5] = [
         AdminAction::Stats,
         AdminAction::Refresh,
@@ -106,6 +124,7 @@ impl AdminAction {
         AdminAction::ModelUsage,
     ];
 
+    /// Its name on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             AdminAction::Stats => "stats",
@@ -117,21 +136,55 @@ impl AdminAction {
     }
 }
 
+/// What a button asks for. The confirmation screen's buttons name the draft they were drawn for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CallbackData {
+    /// A main menu button.
     Menu(MenuTarget),
+    /// Back to the main menu.
     NavMenu,
-    Quality { draft: DraftId, quality: Quality },
-    Size { draft: DraftId, size: ImageSize },
-    Confirm { draft: DraftId },
-    ConfirmExpensive { draft: DraftId },
-    Cancel { draft: DraftId },
+    /// Change the quality of a draft.
+    Quality {
+        /// The draft on screen.
+        draft: DraftId,
+        /// The quality chosen.
+        quality: Quality,
+    },
+    /// Change the size of a draft.
+    Size {
+        /// The draft on screen.
+        draft: DraftId,
+        /// The size chosen.
+        size: ImageSize,
+    },
+    /// "Подтвердить": pay for the draft (or, when it is expensive, ask once more).
+    Confirm {
+        /// The draft on screen.
+        draft: DraftId,
+    },
+    /// The second confirmation of an expensive draft.
+    ConfirmExpensive {
+        /// The draft on screen.
+        draft: DraftId,
+    },
+    /// Drop the draft.
+    Cancel {
+        /// The draft on screen.
+        draft: DraftId,
+    },
+    /// Start from a template (its id).
     Template(String),
+    /// Choose a model (its id).
     Model(String),
+    /// Show a finished task's picture again.
     HistoryShow(TaskId),
+    /// Back from the history.
     HistoryBack,
+    /// "Payments are coming soon".
     TokensComingSoon,
+    /// Buy a token package (its id; payments are not built yet).
     TokensBuy(String),
+    /// An admin panel button.
     Admin(AdminAction),
 }
 
@@ -149,6 +202,7 @@ impl UnknownCallback {
 }
 
 impl CallbackData {
+    /// Its wire string.
     pub fn encode(&self) -> String {
         match self {
             CallbackData::Menu(target) => format!("menu:{}", target.as_str()),
@@ -179,6 +233,7 @@ impl CallbackData {
         self.encode().len() <= MAX_CALLBACK_BYTES
     }
 
+    /// Reads a wire string; anything this bot does not produce is [`UnknownCallback`].
     pub fn parse(s: &str) -> Result<CallbackData, UnknownCallback> {
         let unknown = || UnknownCallback::new(s);
         if s.len() > MAX_CALLBACK_BYTES {

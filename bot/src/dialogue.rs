@@ -6,9 +6,11 @@ use tokenbot_ledger::{ImageSize, ModelId, Quality};
 
 use crate::callback::DraftId;
 
+/// A chat's place in a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum State {
+    /// Nothing under way.
     #[default]
     Idle,
     /// "🎨 Создать картинку": waiting for the description.
@@ -16,7 +18,10 @@ pub enum State {
     /// "✏️ Редактировать фото": waiting for the picture.
     AwaitingImage,
     /// Picture received; waiting for what to change.
-    AwaitingEditPrompt { source_file_id: String },
+    AwaitingEditPrompt {
+        /// Telegram's file id of the picture.
+        source_file_id: String,
+    },
     /// The confirmation screen is up.
     Confirming(Draft),
 }
@@ -25,26 +30,43 @@ pub enum State {
 /// the idempotency key of the debit, so a double tap or a redelivered callback pays once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Draft {
+    /// On every button of the screen; the debit's idempotency key.
     pub id: DraftId,
+    /// What the task will do.
     pub kind: DraftKind,
+    /// The user's description.
     pub prompt: String,
+    /// The image model.
     pub model: ModelId,
+    /// The quality chosen.
     pub quality: Quality,
+    /// The size chosen.
     pub size: ImageSize,
     /// The first "Подтвердить" of an expensive task was tapped; the next one charges.
     #[serde(default)]
     pub expensive_confirmed: bool,
 }
 
+/// What a draft's task does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DraftKind {
+    /// A picture from the description.
     Generate,
-    Edit { source_file_id: String },
-    Template { template_id: String },
+    /// A change to the user's picture.
+    Edit {
+        /// Telegram's file id of the picture.
+        source_file_id: String,
+    },
+    /// A picture from a template's prompt.
+    Template {
+        /// The template's id.
+        template_id: String,
+    },
 }
 
 impl Draft {
+    /// The template it came from, if any.
     pub fn template_id(&self) -> Option<&str> {
         match &self.kind {
             DraftKind::Template { template_id } => Some(template_id),

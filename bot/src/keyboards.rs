@@ -3,9 +3,9 @@
 
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use tokenbot_ledger::{ImageSize, Quality, TaskId, TaskKind};
+use tokenbot_texts::{self as texts, Lang, buttons};
 
 use crate::callback::{AdminAction, CallbackData, DraftId, MenuTarget};
-use crate::texts::{self, Lang, buttons};
 
 fn button(text: impl Into<String>, data: &CallbackData) -> InlineKeyboardButton {
     InlineKeyboardButton::callback(text, data.encode())
@@ -46,6 +46,7 @@ pub fn main_menu(lang: Lang) -> InlineKeyboardMarkup {
     ])
 }
 
+/// One "back to the menu" button.
 pub fn back_to_menu(lang: Lang) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new([back_row(lang)])
 }
@@ -93,6 +94,7 @@ pub fn confirm(
     ])
 }
 
+/// The templates, one per row, and "back".
 pub fn templates(lang: Lang) -> InlineKeyboardMarkup {
     let mut rows: Vec<Vec<InlineKeyboardButton>> = texts::templates(lang)
         .into_iter()
@@ -135,6 +137,7 @@ pub fn profile(lang: Lang, done: &[(usize, TaskKind, TaskId)]) -> InlineKeyboard
     InlineKeyboardMarkup::new(rows)
 }
 
+/// The token packages (payments are not built yet) and "back".
 pub fn buy_tokens(lang: Lang) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new([
         vec![button(
@@ -145,6 +148,7 @@ pub fn buy_tokens(lang: Lang) -> InlineKeyboardMarkup {
     ])
 }
 
+/// The admin panel.
 pub fn admin_panel(lang: Lang) -> InlineKeyboardMarkup {
     let item = |action: AdminAction, label: fn(Lang) -> String| {
         button(label(lang), &CallbackData::Admin(action))
@@ -161,6 +165,7 @@ pub fn admin_panel(lang: Lang) -> InlineKeyboardMarkup {
     ])
 }
 
+/// "Back" to the admin panel.
 pub fn admin_back(lang: Lang) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new([vec![button(
         buttons::back(lang),

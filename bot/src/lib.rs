@@ -2,36 +2,43 @@
 //!
 //! An update arrives by webhook ([`webhook`]) or long polling ([`polling`]) and goes to
 //! [`app::App::handle_update`], which loads the chat's dialogue ([`dialogue`], stored by
-//! [`storage`]), runs the flow for it ([`flows`]) and replies ([`reply`]) with the original's texts
-//! ([`texts`], the `tokenbot-texts` crate the worker shares) and keyboards ([`keyboards`],
-//! [`callback`]). Money moves only through ledger
-//! commands with idempotency keys, so a double tap or a redelivered update pays once.
+//! [`storage`]), describes the update as a `Turn` (`turn.rs`: sender, chat, language and the
+//! services a flow may call) and runs the flow for it (`flows/`), which replies ([`reply`]) with
+//! the original's texts ([`texts`], the `tokenbot-texts` crate the worker shares) and keyboards
+//! ([`keyboards`], [`callback`]). The flows know `Turn` and [`BotError`], never the `App` that
+//! calls them. Money moves only through ledger commands with idempotency keys, so a double tap or
+//! a redelivered update pays once.
 
 pub mod app;
 pub mod callback;
+pub mod config;
 pub mod dialogue;
+pub mod error;
 mod flows;
 pub mod keyboards;
 pub mod polling;
 pub mod reply;
 pub mod storage;
+mod turn;
 pub mod webhook;
 
-pub use app::{App, BotConfig, BotError, Retry};
+pub use app::{App, Retry};
+pub use config::BotConfig;
+pub use error::BotError;
 /// Every user-visible string, in Russian and English.
 pub use tokenbot_texts as texts;
 
 use teloxide::payloads::SetMyCommandsSetters;
 use teloxide::prelude::Requester;
 use teloxide::types::BotCommand;
-use texts::Lang;
+use tokenbot_texts::Lang;
 
 /// The command list Telegram shows in the client's menu (the original registered none): the
 /// Russian one for everybody, the English one for clients set to English (Telegram matches the
 /// user's `language_code`, as [`Lang::from_code`] does).
 pub async fn register_commands(bot: &teloxide::Bot) -> Result<(), teloxide::RequestError> {
     for lang in Lang::ALL {
-        let commands: Vec<BotCommand> = texts::buttons::command_menu(lang)
+        let commands: Vec<BotCommand> = tokenbot_texts::buttons::command_menu(lang)
             .into_iter()
             .map(|(command, description)| BotCommand::new(command, description))
             .collect();

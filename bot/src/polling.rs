@@ -24,6 +24,7 @@ use crate::app::{App, Retry};
 pub const GET_UPDATES_LIMIT: u8 = 100;
 /// First pause after a batch in which an update failed transiently, doubled up to the maximum.
 pub const RETRY_PAUSE_FIRST: Duration = Duration::from_millis(200);
+/// The longest pause after such a batch.
 pub const RETRY_PAUSE_MAX: Duration = Duration::from_secs(10);
 
 /// Runs until `shutdown`.

@@ -11,16 +11,19 @@ use teloxide::types::{
 };
 use teloxide::{ApiError, Bot, RequestError};
 
+/// Messages to one chat.
 pub struct Reply<'a> {
     bot: &'a Bot,
     chat: ChatId,
 }
 
 impl<'a> Reply<'a> {
+    /// Replies to `chat` through `bot`.
     pub fn new(bot: &'a Bot, chat: ChatId) -> Self {
         Self { bot, chat }
     }
 
+    /// Sends `text` (HTML) with an optional keyboard.
     pub async fn send(
         &self,
         text: String,
@@ -67,6 +70,7 @@ impl<'a> Reply<'a> {
         }
     }
 
+    /// Sends a file Telegram already has (by its file id) as a document with a caption.
     pub async fn document(&self, file_id: String, caption: String) -> Result<(), RequestError> {
         self.bot
             .send_document(

@@ -12,10 +12,13 @@ use serde::de::DeserializeOwned;
 use teloxide::dispatching::dialogue::Storage;
 use teloxide::types::ChatId;
 
+/// Dialogue state or handled update ids could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    /// No connection could be had.
     #[error("cannot reach Postgres for dialogue state: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
+    /// A query failed.
     #[error("dialogue state query failed: {0}")]
     Query(#[from] tokio_postgres::Error),
     /// A state written by an older release that this one no longer understands: the chat starts
@@ -24,12 +27,14 @@ pub enum StorageError {
     Decode(#[from] serde_json::Error),
 }
 
+/// teloxide's dialogue [`Storage`] in `bot.dialogues`, one JSON row per chat.
 pub struct PgStorage<D> {
     pool: Pool,
     _state: PhantomData<fn() -> D>,
 }
 
 impl<D> PgStorage<D> {
+    /// The storage on `pool`.
     pub fn new(pool: Pool) -> Arc<Self> {
         Arc::new(Self {
             pool,
@@ -117,10 +122,12 @@ pub struct HandledUpdates {
 }
 
 impl HandledUpdates {
+    /// The ids of the bot whose id is `bot_id` (the token's number).
     pub fn new(pool: Pool, bot_id: i64) -> Self {
         Self { pool, bot_id }
     }
 
+    /// Whether `update_id` was handled already.
     pub async fn contains(&self, update_id: u32) -> Result<bool, StorageError> {
         let client = self.pool.get().await?;
         let row = client
@@ -132,6 +139,7 @@ impl HandledUpdates {
         Ok(row.is_some())
     }
 
+    /// Records `update_id` as handled.
     pub async fn mark(&self, update_id: u32) -> Result<(), StorageError> {
         let client = self.pool.get().await?;
         client

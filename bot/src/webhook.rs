@@ -17,8 +17,10 @@ use teloxide::types::Update;
 
 use crate::app::App;
 
+/// The header Telegram sends the webhook's secret token in.
 pub const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 
+/// Where Telegram delivers updates, and how hard `setWebhook` is tried at start.
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
     /// WEBHOOK_URL + "/webhook".
@@ -28,7 +30,9 @@ pub struct WebhookConfig {
     /// setWebhook attempts at start (WEBHOOK_MAX_RETRIES) and the first pause between them,
     /// growing by `backoff` each time (the original's retry policy).
     pub max_retries: u32,
+    /// The first pause between attempts (WEBHOOK_RETRY_DELAY_SECONDS).
     pub retry_delay: Duration,
+    /// The factor each pause grows by (WEBHOOK_RETRY_BACKOFF).
     pub backoff: f64,
 }
 

@@ -1,11 +1,12 @@
 //! The read side: read models built from the ledger's events, the projector that keeps them
-//! live, rebuild and diff for operators and auditors, and the admin HTTP API over them.
+//! live, rebuild and diff for operators and auditors, and the typed queries that the admin HTTP
+//! API (the `tokenbot-api` crate) and the bot read them with.
 //!
 //! Each read model is one file ([`users`], [`tasks`]); [`runtime`] applies events to them with
 //! checkpoints; [`live`] follows JetStream; [`rebuild`] replays into shadow tables.
 
+/// Errors of the read side.
 pub mod error;
-pub mod http;
 pub mod live;
 pub mod queries;
 pub mod rebuild;

@@ -17,8 +17,10 @@ use tokenbot_ledger::{LogCursor, RawEvent};
 use crate::error::ProjectionError;
 use crate::runtime::{Projection, apply_batch, catch_up, min_checkpoint};
 
+/// How the live projector follows JetStream.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
+    /// The stream and subjects to follow.
     pub bus: BusConfig,
     /// Durable consumer name; processes sharing it share the work (each checks checkpoints).
     pub consumer: String,
@@ -26,6 +28,7 @@ pub struct LiveConfig {
     pub batch: usize,
     /// Backoff bounds while NATS is unreachable (Postgres polling meanwhile).
     pub retry_min: Duration,
+    /// The longest of those pauses.
     pub retry_max: Duration,
 }
 
@@ -60,22 +63,21 @@ pub async fn run(
             o(c, applied);
         }
     };
+    let target = Target {
+        pool: &pool,
+        schema: &schema,
+        projections: &projections,
+    };
     // The first catch-up, retried like any later one while Postgres is unreachable.
     let mut backoff = config.retry_min;
     let mut current = loop {
-        let first = async {
-            let from = min_checkpoint(&pool, &schema, &projections).await?;
-            catch_up(&pool, &schema, &projections, from, None, |_| {}).await
-        };
-        match first.await {
+        match target.resume().await {
             Ok(c) => break c,
             Err(e) if e.is_transient() => {
                 tracing::warn!(error = %e, "Postgres unavailable at start; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.cancelled() => return Ok(()),
+                if pause(&mut backoff, &config, &shutdown).await {
+                    return Ok(());
                 }
-                backoff = (backoff * 2).min(config.retry_max);
             }
             Err(e) => return Err(e),
         }
@@ -83,41 +85,15 @@ pub async fn run(
     report(current, &[]);
     backoff = config.retry_min;
     while !shutdown.is_cancelled() {
-        let target = Target {
-            pool: &pool,
-            schema: &schema,
-            projections: &projections,
-        };
         let error = match follow(&target, &js, &config, &shutdown, &mut current, &report).await {
             Ok(()) => return Ok(()),
-            // Behind: the stream and the checkpoints disagree about where this process is (a
-            // batch cut off mid-commit, a rebuild); Postgres knows, so catch up from there.
-            Err(FollowError::Projection(e @ ProjectionError::Behind { .. })) => {
-                metrics::counter!("projector_resyncs_total").increment(1);
-                format!("resynchronising: {e}")
-            }
-            Err(FollowError::Projection(e)) if !e.is_transient() => return Err(e),
-            Err(FollowError::Projection(e)) => {
-                metrics::counter!("projector_database_errors_total").increment(1);
-                format!("Postgres unavailable: {e}")
-            }
-            Err(FollowError::Nats(e)) => {
-                metrics::counter!("projector_nats_errors_total").increment(1);
-                format!("NATS unavailable: {e}")
-            }
+            Err(e) => interruption(e)?,
         };
         tracing::warn!(error = %error, "projector interrupted; catching up from Postgres");
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = shutdown.cancelled() => return Ok(()),
+        if pause(&mut backoff, &config, &shutdown).await {
+            return Ok(());
         }
-        backoff = (backoff * 2).min(config.retry_max);
-        // What is committed is the truth: a batch cut off mid-way left the cursor ahead of it.
-        let resumed = async {
-            let from = min_checkpoint(&pool, &schema, &projections).await?;
-            catch_up(&pool, &schema, &projections, from, None, |_| {}).await
-        };
-        match resumed.await {
+        match target.resume().await {
             Ok(c) => {
                 current = c;
                 report(current, &[]);
@@ -130,6 +106,38 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// Waits `backoff` (then doubles it, up to the maximum); true when `shutdown` came first.
+async fn pause(backoff: &mut Duration, config: &LiveConfig, shutdown: &Shutdown) -> bool {
+    let stopped = tokio::select! {
+        _ = tokio::time::sleep(*backoff) => false,
+        _ = shutdown.cancelled() => true,
+    };
+    *backoff = (*backoff * 2).min(config.retry_max);
+    stopped
+}
+
+/// What stopped following the stream, in words, when the projector can carry on from Postgres;
+/// the error itself when it cannot.
+fn interruption(e: FollowError) -> Result<String, ProjectionError> {
+    match e {
+        // Behind: the stream and the checkpoints disagree about where this process is (a
+        // batch cut off mid-commit, a rebuild); Postgres knows, so catch up from there.
+        FollowError::Projection(e @ ProjectionError::Behind { .. }) => {
+            metrics::counter!("projector_resyncs_total").increment(1);
+            Ok(format!("resynchronising: {e}"))
+        }
+        FollowError::Projection(e) if !e.is_transient() => Err(e),
+        FollowError::Projection(e) => {
+            metrics::counter!("projector_database_errors_total").increment(1);
+            Ok(format!("Postgres unavailable: {e}"))
+        }
+        FollowError::Nats(e) => {
+            metrics::counter!("projector_nats_errors_total").increment(1);
+            Ok(format!("NATS unavailable: {e}"))
+        }
+    }
 }
 
 enum FollowError {
@@ -181,6 +189,21 @@ struct Target<'a> {
     projections: &'a [Projection],
 }
 
+impl Target<'_> {
+    /// Catches up from the projections' committed checkpoints. What is committed is the truth:
+    /// a batch cut off mid-way left the in-memory cursor ahead of it.
+    async fn resume(&self) -> Result<LogCursor, ProjectionError> {
+        let from = min_checkpoint(self.pool, self.schema, self.projections).await?;
+        self.catch_up(from).await
+    }
+
+    /// Reads Postgres after `from` until nothing more is visible.
+    async fn catch_up(&self, from: LogCursor) -> Result<LogCursor, ProjectionError> {
+        catch_up(self.pool, self.schema, self.projections, from, None, |_| {}).await
+    }
+}
+
+/// Follows the stream, from `current`, until `shutdown` (`Ok`) or until something interrupts it.
 async fn follow(
     target: &Target<'_>,
     js: &jetstream::Context,
@@ -189,11 +212,6 @@ async fn follow(
     current: &mut LogCursor,
     report: &impl Fn(LogCursor, &[RawEvent]),
 ) -> Result<(), FollowError> {
-    let Target {
-        pool,
-        schema,
-        projections,
-    } = *target;
     let consumer = consumer(js, config).await?;
     // A continuous pull: the first message is taken as soon as it arrives, then whatever is
     // already buffered joins it (up to a batch), so latency is one round trip, not a fetch window.
@@ -206,80 +224,10 @@ async fn follow(
         .await
         .map_err(|e| FollowError::Nats(e.to_string()))?;
     loop {
-        let first = tokio::select! {
-            m = stream.next() => m,
-            _ = shutdown.cancelled() => return Ok(()),
+        let Some(received) = receive(&mut stream, config.batch, shutdown).await? else {
+            return Ok(());
         };
-        let Some(first) = first else {
-            return Err(FollowError::Nats("the consumer stream ended".into()));
-        };
-        let mut received = vec![first.map_err(|e| FollowError::Nats(e.to_string()))?];
-        while received.len() < config.batch {
-            match futures::FutureExt::now_or_never(stream.next()) {
-                Some(Some(m)) => received.push(m.map_err(|e| FollowError::Nats(e.to_string()))?),
-                _ => break,
-            }
-        }
-        if received.is_empty() {
-            continue;
-        }
-        let mut run: Vec<RawEvent> = Vec::new();
-        let mut run_after = *current;
-        for message in &received {
-            let bus_event = match decode(message.headers.as_ref(), &message.payload) {
-                Ok(e) => e,
-                Err(e) => {
-                    // Never retried forever: park it; the next message's prev exposes the gap and
-                    // Postgres fills it.
-                    tracing::error!(error = %e, subject = %message.subject, "undecodable message parked");
-                    metrics::counter!("projector_parked_total").increment(1);
-                    let _ = message.ack_with(AckKind::Term).await;
-                    continue;
-                }
-            };
-            let cursor = bus_event.event.cursor();
-            if cursor <= *current {
-                continue; // Redelivered or already read from Postgres.
-            }
-            if bus_event.prev != *current {
-                // A gap: apply what we have, then read the missing events from Postgres.
-                apply_run(
-                    pool,
-                    schema,
-                    projections,
-                    run_after,
-                    &mut run,
-                    current,
-                    report,
-                )
-                .await?;
-                *current = catch_up(pool, schema, projections, *current, None, |_| {}).await?;
-                report(*current, &[]);
-                run_after = *current;
-                metrics::counter!("projector_gaps_total").increment(1);
-                if cursor <= *current {
-                    continue;
-                }
-                if bus_event.prev != *current {
-                    return Err(FollowError::Nats(format!(
-                        "message {cursor} follows {} but Postgres only reaches {current}",
-                        bus_event.prev
-                    )));
-                }
-            }
-            *current = cursor;
-            run.push(bus_event.event);
-        }
-        apply_run(
-            pool,
-            schema,
-            projections,
-            run_after,
-            &mut run,
-            current,
-            report,
-        )
-        .await?;
+        project(target, &received, current, report).await?;
         // Acknowledge only after the checkpoint committed: a crash before this redelivers, and
         // the checkpoint makes the redelivery a no-op.
         for message in &received {
@@ -290,13 +238,85 @@ async fn follow(
     }
 }
 
+/// The next message as soon as it arrives, with whatever is already buffered behind it (up to
+/// `batch`); `None` at shutdown.
+async fn receive(
+    stream: &mut pull::Stream,
+    batch: usize,
+    shutdown: &Shutdown,
+) -> Result<Option<Vec<jetstream::Message>>, FollowError> {
+    let first = tokio::select! {
+        m = stream.next() => m,
+        _ = shutdown.cancelled() => return Ok(None),
+    };
+    let Some(first) = first else {
+        return Err(FollowError::Nats("the consumer stream ended".into()));
+    };
+    let mut received = vec![first.map_err(|e| FollowError::Nats(e.to_string()))?];
+    while received.len() < batch {
+        match futures::FutureExt::now_or_never(stream.next()) {
+            Some(Some(m)) => received.push(m.map_err(|e| FollowError::Nats(e.to_string()))?),
+            _ => break,
+        }
+    }
+    Ok(Some(received))
+}
+
+/// Applies the events of `received` that follow `current`, in runs without gaps; a gap is
+/// filled from Postgres.
+async fn project(
+    target: &Target<'_>,
+    received: &[jetstream::Message],
+    current: &mut LogCursor,
+    report: &impl Fn(LogCursor, &[RawEvent]),
+) -> Result<(), FollowError> {
+    let mut run: Vec<RawEvent> = Vec::new();
+    let mut run_after = *current;
+    for message in received {
+        let bus_event = match decode(message.headers.as_ref(), &message.payload) {
+            Ok(e) => e,
+            Err(e) => {
+                // Never retried forever: park it; the next message's prev exposes the gap and
+                // Postgres fills it.
+                tracing::error!(error = %e, subject = %message.subject, "undecodable message parked");
+                metrics::counter!("projector_parked_total").increment(1);
+                let _ = message.ack_with(AckKind::Term).await;
+                continue;
+            }
+        };
+        let cursor = bus_event.event.cursor();
+        if cursor <= *current {
+            continue; // Redelivered or already read from Postgres.
+        }
+        if bus_event.prev != *current {
+            // A gap: apply what we have, then read the missing events from Postgres.
+            apply_run(target, run_after, &mut run, current, report).await?;
+            *current = target.catch_up(*current).await?;
+            report(*current, &[]);
+            run_after = *current;
+            metrics::counter!("projector_gaps_total").increment(1);
+            if cursor <= *current {
+                continue;
+            }
+            if bus_event.prev != *current {
+                return Err(FollowError::Nats(format!(
+                    "message {cursor} follows {} but Postgres only reaches {current}",
+                    bus_event.prev
+                )));
+            }
+        }
+        *current = cursor;
+        run.push(bus_event.event);
+    }
+    apply_run(target, run_after, &mut run, current, report).await?;
+    Ok(())
+}
+
 /// Applies a contiguous run. If a projection turns out to be behind the run (a rebuild moved its
 /// checkpoint back), reads the missing events from Postgres instead; the run's events are then
 /// among them.
 async fn apply_run(
-    pool: &Pool,
-    schema: &str,
-    projections: &[Projection],
+    target: &Target<'_>,
     after: LogCursor,
     run: &mut Vec<RawEvent>,
     current: &mut LogCursor,
@@ -305,7 +325,7 @@ async fn apply_run(
     if run.is_empty() {
         return Ok(());
     }
-    match apply_batch(pool, schema, projections, after, run).await {
+    match apply_batch(target.pool, target.schema, target.projections, after, run).await {
         Ok(applied) => {
             if let Some(c) = applied.cursor {
                 *current = (*current).max(c);
@@ -313,8 +333,7 @@ async fn apply_run(
             report(*current, run);
         }
         Err(ProjectionError::Behind { .. }) => {
-            let from = min_checkpoint(pool, schema, projections).await?;
-            *current = catch_up(pool, schema, projections, from, None, |_| {}).await?;
+            *current = target.resume().await?;
             report(*current, &[]);
         }
         Err(e) => return Err(e),

@@ -14,7 +14,9 @@ use crate::error::ProjectionError;
 /// The original's `/admin/stats` fields, exactly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Stats {
+    /// Accounts opened.
     pub total_users: i64,
+    /// Tasks ever requested.
     pub total_tasks: i64,
     /// Only statuses that occur.
     pub tasks_by_status: BTreeMap<String, i64>,
@@ -22,9 +24,11 @@ pub struct Stats {
     pub total_tokens_spent: i64,
     /// Since UTC midnight.
     pub tasks_today: i64,
+    /// Accounts opened since UTC midnight.
     pub users_today: i64,
     /// Users who registered, asked for a task or changed settings since UTC midnight.
     pub active_users_today: i64,
+    /// Tasks per model, all time.
     pub model_usage: BTreeMap<String, i64>,
 }
 
@@ -34,6 +38,7 @@ fn midnight(now: DateTime<Utc>) -> DateTime<Utc> {
         .map_or(now, |m| m.and_utc())
 }
 
+/// The `/admin/stats` counters at `now` ("today" is since UTC midnight).
 pub async fn stats(
     client: &impl GenericClient,
     now: DateTime<Utc>,
@@ -80,18 +85,24 @@ pub async fn stats(
     })
 }
 
+/// Tasks by status, for `/admin/queue`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Queue {
+    /// Requested, not yet started.
     pub pending: i64,
+    /// A worker is on them.
     pub processing: i64,
     /// Generated, delivery to Telegram under way.
     pub succeeded: i64,
+    /// Delivered.
     pub done: i64,
+    /// Failed and refunded.
     pub failed: i64,
     /// Age of the oldest task still waiting for a worker.
     pub oldest_pending_age_s: Option<f64>,
 }
 
+/// The queue at `now`.
 pub async fn queue(
     client: &impl GenericClient,
     now: DateTime<Utc>,
@@ -116,21 +127,36 @@ pub async fn queue(
     })
 }
 
+/// One user as the read model holds them, with counts over all their tasks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct UserView {
+    /// The Telegram user id.
     pub telegram_id: i64,
+    /// Telegram `@username`, if any.
     pub username: Option<String>,
+    /// Telegram first name, if any.
     pub first_name: Option<String>,
+    /// Telegram client language, if known.
     pub language_code: Option<String>,
+    /// The balance in tokens.
     pub balance: i64,
+    /// The model chosen; `None`: the configured default.
     pub model: Option<String>,
+    /// Image quality setting (`low`, `medium`, `high`).
     pub quality: String,
+    /// Image size setting (`1024x1024`, ...).
     pub size: String,
+    /// Tasks ever requested.
     pub tasks_total: i64,
+    /// Tasks delivered.
     pub tasks_done: i64,
+    /// Tasks failed.
     pub tasks_failed: i64,
+    /// Tokens spent: debits minus refunds.
     pub tokens_spent: i64,
+    /// When the account was opened.
     pub created_at: DateTime<Utc>,
+    /// Last registration, task or settings change.
     pub last_seen_at: DateTime<Utc>,
 }
 
@@ -169,14 +195,18 @@ pub async fn user(
     }))
 }
 
+/// A user among those with the most tasks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TopUser {
     /// first_name, else username, else the Telegram id (the original's rule).
     pub name: String,
+    /// The Telegram user id.
     pub telegram_id: i64,
+    /// Tasks ever requested.
     pub tasks: i64,
 }
 
+/// The users with the most tasks, most first (`limit` clamped to 1..=100).
 pub async fn top_users(
     client: &impl GenericClient,
     limit: i64,
@@ -199,23 +229,40 @@ pub async fn top_users(
         .collect()
 }
 
+/// One task as the read model holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TaskView {
+    /// The task id.
     pub task_id: Uuid,
+    /// Whose task.
     pub telegram_id: i64,
+    /// `generate` or `edit`.
     pub kind: String,
+    /// `pending`, `processing`, `succeeded`, `done` or `failed`.
     pub status: String,
+    /// What the user asked for.
     pub prompt: String,
+    /// The image model.
     pub model: String,
+    /// Image quality.
     pub quality: String,
+    /// Image size.
     pub size: String,
+    /// Tokens debited for it.
     pub cost: i64,
+    /// Tokens refunded for it.
     pub refunded: i64,
+    /// Attempts started.
     pub attempts: i32,
+    /// The last attempt's error, if any.
     pub last_error: Option<String>,
+    /// The template it came from, if any.
     pub template_id: Option<String>,
+    /// Telegram's file id of the result, once delivered.
     pub result_file_id: Option<String>,
+    /// When it was requested.
     pub created_at: DateTime<Utc>,
+    /// When its row last changed.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -276,17 +323,23 @@ pub async fn owned_task(
 /// One event of a user's ledger history, with its place in the hash chain.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct LedgerEntry {
+    /// Place in the global log (`ledger.events.position`).
     pub position: i64,
+    /// Version in the account stream.
     pub version: i64,
     /// Place in the hash chain; null until sealed.
     pub seq: Option<i64>,
     /// Hex SHA-256 chain hash; null until sealed.
     pub hash: Option<String>,
+    /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
+    /// The event type (`TokensGranted`, ...).
     #[serde(rename = "type")]
     pub event_type: String,
+    /// The event's payload.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
+    /// Who caused it, correlation, idempotency key.
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
 }

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use deadpool_postgres::Pool;
+use deadpool_postgres::{GenericClient, Pool};
 use serde::Serialize;
 use tokenbot_ledger::migrations::MIGRATION_LOCK_KEY;
 use tokenbot_ledger::{Database, LogCursor};
@@ -43,10 +43,14 @@ fn shadow_ddl(shadow: &str, projections: &[Projection], temporary: bool) -> Stri
     ddl
 }
 
+/// What a rebuild did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RebuildReport {
+    /// The projections rebuilt.
     pub projections: Vec<&'static str>,
+    /// Events replayed.
     pub events: u64,
+    /// How long it took.
     pub seconds: f64,
 }
 
@@ -112,6 +116,24 @@ pub async fn rebuild(
     // Rights are set under the migration lock (two concurrent GRANTs on a table conflict).
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await?;
+    swap_in(&tx, shadow, &projections, cursor).await?;
+    tokenbot_ledger::roles::apply_grants(&*tx).await?;
+    tx.commit().await?;
+    Ok(RebuildReport {
+        projections: projections.iter().map(|p| p.name()).collect(),
+        events,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Replaces the live tables of `projections` by the shadow schema's, sets their checkpoints to
+/// `cursor` (with the shadow's event counts) and drops the shadow schema, in `tx`.
+async fn swap_in(
+    tx: &impl GenericClient,
+    shadow: &str,
+    projections: &[Projection],
+    cursor: LogCursor,
+) -> Result<(), ProjectionError> {
     let mut swap = String::new();
     for table in projections.iter().flat_map(|p| p.tables()) {
         swap.push_str(&format!(
@@ -119,8 +141,8 @@ pub async fn rebuild(
         ));
     }
     tx.batch_execute(&swap).await?;
-    let shadow_events = applied_counts(&tx, shadow).await?;
-    for p in &projections {
+    let shadow_events = applied_counts(tx, shadow).await?;
+    for p in projections {
         tx.execute(
             &format!(
                 "INSERT INTO {LIVE_SCHEMA}.checkpoints (name, tx_id, position, events) \
@@ -139,13 +161,7 @@ pub async fn rebuild(
     }
     tx.batch_execute(&format!("DROP SCHEMA {shadow} CASCADE"))
         .await?;
-    tokenbot_ledger::roles::apply_grants(&*tx).await?;
-    tx.commit().await?;
-    Ok(RebuildReport {
-        projections: projections.iter().map(|p| p.name()).collect(),
-        events,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(())
 }
 
 /// Events applied per projection, from a checkpoints table.
@@ -167,18 +183,24 @@ async fn applied_counts(
 /// A row that differs between the live read model and a fresh replay.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Difference {
+    /// Which projection.
     pub projection: &'static str,
+    /// Which of its tables.
     pub table: &'static str,
     /// "live only" or "replay only" (a changed row shows up once on each side).
     pub side: &'static str,
+    /// The row, as JSON.
     pub row: serde_json::Value,
 }
 
+/// What `projections diff` found for one projection.
 #[derive(Debug, Clone, Serialize)]
 pub struct DiffReport {
+    /// Which projection.
     pub projection: &'static str,
     /// The point in the global order both sides were compared at.
     pub checkpoint: String,
+    /// Rows that differ (bounded per table and side).
     pub differences: Vec<Difference>,
 }
 
@@ -249,6 +271,26 @@ pub async fn diff(
     )
     .await?;
     let client = pool.get().await?;
+    let differences = compare(&client, projection).await?;
+    client
+        .execute(
+            "SELECT pg_advisory_unlock(k) FROM unnest($1::int8[]) AS k",
+            &[&key],
+        )
+        .await?;
+    Ok(DiffReport {
+        projection: projection.name(),
+        checkpoint: live.to_string(),
+        differences,
+    })
+}
+
+/// The rows of `projection` that differ between the live tables and the diff schema's replay,
+/// at most [`DIFF_ROWS_SHOWN`] per table and side.
+async fn compare(
+    client: &impl GenericClient,
+    projection: Projection,
+) -> Result<Vec<Difference>, ProjectionError> {
     let mut differences = Vec::new();
     for table in projection.tables() {
         for (side, a, b) in [
@@ -271,29 +313,23 @@ pub async fn diff(
             }
         }
     }
-    client
-        .execute(
-            "SELECT pg_advisory_unlock(k) FROM unnest($1::int8[]) AS k",
-            &[&key],
-        )
-        .await?;
-    Ok(DiffReport {
-        projection: projection.name(),
-        checkpoint: live.to_string(),
-        differences,
-    })
+    Ok(differences)
 }
 
 /// A projection's progress, for `projections status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProjectionStatus {
+    /// Which projection.
     pub projection: &'static str,
     /// Where it has got to in the global order (`0:0`: never ran).
     pub checkpoint: String,
+    /// The transaction id of the checkpoint.
     pub tx_id: u64,
+    /// The position of the checkpoint.
     pub position: i64,
     /// Events applied to it.
     pub events: i64,
+    /// When it last moved.
     pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 

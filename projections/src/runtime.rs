@@ -25,13 +25,17 @@ pub const BACKGROUND_BATCH: i64 = 2_000;
 /// A read model with its own tables and checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Projection {
+    /// The `projections.users` read model.
     Users,
+    /// The `projections.tasks` read model.
     Tasks,
 }
 
 impl Projection {
+    /// Every projection, in the order they are applied.
     pub const ALL: [Projection; 2] = [Projection::Users, Projection::Tasks];
 
+    /// Its name, as operators type it (`users`, `tasks`).
     pub fn name(self) -> &'static str {
         match self {
             Projection::Users => "users",
@@ -39,6 +43,7 @@ impl Projection {
         }
     }
 
+    /// The projection named `name`.
     pub fn parse(name: &str) -> Result<Self, ProjectionError> {
         Self::ALL
             .into_iter()
@@ -225,25 +230,7 @@ pub async fn apply_batch(
         ..Default::default()
     };
     for p in projections {
-        // Inserts only the first time (a conflict writes nothing and takes no transaction id).
-        tx.execute(
-            &format!(
-                "INSERT INTO {schema}.checkpoints (name, tx_id, position) VALUES ($1, '0'::xid8, 0) ON CONFLICT (name) DO NOTHING"
-            ),
-            &[&p.name()],
-        )
-        .await?;
-        let row = tx
-            .query_one(
-                &format!("SELECT tx_id::text, position FROM {schema}.checkpoints WHERE name = $1"),
-                &[&p.name()],
-            )
-            .await?;
-        let tx_text: String = row.try_get(0)?;
-        let checkpoint = LogCursor {
-            tx_id: tx_text.parse().unwrap_or(0),
-            position: row.try_get(1)?,
-        };
+        let checkpoint = checkpoint_of(&tx, schema, *p).await?;
         if checkpoint < after {
             return Err(ProjectionError::Behind {
                 projection: p.name(),
@@ -264,26 +251,65 @@ pub async fn apply_batch(
             .filter(|e| e.stream_id.category() == p.category())
             .collect();
         p.apply(&tx, schema, &fresh).await?;
-        tx.execute(
-            &format!(
-                "UPDATE {schema}.checkpoints SET tx_id = $2::text::xid8, position = $3, events = events + $4, \
-                 updated_at = clock_timestamp() WHERE name = $1"
-            ),
-            &[&p.name(), &last_cursor.tx_id.to_string(), &last_cursor.position, &(fresh.len() as i64)],
-        )
-        .await?;
+        advance(&tx, schema, *p, last_cursor, fresh.len()).await?;
         applied.events.insert(*p, fresh.len() as u64);
     }
     tx.commit().await?;
+    let lag_s = (chrono::Utc::now() - last.recorded_at)
+        .num_milliseconds()
+        .max(0) as f64
+        / 1000.0;
     for (p, n) in &applied.events {
         metrics::counter!("projection_events_total", "projection" => p.name()).increment(*n);
-        let lag = (chrono::Utc::now() - last.recorded_at)
-            .num_milliseconds()
-            .max(0) as f64
-            / 1000.0;
-        metrics::gauge!("projection_lag_seconds", "projection" => p.name()).set(lag);
+        metrics::gauge!("projection_lag_seconds", "projection" => p.name()).set(lag_s);
     }
     Ok(applied)
+}
+
+/// A projection's checkpoint, read inside the batch's transaction (after its lock).
+async fn checkpoint_of(
+    tx: &impl GenericClient,
+    schema: &str,
+    p: Projection,
+) -> Result<LogCursor, ProjectionError> {
+    // Inserts only the first time (a conflict writes nothing and takes no transaction id).
+    tx.execute(
+        &format!(
+            "INSERT INTO {schema}.checkpoints (name, tx_id, position) VALUES ($1, '0'::xid8, 0) ON CONFLICT (name) DO NOTHING"
+        ),
+        &[&p.name()],
+    )
+    .await?;
+    let row = tx
+        .query_one(
+            &format!("SELECT tx_id::text, position FROM {schema}.checkpoints WHERE name = $1"),
+            &[&p.name()],
+        )
+        .await?;
+    let tx_text: String = row.try_get(0)?;
+    Ok(LogCursor {
+        tx_id: tx_text.parse().unwrap_or(0),
+        position: row.try_get(1)?,
+    })
+}
+
+/// Moves a projection's checkpoint to `to`, counting `events` applied.
+async fn advance(
+    tx: &impl GenericClient,
+    schema: &str,
+    p: Projection,
+    to: LogCursor,
+    events: usize,
+) -> Result<(), ProjectionError> {
+    tx.execute(
+        &format!(
+            "UPDATE {schema}.checkpoints SET tx_id = $2::text::xid8, position = $3, events = events + $4, \
+             updated_at = clock_timestamp() WHERE name = $1"
+        ),
+        &[&p.name(), &to.tx_id.to_string(), &to.position, &(events as i64)],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Reads from Postgres after `from` and applies until nothing more is visible; returns where it

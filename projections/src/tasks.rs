@@ -10,25 +10,44 @@ use uuid::Uuid;
 
 use crate::error::ProjectionError;
 
+/// A `projections.tasks` row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskRow {
+    /// The task id.
     pub task_id: Uuid,
+    /// Whose task.
     pub telegram_id: i64,
+    /// `generate` or `edit`.
     pub kind: String,
+    /// `pending`, `processing`, `succeeded`, `done` or `failed`.
     pub status: String,
+    /// What the user asked for.
     pub prompt: String,
+    /// The image model.
     pub model: String,
+    /// Image quality.
     pub quality: String,
+    /// Image size.
     pub size: String,
+    /// Tokens debited for it.
     pub cost: i64,
+    /// Tokens refunded for it.
     pub refunded: i64,
+    /// Attempts started.
     pub attempts: i32,
+    /// The last attempt's error, if any.
     pub last_error: Option<String>,
+    /// The template it came from, if any.
     pub template_id: Option<String>,
+    /// Telegram's file id of the photo to edit, for edits.
     pub source_file_id: Option<String>,
+    /// Telegram's file id of the result, once delivered.
     pub result_file_id: Option<String>,
+    /// When it was requested.
     pub created_at: DateTime<Utc>,
+    /// When the row last changed.
     pub updated_at: DateTime<Utc>,
+    /// When it reached `done` or `failed`.
     pub finished_at: Option<DateTime<Utc>>,
 }
 

@@ -8,20 +8,34 @@ use tokenbot_ledger::{Event, RecordedEvent};
 
 use crate::error::ProjectionError;
 
+/// A `projections.users` row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserRow {
+    /// The Telegram user id.
     pub telegram_id: i64,
+    /// Telegram `@username`, if any.
     pub username: Option<String>,
+    /// Telegram first name, if any.
     pub first_name: Option<String>,
+    /// Telegram client language, if known.
     pub language_code: Option<String>,
+    /// The balance in tokens.
     pub balance: i64,
+    /// The model chosen; `None`: the configured default.
     pub model: Option<String>,
+    /// Image quality setting.
     pub quality: String,
+    /// Image size setting.
     pub size: String,
+    /// Tasks ever requested.
     pub tasks_total: i64,
+    /// Tokens spent: debits minus refunds.
     pub tokens_spent: i64,
+    /// Tokens granted (welcome, admin and imported grants).
     pub tokens_granted: i64,
+    /// When the account was opened.
     pub created_at: DateTime<Utc>,
+    /// Last registration, task or settings change.
     pub last_seen_at: DateTime<Utc>,
 }
 

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use clap::Args;
 use futures::FutureExt;
+use tokenbot_api::{HealthCheck, NatsCheck, OpenTaskAgeCheck};
 use tokenbot_ledger::Ledger;
 use tokenbot_ledger::relay::{self, RelayConfig};
 use tokenbot_ledger::shutdown::Shutdown;
-use tokenbot_projections::http::{HealthCheck, NatsCheck, OpenTaskAgeCheck};
 use tokenbot_projections::live::{self, LiveConfig};
 use tokenbot_projections::{LIVE_SCHEMA, Projection};
 use tokenbot_worker::open_tasks;
@@ -310,7 +310,7 @@ fn admin_router(
     checks: Vec<Arc<dyn HealthCheck>>,
     with_admin: bool,
 ) -> axum::Router {
-    use tokenbot_projections::http::{AdminState, router};
+    use tokenbot_api::{AdminState, router};
     if with_admin && settings.admin_api_key.is_none() {
         tracing::warn!("ADMIN_API_KEY is not set: the admin API is off (its routes answer 404)");
     }

@@ -6,13 +6,14 @@ use tokenbot_ledger::{
     Actor, CommandContext, DomainError, GrantKind, IdempotencyKey, LedgerError, TelegramId, Tokens,
 };
 use tokenbot_projections::queries;
+use tokenbot_texts::{self as texts, AdminStatsView, UserInfoView};
 
-use super::Tap;
-use crate::app::{BotError, Turn};
+use super::tap::Tap;
 use crate::callback::AdminAction;
 use crate::dialogue::State;
+use crate::error::BotError;
 use crate::keyboards;
-use crate::texts::{self, AdminStatsView, UserInfoView};
+use crate::turn::Turn;
 
 pub(crate) async fn on_command(
     turn: &Turn<'_>,

@@ -4,14 +4,15 @@
 use tokenbot_ledger::events::SettingsChanged;
 use tokenbot_ledger::{ImageSize, ModelId, Quality, TaskId, TaskKind, TaskStatus, Tokens};
 use tokenbot_projections::queries;
+use tokenbot_texts::{self as texts, ProfileTask, ProfileView};
 
-use super::Tap;
 use super::commands::account_of;
-use crate::app::{BotError, Turn};
+use super::tap::Tap;
 use crate::callback::MenuTarget;
 use crate::dialogue::State;
+use crate::error::BotError;
 use crate::keyboards;
-use crate::texts::{self, ProfileTask, ProfileView};
+use crate::turn::Turn;
 
 /// How many tasks the profile lists (the original's 10).
 const PROFILE_TASKS: i64 = 10;

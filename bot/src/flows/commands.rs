@@ -2,12 +2,13 @@
 
 use tokenbot_ledger::events::AccountOpened;
 use tokenbot_ledger::{Account, IdempotencyKey};
+use tokenbot_texts as texts;
 
 use super::admin;
-use crate::app::{BotError, Turn};
 use crate::dialogue::State;
+use crate::error::BotError;
 use crate::keyboards;
-use crate::texts;
+use crate::turn::Turn;
 
 pub(crate) async fn on_command(
     turn: &Turn<'_>,

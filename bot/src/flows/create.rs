@@ -6,14 +6,15 @@ use tokenbot_ledger::events::SettingsChanged;
 use tokenbot_ledger::{
     Account, DomainError, IdempotencyKey, LedgerError, Prompt, TaskKind, TaskRequest, Tokens,
 };
+use tokenbot_texts::{self as texts, ConfirmKind, ConfirmView};
 
-use super::Tap;
 use super::commands::account_of;
-use crate::app::{BotError, Turn};
+use super::tap::Tap;
 use crate::callback::{CallbackData, DraftId};
 use crate::dialogue::{Draft, DraftKind, State};
+use crate::error::BotError;
 use crate::keyboards;
-use crate::texts::{self, ConfirmKind, ConfirmView};
+use crate::turn::Turn;
 
 /// The longest prompt accepted (the original's limit; OpenAI allows more).
 pub const MAX_PROMPT_CHARS: usize = 2000;
@@ -324,27 +325,15 @@ pub(crate) async fn confirm(
         return Ok(State::Idle);
     };
     let kind = task_kind(&draft);
-    let request = TaskRequest {
-        telegram_id: turn.telegram_id,
-        kind,
-        prompt,
-        model: Some(draft.model.clone()),
-        quality: draft.quality,
-        size: draft.size,
-        template_id: draft.template_id().map(str::to_string),
-        source_file_id: match &draft.kind {
-            DraftKind::Edit { source_file_id } => Some(source_file_id.clone()),
-            _ => None,
-        },
-    };
+    let request = task_request(turn, &draft, kind, prompt);
     let key = IdempotencyKey::derived("draft", draft.id)
         .map_err(|e| BotError::Internal(e.to_string()))?;
-    match turn
+    let requested = turn
         .app
         .ledger
         .request_task(&turn.command().with_key(key), request)
-        .await
-    {
+        .await;
+    match requested {
         Ok(receipt) => {
             let template = draft
                 .template_id()
@@ -359,43 +348,61 @@ pub(crate) async fn confirm(
             metrics::counter!("bot_tasks_requested_total").increment(1);
             Ok(State::Idle)
         }
-        Err(LedgerError::Domain(DomainError::InsufficientBalance {
+        Err(e) => refused(turn, tap, draft, e).await,
+    }
+}
+
+/// The task a confirmed draft asks for.
+fn task_request(turn: &Turn<'_>, draft: &Draft, kind: TaskKind, prompt: Prompt) -> TaskRequest {
+    TaskRequest {
+        telegram_id: turn.telegram_id,
+        kind,
+        prompt,
+        model: Some(draft.model.clone()),
+        quality: draft.quality,
+        size: draft.size,
+        template_id: draft.template_id().map(str::to_string),
+        source_file_id: match &draft.kind {
+            DraftKind::Edit { source_file_id } => Some(source_file_id.clone()),
+            _ => None,
+        },
+    }
+}
+
+/// A debit the ledger refused: says why, and keeps the draft when another choice on the same
+/// screen can still help. Any other error is the caller's.
+async fn refused(
+    turn: &Turn<'_>,
+    tap: &Tap<'_>,
+    mut draft: Draft,
+    error: LedgerError,
+) -> Result<State, BotError> {
+    let lang = turn.lang;
+    let (text, next) = match error {
+        LedgerError::Domain(DomainError::InsufficientBalance {
             required,
             available,
-        })) => {
+        }) => {
             // The draft stays, so a cheaper quality can still be picked on the same screen.
             draft.expensive_confirmed = false;
-            turn.reply()
-                .send(
-                    texts::insufficient(lang, required, available),
-                    Some(keyboards::main_menu(lang)),
-                )
-                .await?;
-            tap.done(turn).await?;
-            Ok(State::Confirming(draft))
+            (
+                texts::insufficient(lang, required, available),
+                State::Confirming(draft),
+            )
         }
-        Err(LedgerError::Domain(DomainError::RateLimited { limit })) => {
-            turn.reply()
-                .send(
-                    texts::rate_limited(lang, limit),
-                    Some(keyboards::main_menu(lang)),
-                )
-                .await?;
-            tap.done(turn).await?;
-            Ok(State::Confirming(draft))
+        LedgerError::Domain(DomainError::RateLimited { limit }) => {
+            (texts::rate_limited(lang, limit), State::Confirming(draft))
         }
-        Err(LedgerError::Domain(DomainError::AccountNotFound(_))) => {
-            turn.reply()
-                .send(
-                    texts::user_not_found(lang),
-                    Some(keyboards::main_menu(lang)),
-                )
-                .await?;
-            tap.done(turn).await?;
-            Ok(State::Idle)
+        LedgerError::Domain(DomainError::AccountNotFound(_)) => {
+            (texts::user_not_found(lang), State::Idle)
         }
-        Err(e) => Err(e.into()),
-    }
+        e => return Err(e.into()),
+    };
+    turn.reply()
+        .send(text, Some(keyboards::main_menu(lang)))
+        .await?;
+    tap.done(turn).await?;
+    Ok(next)
 }
 
 /// "❌ Отмена".

@@ -5,15 +5,17 @@ mod admin;
 mod browse;
 mod commands;
 mod create;
+mod tap;
 
-use teloxide::types::{CallbackQuery, Message, MessageId};
+use teloxide::types::{CallbackQuery, Message};
+use tokenbot_texts as texts;
 
-use crate::app::{BotError, Turn};
+use self::tap::Tap;
 use crate::callback::{CallbackData, MenuTarget};
 use crate::dialogue::State;
+use crate::error::BotError;
 use crate::keyboards;
-use crate::reply::answer;
-use crate::texts;
+use crate::turn::Turn;
 
 /// Handles a message; returns the chat's next state.
 pub(crate) async fn on_message(
@@ -50,10 +52,7 @@ pub(crate) async fn on_callback(
     state: State,
     query: &CallbackQuery,
 ) -> Result<State, BotError> {
-    let tapped = Tap {
-        query,
-        message: query.message.as_ref().map(|m| m.id()),
-    };
+    let tapped = Tap::new(query);
     let data = match query.data.as_deref().map(CallbackData::parse) {
         Some(Ok(d)) => d,
         _ => {
@@ -100,25 +99,5 @@ pub(crate) async fn on_callback(
             Ok(state)
         }
         CallbackData::Admin(action) => admin::on_action(turn, state, &tapped, action).await,
-    }
-}
-
-/// The button tap being handled: the message it belongs to, and its answer.
-pub(crate) struct Tap<'a> {
-    query: &'a CallbackQuery,
-    pub message: Option<MessageId>,
-}
-
-impl Tap<'_> {
-    pub async fn done(&self, turn: &Turn<'_>) -> Result<(), BotError> {
-        Ok(answer(&turn.app.bot, &self.query.id, None, false).await?)
-    }
-
-    pub async fn toast(&self, turn: &Turn<'_>, text: String) -> Result<(), BotError> {
-        Ok(answer(&turn.app.bot, &self.query.id, Some(text), false).await?)
-    }
-
-    pub async fn alert(&self, turn: &Turn<'_>, text: String) -> Result<(), BotError> {
-        Ok(answer(&turn.app.bot, &self.query.id, Some(text), true).await?)
     }
 }

@@ -1,4 +1,6 @@
-//! One error type for the admin API, rendered as RFC 9457 `application/problem+json`.
+//! One error type for the API, rendered as RFC 9457 `application/problem+json`: every answer that
+//! is not a success, from a rule of the ledger to a malformed request (see [`crate::rejection`]),
+//! goes through [`ApiError`].
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -6,27 +8,35 @@ use serde::Serialize;
 use tokenbot_ledger::{DomainError, LedgerError};
 use utoipa::ToSchema;
 
-use crate::error::ProjectionError;
+use tokenbot_projections::ProjectionError;
 
 /// A field that failed validation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
+    /// The field's name as the request spells it (`amount`, `telegram_id`, `limit`...).
     pub field: String,
+    /// What is wrong with it.
     pub message: String,
 }
 
 /// The problem document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Problem {
+    /// `https://tokenbot.dev/problems/<slug>`: what kind of problem, for programs.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The kind in words.
     pub title: String,
+    /// The HTTP status.
     pub status: u16,
+    /// What happened in this case, for people.
     pub detail: String,
+    /// The fields that failed validation, when that is the problem.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
 }
 
+/// An answer other than success; it renders as a [`Problem`].
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
@@ -52,10 +62,12 @@ impl ApiError {
         }
     }
 
+    /// 404.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
     }
 
+    /// 401: the admin key is missing or wrong.
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
@@ -65,6 +77,7 @@ impl ApiError {
         )
     }
 
+    /// 400: the request is malformed as a whole.
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
@@ -91,10 +104,12 @@ impl ApiError {
         e
     }
 
+    /// 409.
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }
 
+    /// 503: a dependency does not answer; nothing was done.
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -104,6 +119,7 @@ impl ApiError {
         )
     }
 
+    /// 500.
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -113,6 +129,21 @@ impl ApiError {
         )
     }
 
+    /// A request that axum refused before any handler ran (a body too large, say), with the
+    /// status it chose.
+    pub fn rejected(status: StatusCode, detail: impl Into<String>) -> Self {
+        if status == StatusCode::BAD_REQUEST {
+            return Self::bad_request(detail);
+        }
+        Self::new(
+            status,
+            "rejected",
+            status.canonical_reason().unwrap_or("Rejected"),
+            detail,
+        )
+    }
+
+    /// The HTTP status it answers with.
     pub fn status(&self) -> StatusCode {
         self.status
     }

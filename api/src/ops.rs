@@ -1,5 +1,5 @@
-//! Operational endpoints: health (with dependency checks), Prometheus metrics, service info,
-//! the OpenAPI document, and the request metrics middleware.
+//! Operational endpoints: health (with dependency checks), Prometheus metrics, service info, and
+//! the request metrics middleware.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -12,9 +12,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
-use super::AdminState;
+use crate::state::AdminState;
 
 /// The process-wide Prometheus recorder (installed once, on first use).
 pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
@@ -30,24 +30,30 @@ pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// How long one dependency may take to answer `/health`.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The `/health` answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     /// `ok`, `degraded` (answered 200: working, but something needs an operator) or `failing`
     /// (answered 503).
     pub status: &'static str,
+    /// Each dependency's verdict: `ok`, `degraded: <why>` or `failing: <why>`.
     pub checks: BTreeMap<String, String>,
 }
 
+/// Asks every dependency, each within two seconds: 200 when all answer, else 503.
 #[utoipa::path(get, path = "/health", tag = "ops", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn health(State(state): State<AdminState>) -> (StatusCode, Json<Health>) {
     let mut checks = BTreeMap::new();
     let (mut failing, mut degraded) = (false, false);
     for check in &state.inner.health_checks {
-        let result = tokio::time::timeout(std::time::Duration::from_secs(2), check.check()).await;
+        let result = tokio::time::timeout(CHECK_TIMEOUT, check.check()).await;
         let problem = match result {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e),
-            Err(_) => Some("no answer within 2 s".to_string()),
+            Err(_) => Some(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
         };
         let verdict = match problem {
             None => "ok".to_string(),
@@ -70,6 +76,10 @@ pub async fn health(State(state): State<AdminState>) -> (StatusCode, Json<Health
     (code, Json(Health { status, checks }))
 }
 
+/// The process's metrics in Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+              (status = 503, description = "the recorder could not be installed")))]
 pub async fn metrics() -> Response {
     match metrics_handle() {
         Some(h) => (
@@ -81,14 +91,25 @@ pub async fn metrics() -> Response {
     }
 }
 
-pub async fn root() -> Json<serde_json::Value> {
-    Json(
-        serde_json::json!({ "name": "tokenbot", "version": env!("CARGO_PKG_VERSION"), "status": "running" }),
-    )
+/// The `/` answer: which service this is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceInfo {
+    /// Always `tokenbot`.
+    pub name: &'static str,
+    /// The binary's version.
+    pub version: &'static str,
+    /// Always `running`.
+    pub status: &'static str,
 }
 
-pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(super::ApiDoc::openapi())
+/// Which service answers on this address.
+#[utoipa::path(get, path = "/", tag = "ops", responses((status = 200, body = ServiceInfo)))]
+pub async fn root() -> Json<ServiceInfo> {
+    Json(ServiceInfo {
+        name: "tokenbot",
+        version: env!("CARGO_PKG_VERSION"),
+        status: "running",
+    })
 }
 
 /// Counts requests and their latency per route template (never the raw path, which would

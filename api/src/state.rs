@@ -1,0 +1,60 @@
+//! What every handler shares: the ledger, its pool, the admin key, the health checks and where
+//! the signed checkpoints are read from. Cheap to clone.
+
+use std::sync::{Arc, OnceLock};
+
+use deadpool_postgres::Pool;
+use tokenbot_ledger::Ledger;
+use tokenbot_ledger::bus::BusConfig;
+
+use crate::auth::AdminKey;
+use crate::health::{HealthCheck, PostgresCheck};
+
+/// The state of the router; clones share everything.
+#[derive(Clone)]
+pub struct AdminState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) ledger: Ledger,
+    pub(crate) pool: Pool,
+    pub(crate) admin_key: AdminKey,
+    pub(crate) health_checks: Vec<Arc<dyn HealthCheck>>,
+    /// Where the signed checkpoints are read from (unset: not served).
+    pub(crate) checkpoints: OnceLock<(async_nats::jetstream::Context, BusConfig)>,
+}
+
+impl AdminState {
+    /// `admin_api_key: None` turns the admin routes off (they answer 404). `/health` checks
+    /// Postgres and then each of `health_checks`.
+    pub fn new(
+        ledger: Ledger,
+        admin_api_key: Option<&str>,
+        mut health_checks: Vec<Arc<dyn HealthCheck>>,
+    ) -> Self {
+        let pool = ledger.store().database().pool().clone();
+        health_checks.insert(0, Arc::new(PostgresCheck(pool.clone())));
+        Self {
+            inner: Arc::new(Inner {
+                ledger,
+                pool,
+                admin_key: AdminKey::new(admin_api_key),
+                health_checks,
+                checkpoints: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Serves `GET /admin/ledger/checkpoints` from the checkpoint stream of `bus` (the first
+    /// call wins).
+    pub fn with_checkpoints(self, js: async_nats::jetstream::Context, bus: BusConfig) -> Self {
+        let _ = self.inner.checkpoints.set((js, bus));
+        self
+    }
+
+    /// The key the admin routes check.
+    pub(crate) fn admin_key(&self) -> AdminKey {
+        self.inner.admin_key
+    }
+}
