@@ -130,7 +130,15 @@ impl App {
         metrics::histogram!("bot_update_seconds").record(started.elapsed().as_secs_f64());
         match result {
             Ok(()) => {
-                self.inner.handled.mark(update.id.0).await?;
+                // The update is answered. The mark only stops a redelivery from answering it
+                // again; handling it again because the mark failed (Postgres went away just now)
+                // would do exactly that. So a failed mark is logged, not retried: the webhook
+                // answers 200 and polling moves past it, and neither redelivers it.
+                if let Err(e) = self.inner.handled.mark(update.id.0).await {
+                    let _enter = span.enter();
+                    tracing::warn!(error = %e, "update answered but not marked handled");
+                    metrics::counter!("bot_updates_unmarked_total").increment(1);
+                }
                 Ok(())
             }
             Err(e) => {
