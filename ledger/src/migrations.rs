@@ -3,14 +3,11 @@
 //! roles' rights (`sql/grants.sql`, see [`crate::roles`]), under the same lock.
 
 use crate::db::Database;
+pub use crate::roles::MIGRATION_LOCK_KEY;
 
 mod embedded {
     refinery::embed_migrations!("../sql");
 }
-
-/// Arbitrary but fixed: the advisory lock key that serializes migration runs (and every other
-/// change of rights: a rebuild that swaps tables in takes it too).
-pub const MIGRATION_LOCK_KEY: i64 = 0x746f_6b65_6e62_6f74; // "tokenbot"
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {

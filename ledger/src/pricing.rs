@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::error::DomainError;
 use crate::image::{ImageSize, ModelId, Quality};
 use crate::tokens::Tokens;
 
@@ -142,18 +143,18 @@ impl LedgerConfig {
         quality: Quality,
         size: ImageSize,
         template_id: Option<&str>,
-    ) -> Result<Tokens, crate::DomainError> {
+    ) -> Result<Tokens, DomainError> {
         let multiplier = match template_id {
             None => 1,
             Some(t) => *self
                 .templates
                 .get(t)
-                .ok_or_else(|| crate::DomainError::UnknownTemplate(t.to_string()))?,
+                .ok_or_else(|| DomainError::UnknownTemplate(t.to_string()))?,
         };
         self.prices
             .price(quality, size)
             .checked_mul(multiplier)
-            .map_err(|_| crate::DomainError::Overflow)
+            .map_err(|_| DomainError::Overflow)
     }
 
     pub fn is_high_cost(&self, cost: Tokens) -> bool {
