@@ -37,6 +37,9 @@ pub mod succeed_task;
 
 pub use view::View;
 
+#[cfg(test)]
+mod tests;
+
 /// One thing the ledger can be asked to do.
 pub trait Command: Send + Sync + 'static {
     /// The command's name in its idempotency fingerprint. Stored with every key: never change

@@ -134,3 +134,88 @@ async fn replayed(
         replayed: true,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::Settings;
+    use crate::command::fail_task::FailOutcome;
+    use crate::command::grant::BalanceChange;
+    use crate::command::open_account::OpenOutcome;
+    use crate::command::request_task::TaskReceipt;
+    use crate::ids::{TaskId, TelegramId};
+    use crate::image::ModelId;
+    use crate::tokens::Tokens;
+
+    /// Rows as the build before typed outputs wrote them (its `Outcome` enum, serialized).
+    const OLD_ROWS: [&str; 6] = [
+        r#"{"event_ids":["00000000-0000-0000-0000-000000000007"],"value":{"outcome":"Opened","value":{"balance":100,"newly_opened":true}}}"#,
+        r#"{"event_ids":["00000000-0000-0000-0000-000000000007"],"value":{"outcome":"Balance","value":{"amount":2,"balance_after":3,"balance_before":1,"telegram_id":4242}}}"#,
+        r#"{"event_ids":["00000000-0000-0000-0000-000000000007"],"value":{"outcome":"Task","value":{"balance_after":900,"cost":100,"model":"gpt-image-1","task_id":"01234567-89ab-cdef-0123-456789abcdef"}}}"#,
+        r#"{"event_ids":["00000000-0000-0000-0000-000000000007"],"value":{"outcome":"Settings","value":{"model":null,"quality":"medium","size":"1024x1024"}}}"#,
+        r#"{"event_ids":["00000000-0000-0000-0000-000000000007"],"value":{"outcome":"Failed","value":{"balance_after":200,"refunded":100}}}"#,
+        r#"{"event_ids":["00000000-0000-0000-0000-000000000007"],"value":{"outcome":"Done"}}"#,
+    ];
+
+    /// Decodes an old row as `O`, checks the value, and checks that writing `expected` today
+    /// gives the very same row.
+    fn round_trip<O: Output + PartialEq + std::fmt::Debug>(row: &str, expected: O) {
+        let row: serde_json::Value = serde_json::from_str(row).expect("json");
+        let outcome = row.get("value").cloned().unwrap_or_default();
+        assert_eq!(decode::<O>(&outcome).expect("decodes"), expected);
+        let ids = [Uuid::from_u128(7)];
+        let written = result_json(outcome_json(&expected).expect("encodes"), &ids);
+        assert_eq!(written, row);
+    }
+
+    #[test]
+    fn rows_written_before_typed_outputs_replay_and_new_rows_look_the_same() {
+        let tg = TelegramId::new(4242).expect("valid");
+        let task = TaskId::from_uuid(Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef));
+        round_trip(
+            OLD_ROWS[0],
+            OpenOutcome {
+                newly_opened: true,
+                balance: Tokens::from_const(100),
+            },
+        );
+        round_trip(
+            OLD_ROWS[1],
+            BalanceChange {
+                telegram_id: tg,
+                balance_before: Tokens::from_const(1),
+                amount: Tokens::from_const(2),
+                balance_after: Tokens::from_const(3),
+            },
+        );
+        round_trip(
+            OLD_ROWS[2],
+            TaskReceipt {
+                task_id: task,
+                cost: Tokens::from_const(100),
+                balance_after: Tokens::from_const(900),
+                model: ModelId::parse("gpt-image-1").expect("valid"),
+            },
+        );
+        round_trip(OLD_ROWS[3], Settings::default());
+        round_trip(
+            OLD_ROWS[4],
+            FailOutcome {
+                refunded: Tokens::from_const(100),
+                balance_after: Tokens::from_const(200),
+            },
+        );
+        round_trip(OLD_ROWS[5], ());
+    }
+
+    #[test]
+    fn an_outcome_of_another_type_is_refused() {
+        let row: serde_json::Value = serde_json::from_str(OLD_ROWS[0]).expect("json");
+        let outcome = row.get("value").cloned().unwrap_or_default();
+        assert!(matches!(
+            decode::<BalanceChange>(&outcome),
+            Err(LedgerError::Corrupt { .. })
+        ));
+        assert!(decode::<()>(&outcome).is_err());
+    }
+}
