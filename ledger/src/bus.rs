@@ -153,7 +153,8 @@ fn correlation_id(metadata: &str) -> Option<String> {
 
 #[derive(Deserialize)]
 struct Payload<'a> {
-    position: i64,
+    /// Checked on the way in: a negative position does not decode.
+    position: Position,
     tx_id: u64,
     event_id: &'a str,
     stream_id: String,
@@ -177,7 +178,7 @@ pub fn decode(headers: Option<&HeaderMap>, payload: &[u8]) -> Result<BusEvent, B
         .and_then(|v| parse_cursor(v.as_str()))
         .ok_or_else(|| bad("missing or malformed Ledger-Prev header"))?;
     let event = RawEvent {
-        position: Position(p.position),
+        position: p.position,
         tx_id: p.tx_id,
         event_id: p
             .event_id

@@ -19,7 +19,7 @@ use crate::error::LedgerError;
 use crate::events::Event;
 use crate::ids::EventId;
 use crate::metadata::EventMetadata;
-use crate::stream::{Position, StreamId, StreamVersion};
+use crate::stream::{OutOfRange, Position, StreamId, StreamVersion};
 
 /// A place in the global order: after the event written by transaction `tx_id` at `position`.
 /// `LogCursor::START` is before everything.
@@ -32,10 +32,23 @@ pub struct LogCursor {
 }
 
 impl LogCursor {
+    /// Before everything.
     pub const START: LogCursor = LogCursor {
         tx_id: 0,
         position: 0,
     };
+
+    /// A cursor as stored (`tx_id::text`, `position`): a transaction id that is not a number or
+    /// a negative position is an error, never a cursor back at the start.
+    pub fn from_db(tx_id: &str, position: i64) -> Result<Self, LedgerError> {
+        let context = || format!("cursor {tx_id}:{position}");
+        Ok(LogCursor {
+            tx_id: tx_id
+                .parse()
+                .map_err(|e| LedgerError::corrupt(context(), e))?,
+            position: Position::from_int8(position)?.0,
+        })
+    }
 }
 
 impl fmt::Display for LogCursor {
@@ -101,18 +114,17 @@ impl RawEvent {
     }
 
     pub(crate) fn from_row(row: &tokio_postgres::Row) -> Result<Self, LedgerError> {
-        let position: i64 = row.try_get(0)?;
+        let position: Position = row.try_get(0)?;
         let tx_text: String = row.try_get(1)?;
         let tx_id = tx_text
             .parse()
             .map_err(|e| LedgerError::corrupt(format!("position {position}"), e))?;
-        let version: i64 = row.try_get(4)?;
         Ok(RawEvent {
-            position: Position(position),
+            position,
             tx_id,
             event_id: EventId::from_uuid(row.try_get::<_, Uuid>(2)?),
             stream_id: StreamId::from_db(row.try_get(3)?),
-            version: StreamVersion(u64::try_from(version).unwrap_or(0)),
+            version: row.try_get(4)?,
             event_type: row.try_get(5)?,
             schema_version: row.try_get(6)?,
             data: row.try_get(7)?,
@@ -269,7 +281,7 @@ impl LogSnapshot {
             )
             .await?
             .try_get(0)?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        Ok(OutOfRange::count("event count", n)?)
     }
 
     /// Up to `limit` events after `after`, in global order.

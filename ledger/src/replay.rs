@@ -11,7 +11,7 @@ use crate::error::LedgerError;
 use crate::global_order::{HORIZON_PATIENCE, LogSnapshot, RawEvent, RecordedEvent};
 use crate::ids::TelegramId;
 use crate::store::EventStore;
-use crate::tokens::Tokens;
+use crate::tokens::{InvalidTokens, Tokens};
 
 /// Events per read while replaying.
 pub const REPLAY_BATCH: i64 = 10_000;
@@ -81,9 +81,9 @@ pub async fn replay_balances(
     Ok(accounts)
 }
 
-/// Sum of balances (for summaries).
-pub fn total(accounts: &BTreeMap<TelegramId, Account>) -> Tokens {
-    accounts.values().fold(Tokens::ZERO, |acc, a| {
-        acc.checked_add(a.balance).unwrap_or(acc)
-    })
+/// Sum of balances (for summaries); an error rather than a wrong sum if it overflows.
+pub fn total(accounts: &BTreeMap<TelegramId, Account>) -> Result<Tokens, InvalidTokens> {
+    accounts
+        .values()
+        .try_fold(Tokens::ZERO, |acc, a| acc.checked_add(a.balance))
 }

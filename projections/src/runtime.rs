@@ -148,13 +148,7 @@ pub async fn checkpoints(
             continue;
         };
         let tx: String = r.try_get(1)?;
-        out.insert(
-            p,
-            LogCursor {
-                tx_id: tx.parse().unwrap_or(0),
-                position: r.try_get(2)?,
-            },
-        );
+        out.insert(p, LogCursor::from_db(&tx, r.try_get(2)?)?);
     }
     Ok(out)
 }
@@ -240,10 +234,7 @@ pub async fn apply_batch(
             )
             .await?;
         let tx_text: String = row.try_get(0)?;
-        let checkpoint = LogCursor {
-            tx_id: tx_text.parse().unwrap_or(0),
-            position: row.try_get(1)?,
-        };
+        let checkpoint = LogCursor::from_db(&tx_text, row.try_get(1)?)?;
         if checkpoint < after {
             return Err(ProjectionError::Behind {
                 projection: p.name(),
