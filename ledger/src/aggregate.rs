@@ -13,6 +13,8 @@ use crate::events::Event;
 #[error("{0}")]
 pub struct ApplyError(pub String);
 
+/// State rebuilt from the events of one stream (an account, a task), kept as a snapshot in
+/// the stream's head row.
 pub trait Aggregate:
     Default + Clone + PartialEq + std::fmt::Debug + Serialize + DeserializeOwned
 {

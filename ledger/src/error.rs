@@ -16,16 +16,29 @@ pub enum DomainError {
     AccountNotFound(TelegramId),
     /// The balance does not cover the cost.
     #[error("insufficient balance: {required} tokens required, {available} available")]
-    InsufficientBalance { required: Tokens, available: Tokens },
+    InsufficientBalance {
+        /// The cost.
+        required: Tokens,
+        /// The balance.
+        available: Tokens,
+    },
     /// The hourly task limit is reached.
     #[error("rate limit: at most {limit} tasks per hour")]
-    RateLimited { limit: u32 },
+    RateLimited {
+        /// Tasks per hour.
+        limit: u32,
+    },
     /// A grant or debit of nothing.
     #[error("amount must be positive")]
     ZeroAmount,
     /// An admin grant over the configured maximum.
     #[error("amount {amount} is over the maximum of {max} per grant")]
-    GrantTooLarge { amount: Tokens, max: Tokens },
+    GrantTooLarge {
+        /// What was asked.
+        amount: Tokens,
+        /// The most one admin grant may add.
+        max: Tokens,
+    },
     /// A model the price table does not offer.
     #[error("model {0} is not offered")]
     UnknownModel(ModelId),
@@ -43,29 +56,48 @@ pub enum DomainError {
     TaskAlreadyExists(TaskId),
     /// A task is refunded at most once.
     #[error("task {task_id} was already refunded ({amount} tokens)")]
-    AlreadyRefunded { task_id: TaskId, amount: Tokens },
+    AlreadyRefunded {
+        /// The task.
+        task_id: TaskId,
+        /// What the first refund gave back.
+        amount: Tokens,
+    },
     /// A refund larger than what the task cost.
     #[error("refund of {requested} for task {task_id} exceeds its debit of {debited}")]
     RefundExceedsDebit {
+        /// The task.
         task_id: TaskId,
+        /// The refund asked for.
         requested: Tokens,
+        /// What the task cost.
         debited: Tokens,
     },
     /// The task's state does not allow the step.
     #[error("task {task_id} is {status}; cannot {action}")]
     InvalidTransition {
+        /// The task.
         task_id: TaskId,
+        /// Its status.
         status: &'static str,
+        /// The step refused.
         action: &'static str,
     },
     /// No attempts left.
     #[error("task {task_id} has used all {max} attempts")]
-    AttemptsExhausted { task_id: TaskId, max: u32 },
+    AttemptsExhausted {
+        /// The task.
+        task_id: TaskId,
+        /// Attempts allowed.
+        max: u32,
+    },
     /// A worker reports on an attempt that is no longer the running one.
     #[error("attempt {got} does not match the running attempt {running} of task {task_id}")]
     StaleAttempt {
+        /// The task.
         task_id: TaskId,
+        /// The attempt reported on.
         got: u32,
+        /// The attempt running now.
         running: u32,
     },
     /// A balance would leave the range of [`Tokens`].

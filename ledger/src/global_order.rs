@@ -27,7 +27,9 @@ use crate::stream::{OutOfRange, Position, StreamId, StreamVersion};
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
 )]
 pub struct LogCursor {
+    /// The writing transaction's id (`xid8`).
     pub tx_id: u64,
+    /// The event's position (0 at the start).
     pub position: i64,
 }
 
@@ -60,34 +62,52 @@ impl fmt::Display for LogCursor {
 /// An event row as stored, JSON still as text: what hashing, replay and relaying need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawEvent {
+    /// The row's identity (not dense, not in commit order).
     pub position: Position,
+    /// The writing transaction's id.
     pub tx_id: u64,
+    /// The event's id (the bus deduplicates on it).
     pub event_id: EventId,
+    /// Its stream.
     pub stream_id: StreamId,
+    /// Its version in the stream.
     pub version: StreamVersion,
+    /// The variant name (`TokensDebited`...).
     pub event_type: String,
+    /// Of the payload's shape, per type (see [`Event::decode`]).
     pub schema_version: i16,
     /// `data::text`: Postgres prints jsonb canonically (sorted keys, fixed spacing), which is what
     /// the hash chain covers.
     pub data: String,
+    /// `metadata::text`, as stored.
     pub metadata: String,
+    /// The writing transaction's clock.
     pub recorded_at: DateTime<Utc>,
 }
 
 /// A decoded event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedEvent {
+    /// See [`RawEvent::position`].
     pub position: Position,
+    /// See [`RawEvent::tx_id`].
     pub tx_id: u64,
+    /// See [`RawEvent::event_id`].
     pub event_id: EventId,
+    /// See [`RawEvent::stream_id`].
     pub stream_id: StreamId,
+    /// See [`RawEvent::version`].
     pub version: StreamVersion,
+    /// The payload, decoded.
     pub event: Event,
+    /// Who caused it, under which key and correlation.
     pub metadata: EventMetadata,
+    /// See [`RawEvent::recorded_at`].
     pub recorded_at: DateTime<Utc>,
 }
 
 impl RawEvent {
+    /// Its place in the global order.
     pub fn cursor(&self) -> LogCursor {
         LogCursor {
             tx_id: self.tx_id,
@@ -95,6 +115,7 @@ impl RawEvent {
         }
     }
 
+    /// Decodes the payload and metadata.
     pub fn decode(&self) -> Result<RecordedEvent, LedgerError> {
         let context = || format!("position {}", self.position);
         let event = Event::decode_text(&self.event_type, self.schema_version, &self.data)
@@ -224,6 +245,8 @@ pub struct LogSnapshot {
 }
 
 impl LogSnapshot {
+    /// Opens the snapshot on a connection of its own, once the transactions running now have
+    /// finished (or `patience` ran out: see [`LogSnapshot::covers_start`]).
     pub async fn open(
         db: &crate::db::Database,
         patience: std::time::Duration,

@@ -14,6 +14,7 @@ use crate::global_order::{LogCursor, RawEvent, read_log};
 use crate::store::EventStore;
 use crate::stream::{OutOfRange, Position};
 
+/// SHA-256.
 pub type Hash = [u8; 32];
 
 /// The hash before the first event.
@@ -47,6 +48,7 @@ pub fn canonical_bytes(e: &RawEvent) -> Vec<u8> {
     out
 }
 
+/// The hash of `event` chained after `previous`.
 pub fn link(previous: &Hash, event: &RawEvent) -> Hash {
     let mut h = Sha256::new();
     h.update(previous);
@@ -57,12 +59,17 @@ pub fn link(previous: &Hash, event: &RawEvent) -> Hash {
 /// The newest sealed link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainHead {
+    /// Events sealed (1 = the first).
     pub seq: u64,
+    /// The position of the last one.
     pub position: Position,
+    /// Its place in the global order (where sealing carries on).
     pub cursor: LogCursor,
+    /// The chain's hash there.
     pub hash: Hash,
 }
 
+/// The newest sealed link, if any.
 pub async fn chain_head(client: &impl GenericClient) -> Result<Option<ChainHead>, LedgerError> {
     let row = client
         .query_opt(

@@ -7,8 +7,6 @@
 //! [`store`] (reads), [`global_order`] (how readers never skip an event), [`hash_chain`] and
 //! [`verify`] (audit).
 
-#![warn(missing_docs)]
-
 pub mod account;
 pub mod aggregate;
 pub mod bus;

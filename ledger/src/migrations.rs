@@ -9,16 +9,22 @@ mod embedded {
     refinery::embed_migrations!("../sql");
 }
 
+/// What can go wrong migrating.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
+    /// No connection for the migration run.
     #[error("cannot connect to run migrations: {0}")]
     Connect(#[source] tokio_postgres::Error),
+    /// The migration lock could not be taken.
     #[error("cannot take the migration lock: {0}")]
     Lock(#[source] tokio_postgres::Error),
+    /// A migration failed.
     #[error("migration failed: {0}")]
     Apply(#[from] refinery::Error),
+    /// `sql/grants.sql` failed.
     #[error("cannot set the runtime roles' rights (sql/grants.sql): {0}")]
     Grants(#[source] tokio_postgres::Error),
+    /// The schema history could not be read.
     #[error("cannot read the schema version: {0}")]
     Version(#[source] tokio_postgres::Error),
 }

@@ -33,6 +33,7 @@ const VERIFY_BATCH: i64 = 10_000;
 pub struct Violation {
     /// The event where the log stops being trustworthy (None: not tied to one event).
     pub position: Option<Position>,
+    /// What is wrong there.
     pub reason: String,
 }
 
@@ -47,18 +48,28 @@ pub struct CheckpointsChecked {
     pub last_matched_seq: Option<u64>,
 }
 
+/// What `ledger verify` found (printed as JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
+    /// Events read.
     pub events: u64,
+    /// Events covered by the hash chain.
     pub sealed: u64,
     /// Committed events the sealer has not reached yet (checked for rules, not for the chain).
     pub unsealed: u64,
+    /// Streams checked against their heads.
     pub streams: u64,
+    /// Open accounts.
     pub accounts: u64,
+    /// Tasks.
     pub tasks: u64,
+    /// Sum of every account's balance.
     pub total_balance: u64,
+    /// Sum of every grant.
     pub tokens_granted: u64,
+    /// Sum of every debit.
     pub tokens_debited: u64,
+    /// Sum of every refund.
     pub tokens_refunded: u64,
     /// Hex of the last sealed hash: keep it elsewhere to detect a rewritten chain later.
     pub head_hash: Option<String>,
@@ -67,10 +78,12 @@ pub struct VerifyReport {
     pub covers_start: bool,
     /// Present when the run was given checkpoints.
     pub checkpoints: Option<CheckpointsChecked>,
+    /// The first inconsistency, if any.
     pub violation: Option<Violation>,
 }
 
 impl VerifyReport {
+    /// True when nothing is wrong.
     pub fn ok(&self) -> bool {
         self.violation.is_none()
     }
@@ -104,6 +117,7 @@ impl Default for VerifyOptions {
 /// Reported after every batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VerifyProgress {
+    /// Events checked so far.
     pub checked: u64,
     /// Events in the snapshot, when [`VerifyOptions::count_total`] asked for it.
     pub total: Option<u64>,
