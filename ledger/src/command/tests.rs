@@ -45,10 +45,19 @@ fn request() -> TaskRequest {
 }
 
 /// (name, fingerprint, what the build before this module computed for the same input).
-fn samples() -> Vec<(&'static str, Vec<u8>, &'static str)> {
-    fn pin<C: Command>(c: C, old: &'static str) -> (&'static str, Vec<u8>, &'static str) {
-        (C::NAME, c.fingerprint(), old)
-    }
+type Pin = (&'static str, Vec<u8>, &'static str);
+
+fn pin<C: Command>(c: C, old: &'static str) -> Pin {
+    (C::NAME, c.fingerprint(), old)
+}
+
+fn samples() -> Vec<Pin> {
+    let mut all = account_samples();
+    all.extend(task_samples());
+    all
+}
+
+fn account_samples() -> Vec<Pin> {
     let appended = Event::TokensGranted(TokensGranted {
         amount: Tokens::from_const(5),
         kind: GrantKind::Import,
@@ -92,6 +101,19 @@ fn samples() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             },
             "f0a57eb61959e7de39123a1d20ba684f11285ab56c513f255f7648965621cde8",
         ),
+        pin(
+            Append(vec![StreamAppend {
+                stream: StreamId::custom("test-1").expect("valid"),
+                expected: ExpectedVersion::Exact(StreamVersion(3)),
+                events: vec![appended],
+            }]),
+            "db9b1d30d54446498a742f013adef519548d8c5ca19354859c5847775a7caa15",
+        ),
+    ]
+}
+
+fn task_samples() -> Vec<Pin> {
+    vec![
         pin(
             StartTask {
                 task_id: task(),
@@ -140,14 +162,6 @@ fn samples() -> Vec<(&'static str, Vec<u8>, &'static str)> {
                 reason: "sorry".into(),
             },
             "779a66dd00a0ef4cd21696f1e6d55da416cdf1f4d3c2390f866f066eec0c7326",
-        ),
-        pin(
-            Append(vec![StreamAppend {
-                stream: StreamId::custom("test-1").expect("valid"),
-                expected: ExpectedVersion::Exact(StreamVersion(3)),
-                events: vec![appended],
-            }]),
-            "db9b1d30d54446498a742f013adef519548d8c5ca19354859c5847775a7caa15",
         ),
     ]
 }
