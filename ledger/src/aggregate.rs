@@ -8,7 +8,8 @@ use serde::de::DeserializeOwned;
 use crate::events::Event;
 
 /// An event that does not fit the state it is applied to. Never produced by our own `decide`
-/// functions (asserted in debug builds); found by `ledger verify` if the log was tampered with.
+/// functions (asserted in debug builds, by [`crate::command::View::append`]); found by `ledger
+/// verify` if the log was tampered with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ApplyError(pub String);

@@ -56,7 +56,8 @@ impl Command for StartTask {
     ) -> Result<StartedAttempt, LedgerError> {
         let stream = StreamId::task(self.task_id);
         let state = view.task(&stream)?;
-        let request = task_or_missing(&state, self.task_id)?.request.clone();
+        let task = task_or_missing(&state, self.task_id)?;
+        let (request, before) = (task.request.clone(), task.attempts);
         let events = task::decide_start(
             &state,
             self.task_id,
@@ -68,8 +69,8 @@ impl Command for StartTask {
         view.append(&stream, view.current(&stream), events)?;
         let attempt = view.task(&stream)?.0.map_or(0, |t| t.attempts);
         debug_assert!(
-            (1..=config.max_attempts).contains(&attempt),
-            "attempt {attempt} within 1..={}",
+            attempt == before + 1 && attempt <= config.max_attempts,
+            "attempt {attempt} follows {before} within {} attempts",
             config.max_attempts
         );
         Ok(StartedAttempt { attempt, request })
