@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::view::task_or_missing;
+use super::view::{task_and_owner, task_and_payer};
 use super::{Command, Output, View, fingerprint};
 use crate::account;
 use crate::error::LedgerError;
@@ -43,7 +43,8 @@ impl Command for FailTask {
     type Output = FailOutcome;
 
     fn streams(&self) -> Vec<StreamId> {
-        vec![StreamId::account(self.owner), StreamId::task(self.task_id)]
+        let (task, account) = task_and_owner(self.task_id, self.owner);
+        vec![task, account]
     }
 
     fn fingerprint(&self) -> Vec<u8> {
@@ -52,14 +53,13 @@ impl Command for FailTask {
 
     fn decide(&self, view: &mut View<'_>, _: &LedgerConfig) -> Result<FailOutcome, LedgerError> {
         let (task_id, owner) = (self.task_id, self.owner);
-        let task_stream = StreamId::task(task_id);
-        let account_stream = StreamId::account(owner);
-        let state = view.task(&task_stream)?;
-        let t = task_or_missing(&state, task_id)?;
-        if t.request.telegram_id != owner {
+        let (task_stream, account_stream) = task_and_owner(task_id, owner);
+        let (state, payer) = task_and_payer(view, task_id)?;
+        if payer != owner {
+            // Callers name the owner the task records; another one is a bug upstream.
             return Err(LedgerError::corrupt(
                 format!("task {task_id}"),
-                format!("owned by {}, not {owner}", t.request.telegram_id),
+                format!("owned by {payer}, not {owner}"),
             ));
         }
         let (task_events, refund) = task::decide_fail(&state, task_id, &self.error)?;

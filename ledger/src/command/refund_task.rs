@@ -2,7 +2,7 @@
 //! most once per task, never more than its debit.
 
 use super::grant::BalanceChange;
-use super::view::task_or_missing;
+use super::view::{task_and_owner, task_and_payer};
 use super::{Command, View, fingerprint};
 use crate::account;
 use crate::error::{DomainError, LedgerError};
@@ -31,7 +31,8 @@ impl Command for RefundTask {
     type Output = BalanceChange;
 
     fn streams(&self) -> Vec<StreamId> {
-        vec![StreamId::account(self.owner), StreamId::task(self.task_id)]
+        let (task, account) = task_and_owner(self.task_id, self.owner);
+        vec![task, account]
     }
 
     fn fingerprint(&self) -> Vec<u8> {
@@ -40,11 +41,9 @@ impl Command for RefundTask {
 
     fn decide(&self, view: &mut View<'_>, _: &LedgerConfig) -> Result<BalanceChange, LedgerError> {
         let (task_id, owner) = (self.task_id, self.owner);
-        let task_stream = StreamId::task(task_id);
-        let account_stream = StreamId::account(owner);
-        let state = view.task(&task_stream)?;
-        let t = task_or_missing(&state, task_id)?;
-        if t.request.telegram_id != owner {
+        let (task_stream, account_stream) = task_and_owner(task_id, owner);
+        let (state, payer) = task_and_payer(view, task_id)?;
+        if payer != owner {
             return Err(DomainError::TaskNotFound(task_id).into());
         }
         let task_events = task::decide_refund(&state, task_id, self.amount, &self.reason)?;

@@ -10,7 +10,7 @@ use crate::account::Account;
 use crate::aggregate::Aggregate;
 use crate::error::{DomainError, LedgerError};
 use crate::events::Event;
-use crate::ids::TaskId;
+use crate::ids::{TaskId, TelegramId};
 use crate::stream::{ExpectedVersion, StreamId, StreamVersion};
 use crate::task::{Task, TaskState};
 
@@ -184,6 +184,22 @@ impl<'a> View<'a> {
         }
         self.appended
     }
+}
+
+/// The streams of a task and of its owner's account, which a command that gives money back for
+/// the task locks together.
+pub fn task_and_owner(task_id: TaskId, owner: TelegramId) -> (StreamId, StreamId) {
+    (StreamId::task(task_id), StreamId::account(owner))
+}
+
+/// A task that exists, and who paid for it.
+pub fn task_and_payer(
+    view: &View<'_>,
+    task_id: TaskId,
+) -> Result<(TaskState, TelegramId), LedgerError> {
+    let state = view.task(&StreamId::task(task_id))?;
+    let payer = task_or_missing(&state, task_id)?.request.telegram_id;
+    Ok((state, payer))
 }
 
 /// The task of a task state, or "not found" under its id.
