@@ -4,21 +4,21 @@
 //! transaction it would have been anyway. Each command still gets its own outcome: a rule that
 //! refuses one command does not touch the others.
 //!
-//! One batch ([`execute`]), in named steps:
+//! One batch (`execute`), in named steps:
 //!
-//! 1. claim keys ([`read::Keys`]): the first command with an idempotency key owns it;
-//! 2. lock and read heads ([`read::lock_and_read`]), one round trip: BEGIN; an advisory lock
+//! 1. claim keys (`read::Keys`): the first command with an idempotency key owns it;
+//! 2. lock and read heads (`read::lock_and_read`), one round trip: BEGIN; an advisory lock
 //!    per stream (sorted: no deadlocks; advisory locks take no transaction id, so the id is
 //!    assigned after the locks are held, which keeps the global order consistent with every
 //!    stream's order); claim the keys; read the stream heads, the clock, the transaction id and
-//!    the backend's pid; then the aggregates ([`read::load_states`], from snapshots);
-//! 3. decide ([`decide::decide_all`]), pure, in arrival order;
-//! 4. write ([`write::Rows::build`], [`write::write_and_commit`]): events + heads + idempotency
+//!    the backend's pid; then the aggregates (`read::load_states`, from snapshots);
+//! 3. decide (`decide::decide_all`), pure, in arrival order;
+//! 4. write (`write::Rows::build`, `write::write_and_commit`): events + heads + idempotency
 //!    results in one statement, COMMIT and NOTIFY (a second round trip);
-//! 5. answer ([`answer::answer`]).
+//! 5. answer (`answer::answer`).
 //!
-//! Commands of every type share a batch as `Box<dyn Pending>`; see [`submission`] for how each
-//! still answers its caller with its own typed output, and [`stored`] for what an idempotency
+//! Commands of every type share a batch as `Box<dyn Pending>`; see `submission` for how each
+//! still answers its caller with its own typed output, and `stored` for what an idempotency
 //! key keeps.
 //!
 //! Failures. Before COMMIT is sent, nothing can have been written: the batch fails as a whole and

@@ -80,7 +80,7 @@ pub struct VerifyOptions {
     /// Signed checkpoints to hold the chain against. Their signatures must have been checked
     /// already (see [`SignedCheckpoint::verify`]); verify compares what they say with the log.
     pub checkpoints: Vec<SignedCheckpoint>,
-    /// How long to wait for transactions open at the start (see [`LogSnapshot::open`]).
+    /// How long to wait for transactions open at the start (see [`crate::global_order::LogSnapshot::open`]).
     pub horizon_patience: std::time::Duration,
 }
 
