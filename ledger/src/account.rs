@@ -19,8 +19,11 @@ use crate::tokens::Tokens;
 /// A user's image defaults. `model: None` means "the configured default".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
+    /// `None`: the configured default.
     pub model: Option<ModelId>,
+    /// Image quality.
     pub quality: Quality,
+    /// Image size.
     pub size: ImageSize,
 }
 
@@ -34,10 +37,14 @@ impl Default for Settings {
     }
 }
 
+/// A user's token account: the aggregate of an `account-` stream.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Account {
+    /// `None` until `AccountOpened`.
     pub profile: Option<AccountOpened>,
+    /// Never negative (a [`Tokens`] cannot be).
     pub balance: Tokens,
+    /// The user's image defaults.
     pub settings: Settings,
     /// Debits per minute over the last hour, for the hourly task limit.
     pub recent_debits: RateWindow,
@@ -84,6 +91,7 @@ impl RateWindow {
 }
 
 impl Account {
+    /// True once `AccountOpened` is applied.
     pub fn is_open(&self) -> bool {
         self.profile.is_some()
     }
@@ -123,6 +131,7 @@ pub fn decide_open(
     Some(events)
 }
 
+/// A grant: refused on a closed account, for nothing, or (from an admin) over the maximum.
 pub fn decide_grant(
     state: &Account,
     id: TelegramId,
@@ -153,6 +162,7 @@ pub fn decide_grant(
     })])
 }
 
+/// A task's debit: refused on a closed account, over the hourly limit, or beyond the balance.
 pub fn decide_debit(
     state: &Account,
     id: TelegramId,

@@ -8,11 +8,14 @@ use serde::de::DeserializeOwned;
 use crate::events::Event;
 
 /// An event that does not fit the state it is applied to. Never produced by our own `decide`
-/// functions (asserted in debug builds); found by `ledger verify` if the log was tampered with.
+/// functions (asserted in debug builds, by [`crate::command::View::append`]); found by `ledger
+/// verify` if the log was tampered with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ApplyError(pub String);
 
+/// State rebuilt from the events of one stream (an account, a task), kept as a snapshot in
+/// the stream's head row.
 pub trait Aggregate:
     Default + Clone + PartialEq + std::fmt::Debug + Serialize + DeserializeOwned
 {

@@ -19,12 +19,19 @@ use crate::ids::EventId;
 use crate::replay::ReplayLine;
 use crate::stream::{Position, StreamId, StreamVersion};
 
+/// JetStream deduplicates on it: the event id.
 pub const HEADER_MSG_ID: &str = "Nats-Msg-Id";
+/// The event's `position`.
 pub const HEADER_POSITION: &str = "Ledger-Position";
+/// The writing transaction's id (with the position, its place in the global order).
 pub const HEADER_TX: &str = "Ledger-Tx-Id";
+/// The stream id.
 pub const HEADER_STREAM: &str = "Ledger-Stream";
+/// The event's version in its stream.
 pub const HEADER_VERSION: &str = "Ledger-Version";
+/// The cursor of the event before it in the global order (`tx:position`), for gap checks.
 pub const HEADER_PREV: &str = "Ledger-Prev";
+/// The command's correlation id, for following one request across services.
 pub const HEADER_CORRELATION: &str = "Correlation-Id";
 
 /// Names on the NATS side. Tests use their own prefix so that they share one server.
@@ -58,10 +65,12 @@ impl BusConfig {
         }
     }
 
+    /// The subject of an event: `<prefix>.<category>.<EventType>`.
     pub fn subject(&self, category: &str, event_type: &str) -> String {
         format!("{}.{category}.{event_type}", self.subject_prefix)
     }
 
+    /// Every event subject: `<prefix>.>`.
     pub fn all_subjects(&self) -> String {
         format!("{}.>", self.subject_prefix)
     }
@@ -93,10 +102,13 @@ impl BusConfig {
     }
 }
 
+/// What can go wrong on the bus.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
+    /// JetStream refused the stream's configuration.
     #[error("cannot create or update the JetStream stream: {0}")]
     Stream(String),
+    /// A message that is not a ledger event.
     #[error("message is not a ledger event: {0}")]
     Decode(String),
 }
@@ -104,6 +116,7 @@ pub enum BusError {
 /// An event as it travels on the bus.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BusEvent {
+    /// The event as stored.
     pub event: RawEvent,
     /// The cursor of the event before this one in the global order.
     pub prev: LogCursor,
@@ -153,7 +166,8 @@ fn correlation_id(metadata: &str) -> Option<String> {
 
 #[derive(Deserialize)]
 struct Payload<'a> {
-    position: i64,
+    /// Checked on the way in: a negative position does not decode.
+    position: Position,
     tx_id: u64,
     event_id: &'a str,
     stream_id: String,
@@ -177,7 +191,7 @@ pub fn decode(headers: Option<&HeaderMap>, payload: &[u8]) -> Result<BusEvent, B
         .and_then(|v| parse_cursor(v.as_str()))
         .ok_or_else(|| bad("missing or malformed Ledger-Prev header"))?;
     let event = RawEvent {
-        position: Position(p.position),
+        position: p.position,
         tx_id: p.tx_id,
         event_id: p
             .event_id

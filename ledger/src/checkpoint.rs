@@ -24,18 +24,27 @@ use crate::store::EventStore;
 /// Checkpoints read per request when paging through the stream.
 pub const READ_PAGE: usize = 1000;
 
+/// What can go wrong signing, publishing or checking checkpoints.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
+    /// A key that does not parse.
     #[error("{0}")]
     Key(String),
+    /// A checkpoint whose signature the auditor's key does not verify.
     #[error(
         "checkpoint at chain seq {seq}: the signature does not verify with the given public key"
     )]
-    BadSignature { seq: u64 },
+    BadSignature {
+        /// The chain seq the checkpoint names.
+        seq: u64,
+    },
+    /// A checkpoint message that does not decode.
     #[error("checkpoint does not decode: {0}")]
     Decode(String),
+    /// JetStream failed.
     #[error("NATS: {0}")]
     Nats(String),
+    /// Reading the chain failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
@@ -81,6 +90,7 @@ pub struct SignedCheckpoint {
     /// holds, never from this field).
     #[serde(with = "hex_bytes")]
     pub public_key: [u8; 32],
+    /// Ed25519 over the fields above.
     #[serde(with = "hex_bytes")]
     pub signature: [u8; 64],
 }
@@ -111,6 +121,7 @@ impl SignedCheckpoint {
         serde_json::to_string(self).unwrap_or_default()
     }
 
+    /// Reads one JSON line.
     pub fn from_json(text: &str) -> Result<Self, CheckpointError> {
         serde_json::from_str(text).map_err(|e| CheckpointError::Decode(e.to_string()))
     }
@@ -157,6 +168,7 @@ impl CheckpointSigner {
         hex::encode(self.key.to_bytes())
     }
 
+    /// The key auditors check with.
     pub fn public_key(&self) -> PublicKey {
         PublicKey(self.key.verifying_key())
     }
@@ -183,6 +195,7 @@ impl CheckpointSigner {
 pub struct PublicKey(ed25519_dalek::VerifyingKey);
 
 impl PublicKey {
+    /// Parses 64 hex characters.
     pub fn from_hex(text: &str) -> Result<Self, CheckpointError> {
         let bytes: [u8; 32] = hex::decode(text.trim())
             .ok()
@@ -212,7 +225,9 @@ impl fmt::Debug for PublicKey {
 /// since the last checkpoint and the chain grew at all (an idle ledger publishes nothing).
 #[derive(Debug, Clone)]
 pub struct CheckpointPolicy {
+    /// Sign when the chain grew by this many events.
     pub every_events: u64,
+    /// Sign when this much time passed and the chain grew at all.
     pub every: Duration,
     /// How long JetStream keeps a checkpoint; `None`: for ever.
     pub max_age: Option<Duration>,
@@ -231,7 +246,9 @@ impl Default for CheckpointPolicy {
 /// What the sealer needs to sign and publish checkpoints.
 #[derive(Debug, Clone)]
 pub struct CheckpointSettings {
+    /// The key.
     pub signer: CheckpointSigner,
+    /// When to sign.
     pub policy: CheckpointPolicy,
 }
 

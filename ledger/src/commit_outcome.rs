@@ -26,6 +26,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use crate::stream::Position;
+
 /// The transaction of one batch, as the server named it.
 #[derive(Debug, Clone)]
 pub(crate) struct InFlight {
@@ -40,7 +42,7 @@ pub(crate) enum Learned {
     /// Committed. Positions of the batch's events by event id, or `None` if the server answered
     /// the status but not the read-back before the deadline.
     Committed {
-        positions: Option<HashMap<Uuid, i64>>,
+        positions: Option<HashMap<Uuid, Position>>,
         client: Option<Box<deadpool_postgres::Object>>,
     },
     /// Rolled back: nothing of the batch was written.
@@ -166,7 +168,7 @@ async fn ask(
 async fn read_positions(
     client: &deadpool_postgres::Object,
     event_ids: &[Uuid],
-) -> Result<HashMap<Uuid, i64>, tokio_postgres::Error> {
+) -> Result<HashMap<Uuid, Position>, tokio_postgres::Error> {
     if event_ids.is_empty() {
         return Ok(HashMap::new());
     }

@@ -6,15 +6,21 @@ use std::str::FromStr;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
+/// What can go wrong connecting.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    /// The URL does not parse.
     #[error("DATABASE_URL is not a valid Postgres URL: {0}")]
     InvalidUrl(tokio_postgres::Error),
+    /// The pool cannot be built.
     #[error("cannot build the connection pool: {0}")]
     Pool(String),
+    /// Postgres did not answer.
     #[error("cannot reach Postgres at {target}: {source}")]
     Unreachable {
+        /// `host:port/db`, without the password.
         target: String,
+        /// Why.
         source: deadpool_postgres::PoolError,
     },
 }
@@ -61,6 +67,7 @@ impl Database {
         Ok(db)
     }
 
+    /// Connects once: a wrong URL or a stopped server is reported now, by name.
     pub async fn check(&self) -> Result<(), DbError> {
         let client = self
             .pool
@@ -74,10 +81,12 @@ impl Database {
         Ok(())
     }
 
+    /// The pool every request takes a connection from.
     pub fn pool(&self) -> &Pool {
         &self.pool
     }
 
+    /// What the pool connects with (for dedicated connections).
     pub fn config(&self) -> &tokio_postgres::Config {
         &self.config
     }

@@ -1,56 +1,106 @@
 //! Errors. [`DomainError`] is a rule saying no (the user or admin gets a specific message);
 //! [`LedgerError`] adds what can go wrong around the rules (database, concurrency, idempotency).
 
+use tokio_postgres::error::SqlState;
+
 use crate::ids::{TaskId, TelegramId};
 use crate::image::ModelId;
-use crate::stream::{ExpectedVersion, StreamId, StreamVersion};
+use crate::stream::{ExpectedVersion, OutOfRange, StreamId, StreamVersion};
 use crate::tokens::Tokens;
 
 /// A token or task rule refused the command. Nothing was appended.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
+    /// The user has not registered.
     #[error("user {0} has no account (they must /start first)")]
     AccountNotFound(TelegramId),
+    /// The balance does not cover the cost.
     #[error("insufficient balance: {required} tokens required, {available} available")]
-    InsufficientBalance { required: Tokens, available: Tokens },
+    InsufficientBalance {
+        /// The cost.
+        required: Tokens,
+        /// The balance.
+        available: Tokens,
+    },
+    /// The hourly task limit is reached.
     #[error("rate limit: at most {limit} tasks per hour")]
-    RateLimited { limit: u32 },
+    RateLimited {
+        /// Tasks per hour.
+        limit: u32,
+    },
+    /// A grant or debit of nothing.
     #[error("amount must be positive")]
     ZeroAmount,
+    /// An admin grant over the configured maximum.
     #[error("amount {amount} is over the maximum of {max} per grant")]
-    GrantTooLarge { amount: Tokens, max: Tokens },
+    GrantTooLarge {
+        /// What was asked.
+        amount: Tokens,
+        /// The most one admin grant may add.
+        max: Tokens,
+    },
+    /// A model the price table does not offer.
     #[error("model {0} is not offered")]
     UnknownModel(ModelId),
+    /// A template the price table does not know.
     #[error("template {0:?} does not exist")]
     UnknownTemplate(String),
+    /// An edit without the picture to edit.
     #[error("an edit needs a source image")]
     MissingSourceImage,
+    /// No such task (or not the caller's).
     #[error("task {0} does not exist")]
     TaskNotFound(TaskId),
+    /// A task id used twice.
     #[error("task {0} already exists")]
     TaskAlreadyExists(TaskId),
+    /// A task is refunded at most once.
     #[error("task {task_id} was already refunded ({amount} tokens)")]
-    AlreadyRefunded { task_id: TaskId, amount: Tokens },
+    AlreadyRefunded {
+        /// The task.
+        task_id: TaskId,
+        /// What the first refund gave back.
+        amount: Tokens,
+    },
+    /// A refund larger than what the task cost.
     #[error("refund of {requested} for task {task_id} exceeds its debit of {debited}")]
     RefundExceedsDebit {
+        /// The task.
         task_id: TaskId,
+        /// The refund asked for.
         requested: Tokens,
+        /// What the task cost.
         debited: Tokens,
     },
+    /// The task's state does not allow the step.
     #[error("task {task_id} is {status}; cannot {action}")]
     InvalidTransition {
+        /// The task.
         task_id: TaskId,
+        /// Its status.
         status: &'static str,
+        /// The step refused.
         action: &'static str,
     },
+    /// No attempts left.
     #[error("task {task_id} has used all {max} attempts")]
-    AttemptsExhausted { task_id: TaskId, max: u32 },
+    AttemptsExhausted {
+        /// The task.
+        task_id: TaskId,
+        /// Attempts allowed.
+        max: u32,
+    },
+    /// A worker reports on an attempt that is no longer the running one.
     #[error("attempt {got} does not match the running attempt {running} of task {task_id}")]
     StaleAttempt {
+        /// The task.
         task_id: TaskId,
+        /// The attempt reported on.
         got: u32,
+        /// The attempt running now.
         running: u32,
     },
+    /// A balance would leave the range of [`Tokens`].
     #[error("token arithmetic overflowed")]
     Overflow,
 }
@@ -58,24 +108,46 @@ pub enum DomainError {
 /// Everything an append or a command can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
+    /// A rule said no.
     #[error(transparent)]
     Domain(#[from] DomainError),
+    /// An append's expected version did not match the stream.
     #[error("stream {stream} is at version {actual}, expected {expected}")]
     WrongExpectedVersion {
+        /// The stream.
         stream: StreamId,
+        /// What the append expected.
         expected: ExpectedVersion,
+        /// Where the stream is.
         actual: StreamVersion,
     },
+    /// The key is bound to another command's input.
     #[error("idempotency key {key:?} was already used for a different command")]
-    IdempotencyConflict { key: String },
+    IdempotencyConflict {
+        /// The key.
+        key: String,
+    },
+    /// An append of no events.
     #[error("cannot append an empty batch of events")]
     EmptyAppend,
+    /// Postgres refused a statement or the connection failed.
     #[error("database: {0}")]
-    Database(#[from] tokio_postgres::Error),
+    Database(#[source] tokio_postgres::Error),
+    /// A version, position or counter outside `0..=i64::MAX` on its way to or from Postgres.
+    #[error(transparent)]
+    OutOfRange(#[from] OutOfRange),
+    /// No connection could be had from the pool.
     #[error("database pool: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
+    /// What the database holds breaks a rule it cannot break (or a bug).
     #[error("stored data is corrupt at {context}: {detail}")]
-    Corrupt { context: String, detail: String },
+    Corrupt {
+        /// Where.
+        context: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A stored snapshot or idempotency result that does not decode.
     #[error("stored snapshot or result does not decode: {0}")]
     Json(#[from] serde_json::Error),
     /// The connection to Postgres was lost after `COMMIT` was sent, and whether the transaction
@@ -86,7 +158,24 @@ pub enum LedgerError {
         "the connection to the database was lost while the command was being committed, and \
          whether it was applied could not be learned within {waited_s} s: {cause}"
     )]
-    OutcomeUnknown { waited_s: u64, cause: String },
+    OutcomeUnknown {
+        /// How long the ledger asked.
+        waited_s: u64,
+        /// How the connection failed.
+        cause: String,
+    },
+}
+
+/// A value that left range on its way from a row is [`LedgerError::OutOfRange`] (tokio-postgres
+/// wraps it as a conversion error without a SQLSTATE, which would otherwise read as a lost
+/// connection); everything else stays [`LedgerError::Database`].
+impl From<tokio_postgres::Error> for LedgerError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        match std::error::Error::source(&e).and_then(|s| s.downcast_ref::<OutOfRange>()) {
+            Some(out) => LedgerError::OutOfRange(out.clone()),
+            None => LedgerError::Database(e),
+        }
+    }
 }
 
 impl LedgerError {
@@ -119,16 +208,24 @@ impl LedgerError {
     pub fn is_retryable_conflict(&self) -> bool {
         match self {
             LedgerError::Database(e) => {
-                crate::store::is_stream_clash(e)
+                is_stream_clash(e)
                     || matches!(
                         e.code(),
-                        Some(&tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE)
-                            | Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED)
+                        Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+                            | Some(&SqlState::T_R_DEADLOCK_DETECTED)
                     )
             }
             _ => false,
         }
     }
+}
+
+/// Two writers created the same new stream at once (the loser may simply run again).
+pub(crate) fn is_stream_clash(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+        && e.as_db_error()
+            .and_then(|d| d.constraint())
+            .is_some_and(|c| c == "events_stream_id_stream_version_key" || c == "streams_pkey")
 }
 
 /// The connection broke, the server went away or ran out of resources (rather than refusing a

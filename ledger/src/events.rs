@@ -27,57 +27,89 @@ pub enum GrantKind {
     Purchase,
 }
 
+/// A user registered (`/start`): the first event of every account stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountOpened {
+    /// Whose account.
     pub telegram_id: TelegramId,
+    /// Telegram `@username`, if set.
     pub username: Option<String>,
+    /// As Telegram gave it.
     pub first_name: Option<String>,
+    /// The Telegram client's language (`ru`, `en`...), for texts.
     pub language_code: Option<String>,
 }
 
+/// Tokens came in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokensGranted {
+    /// How many (never zero).
     pub amount: Tokens,
+    /// Why.
     pub kind: GrantKind,
+    /// Free text from whoever granted them.
     pub reason: Option<String>,
+    /// The account's balance after this event.
     pub balance_after: Tokens,
 }
 
+/// Tokens paid for a task (the same transaction records [`TaskRequested`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokensDebited {
+    /// The task paid for.
     pub task_id: TaskId,
+    /// Its cost (never zero).
     pub amount: Tokens,
+    /// The account's balance after this event (never negative).
     pub balance_after: Tokens,
 }
 
+/// Tokens given back for a task (with [`TaskRefunded`] on the task's stream).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokensRefunded {
+    /// The task refunded.
     pub task_id: TaskId,
+    /// How many (at most the task's cost).
     pub amount: Tokens,
+    /// Why (bounded to [`MAX_ERROR_CHARS`]).
     pub reason: String,
+    /// The account's balance after this event.
     pub balance_after: Tokens,
 }
 
 /// Only the settings that changed are present.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SettingsChanged {
+    /// A new default model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelId>,
+    /// A new default quality.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<Quality>,
+    /// A new default size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<ImageSize>,
 }
 
+/// A task was asked for and paid: the first event of every task stream, and what the worker
+/// waits for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskRequested {
+    /// The task.
     pub task_id: TaskId,
+    /// Who asked and paid.
     pub telegram_id: TelegramId,
+    /// Generate or edit.
     pub kind: TaskKind,
+    /// What to draw.
     pub prompt: Prompt,
+    /// The model it runs on (resolved when requested).
     pub model: ModelId,
+    /// Priced by quality and size.
     pub quality: Quality,
+    /// Priced by quality and size.
     pub size: ImageSize,
+    /// What was debited for it.
     pub cost: Tokens,
     /// The "Идеи и тренды" template the prompt came from, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,36 +119,49 @@ pub struct TaskRequested {
     pub source_file_id: Option<String>,
 }
 
+/// A worker took the task (or took over a silent worker's attempt).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskStarted {
+    /// 1 for the first attempt.
     pub attempt: u32,
     /// Which worker process took it, for operators reading a stuck task's history.
     pub worker: String,
 }
 
+/// An attempt failed; the task waits for the next one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskAttemptFailed {
+    /// Which attempt.
     pub attempt: u32,
+    /// What went wrong (bounded to [`MAX_ERROR_CHARS`]).
     pub error: String,
+    /// Whether another attempt may help.
     pub retryable: bool,
 }
 
+/// The provider returned the image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskSucceeded {
+    /// Which attempt.
     pub attempt: u32,
     /// What the provider reported it used (OpenAI's `usage`), kept for cost audits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_usage: Option<serde_json::Value>,
 }
 
+/// The user has the document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskDelivered {
+    /// Telegram's id of the document, to send it again from the profile.
     pub telegram_file_id: String,
 }
 
+/// Given up: the task is final, and its cost is refunded in the same transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskFailed {
+    /// Why (bounded to [`MAX_ERROR_CHARS`]).
     pub error: String,
+    /// Attempts started.
     pub attempts: u32,
 }
 
@@ -124,7 +169,9 @@ pub struct TaskFailed {
 /// checked under the task's lock. The money itself moves in [`TokensRefunded`] on the account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskRefunded {
+    /// How many (at most the task's cost).
     pub amount: Tokens,
+    /// Why (bounded to [`MAX_ERROR_CHARS`]).
     pub reason: String,
 }
 
@@ -132,35 +179,56 @@ pub struct TaskRefunded {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum Event {
+    /// See [`AccountOpened`].
     AccountOpened(AccountOpened),
+    /// See [`TokensGranted`].
     TokensGranted(TokensGranted),
+    /// See [`TokensDebited`].
     TokensDebited(TokensDebited),
+    /// See [`TokensRefunded`].
     TokensRefunded(TokensRefunded),
+    /// See [`SettingsChanged`].
     SettingsChanged(SettingsChanged),
+    /// See [`TaskRequested`].
     TaskRequested(TaskRequested),
+    /// See [`TaskStarted`].
     TaskStarted(TaskStarted),
+    /// See [`TaskAttemptFailed`].
     TaskAttemptFailed(TaskAttemptFailed),
+    /// See [`TaskSucceeded`].
     TaskSucceeded(TaskSucceeded),
+    /// See [`TaskDelivered`].
     TaskDelivered(TaskDelivered),
+    /// See [`TaskFailed`].
     TaskFailed(TaskFailed),
+    /// See [`TaskRefunded`].
     TaskRefunded(TaskRefunded),
 }
 
+/// A stored event that does not decode.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    /// A type this build does not know.
     #[error("unknown event type {0:?}")]
     UnknownType(String),
+    /// A payload written by a newer build.
     #[error(
         "{event_type} schema version {found} is newer than this build understands (up to {known})"
     )]
     FutureSchema {
+        /// The event's type.
         event_type: String,
+        /// The schema version stored with it.
         found: i16,
+        /// The newest this build reads.
         known: i16,
     },
+    /// A payload that does not fit its type.
     #[error("{event_type} payload does not decode: {source}")]
     Payload {
+        /// The event's type.
         event_type: String,
+        /// Why it does not decode.
         source: serde_json::Error,
     },
 }

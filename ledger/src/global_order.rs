@@ -19,7 +19,7 @@ use crate::error::LedgerError;
 use crate::events::Event;
 use crate::ids::EventId;
 use crate::metadata::EventMetadata;
-use crate::stream::{Position, StreamId, StreamVersion};
+use crate::stream::{OutOfRange, Position, StreamId, StreamVersion};
 
 /// A place in the global order: after the event written by transaction `tx_id` at `position`.
 /// `LogCursor::START` is before everything.
@@ -27,15 +27,30 @@ use crate::stream::{Position, StreamId, StreamVersion};
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
 )]
 pub struct LogCursor {
+    /// The writing transaction's id (`xid8`).
     pub tx_id: u64,
+    /// The event's position (0 at the start).
     pub position: i64,
 }
 
 impl LogCursor {
+    /// Before everything.
     pub const START: LogCursor = LogCursor {
         tx_id: 0,
         position: 0,
     };
+
+    /// A cursor as stored (`tx_id::text`, `position`): a transaction id that is not a number or
+    /// a negative position is an error, never a cursor back at the start.
+    pub fn from_db(tx_id: &str, position: i64) -> Result<Self, LedgerError> {
+        let context = || format!("cursor {tx_id}:{position}");
+        Ok(LogCursor {
+            tx_id: tx_id
+                .parse()
+                .map_err(|e| LedgerError::corrupt(context(), e))?,
+            position: Position::from_int8(position)?.0,
+        })
+    }
 }
 
 impl fmt::Display for LogCursor {
@@ -47,34 +62,52 @@ impl fmt::Display for LogCursor {
 /// An event row as stored, JSON still as text: what hashing, replay and relaying need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawEvent {
+    /// The row's identity (not dense, not in commit order).
     pub position: Position,
+    /// The writing transaction's id.
     pub tx_id: u64,
+    /// The event's id (the bus deduplicates on it).
     pub event_id: EventId,
+    /// Its stream.
     pub stream_id: StreamId,
+    /// Its version in the stream.
     pub version: StreamVersion,
+    /// The variant name (`TokensDebited`...).
     pub event_type: String,
+    /// Of the payload's shape, per type (see [`Event::decode`]).
     pub schema_version: i16,
     /// `data::text`: Postgres prints jsonb canonically (sorted keys, fixed spacing), which is what
     /// the hash chain covers.
     pub data: String,
+    /// `metadata::text`, as stored.
     pub metadata: String,
+    /// The writing transaction's clock.
     pub recorded_at: DateTime<Utc>,
 }
 
 /// A decoded event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedEvent {
+    /// See [`RawEvent::position`].
     pub position: Position,
+    /// See [`RawEvent::tx_id`].
     pub tx_id: u64,
+    /// See [`RawEvent::event_id`].
     pub event_id: EventId,
+    /// See [`RawEvent::stream_id`].
     pub stream_id: StreamId,
+    /// See [`RawEvent::version`].
     pub version: StreamVersion,
+    /// The payload, decoded.
     pub event: Event,
+    /// Who caused it, under which key and correlation.
     pub metadata: EventMetadata,
+    /// See [`RawEvent::recorded_at`].
     pub recorded_at: DateTime<Utc>,
 }
 
 impl RawEvent {
+    /// Its place in the global order.
     pub fn cursor(&self) -> LogCursor {
         LogCursor {
             tx_id: self.tx_id,
@@ -82,6 +115,7 @@ impl RawEvent {
         }
     }
 
+    /// Decodes the payload and metadata.
     pub fn decode(&self) -> Result<RecordedEvent, LedgerError> {
         let context = || format!("position {}", self.position);
         let event = Event::decode_text(&self.event_type, self.schema_version, &self.data)
@@ -101,18 +135,17 @@ impl RawEvent {
     }
 
     pub(crate) fn from_row(row: &tokio_postgres::Row) -> Result<Self, LedgerError> {
-        let position: i64 = row.try_get(0)?;
+        let position: Position = row.try_get(0)?;
         let tx_text: String = row.try_get(1)?;
         let tx_id = tx_text
             .parse()
             .map_err(|e| LedgerError::corrupt(format!("position {position}"), e))?;
-        let version: i64 = row.try_get(4)?;
         Ok(RawEvent {
-            position: Position(position),
+            position,
             tx_id,
             event_id: EventId::from_uuid(row.try_get::<_, Uuid>(2)?),
             stream_id: StreamId::from_db(row.try_get(3)?),
-            version: StreamVersion(u64::try_from(version).unwrap_or(0)),
+            version: row.try_get(4)?,
             event_type: row.try_get(5)?,
             schema_version: row.try_get(6)?,
             data: row.try_get(7)?,
@@ -212,6 +245,8 @@ pub struct LogSnapshot {
 }
 
 impl LogSnapshot {
+    /// Opens the snapshot on a connection of its own, once the transactions running now have
+    /// finished (or `patience` ran out: see [`LogSnapshot::covers_start`]).
     pub async fn open(
         db: &crate::db::Database,
         patience: std::time::Duration,
@@ -269,7 +304,7 @@ impl LogSnapshot {
             )
             .await?
             .try_get(0)?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        Ok(OutOfRange::count("event count", n)?)
     }
 
     /// Up to `limit` events after `after`, in global order.

@@ -12,8 +12,9 @@ use sha2::{Digest, Sha256};
 use crate::error::LedgerError;
 use crate::global_order::{LogCursor, RawEvent, read_log};
 use crate::store::EventStore;
-use crate::stream::Position;
+use crate::stream::{OutOfRange, Position};
 
+/// SHA-256.
 pub type Hash = [u8; 32];
 
 /// The hash before the first event.
@@ -47,6 +48,7 @@ pub fn canonical_bytes(e: &RawEvent) -> Vec<u8> {
     out
 }
 
+/// The hash of `event` chained after `previous`.
 pub fn link(previous: &Hash, event: &RawEvent) -> Hash {
     let mut h = Sha256::new();
     h.update(previous);
@@ -57,12 +59,17 @@ pub fn link(previous: &Hash, event: &RawEvent) -> Hash {
 /// The newest sealed link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainHead {
+    /// Events sealed (1 = the first).
     pub seq: u64,
+    /// The position of the last one.
     pub position: Position,
+    /// Its place in the global order (where sealing carries on).
     pub cursor: LogCursor,
+    /// The chain's hash there.
     pub hash: Hash,
 }
 
+/// The newest sealed link, if any.
 pub async fn chain_head(client: &impl GenericClient) -> Result<Option<ChainHead>, LedgerError> {
     let row = client
         .query_opt(
@@ -72,16 +79,16 @@ pub async fn chain_head(client: &impl GenericClient) -> Result<Option<ChainHead>
         .await?;
     let Some(row) = row else { return Ok(None) };
     let seq: i64 = row.try_get(0)?;
-    let position: i64 = row.try_get(1)?;
+    let position: Position = row.try_get(1)?;
     let tx: String = row.try_get(2)?;
     let hash: Vec<u8> = row.try_get(3)?;
     let corrupt = |d: &str| LedgerError::corrupt(format!("chain seq {seq}"), d);
     Ok(Some(ChainHead {
         seq: u64::try_from(seq).map_err(|_| corrupt("negative seq"))?,
-        position: Position(position),
+        position,
         cursor: LogCursor {
             tx_id: tx.parse().map_err(|_| corrupt("bad tx id"))?,
-            position,
+            position: position.0,
         },
         hash: hash
             .try_into()
@@ -117,8 +124,8 @@ pub async fn seal(store: &EventStore, max_events: i64) -> Result<u64, LedgerErro
     for e in &events {
         seq += 1;
         hash = link(&hash, e);
-        seqs.push(i64::try_from(seq).unwrap_or(i64::MAX));
-        positions.push(e.position.0);
+        seqs.push(i64::try_from(seq).map_err(|_| OutOfRange::new("chain seq", seq))?);
+        positions.push(e.position.to_int8()?);
         txs.push(e.tx_id.to_string());
         hashes.push(hash.to_vec());
     }

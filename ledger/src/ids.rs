@@ -16,11 +16,13 @@ pub struct TelegramId(i64);
 /// The largest id Telegram can hand out (52 bits).
 const TELEGRAM_ID_MAX: i64 = (1 << 52) - 1;
 
+/// A number that is not a Telegram user id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("a Telegram user id is a whole number from 1 to {TELEGRAM_ID_MAX}, got {0:?}")]
 pub struct InvalidTelegramId(pub String);
 
 impl TelegramId {
+    /// A Telegram user id: 1 to 2^52 - 1.
     pub fn new(raw: i64) -> Result<Self, InvalidTelegramId> {
         if (1..=TELEGRAM_ID_MAX).contains(&raw) {
             Ok(Self(raw))
@@ -29,6 +31,7 @@ impl TelegramId {
         }
     }
 
+    /// The number.
     pub fn get(self) -> i64 {
         self.0
     }
@@ -76,9 +79,11 @@ macro_rules! uuid_id {
             pub fn new() -> Self {
                 Self(Uuid::now_v7())
             }
+            /// An id read back.
             pub fn from_uuid(uuid: Uuid) -> Self {
                 Self(uuid)
             }
+            /// The UUID underneath.
             pub fn as_uuid(&self) -> Uuid {
                 self.0
             }

@@ -6,28 +6,43 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// An image option that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidImageSpec {
+    /// Not low, medium or high.
     #[error("quality must be one of low, medium, high; got {0:?}")]
     Quality(String),
+    /// Not one of the three sizes.
     #[error("size must be one of 1024x1024, 1024x1536, 1536x1024; got {0:?}")]
     Size(String),
+    /// A prompt of only whitespace.
     #[error("the prompt is empty")]
     EmptyPrompt,
+    /// A prompt over [`Prompt::MAX_CHARS`].
     #[error("the prompt has {len} characters; at most {max} are allowed")]
-    PromptTooLong { len: usize, max: usize },
+    PromptTooLong {
+        /// Characters given.
+        len: usize,
+        /// Characters allowed.
+        max: usize,
+    },
+    /// Not a model id.
     #[error("a model id is 1 to 64 characters of letters, digits, '.', '-' or '_'; got {0:?}")]
     ModelId(String),
 }
 
+/// What a task does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskKind {
+    /// A new picture from the prompt.
     Generate,
+    /// The user's picture changed by the prompt.
     Edit,
 }
 
 impl TaskKind {
+    /// As stored and shown (`generate`, `edit`).
     pub fn as_str(self) -> &'static str {
         match self {
             TaskKind::Generate => "generate",
@@ -36,17 +51,23 @@ impl TaskKind {
     }
 }
 
+/// Image quality (priced per quality and size).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Quality {
+    /// The cheapest.
     Low,
+    /// The default.
     Medium,
+    /// The dearest.
     High,
 }
 
 impl Quality {
+    /// Every quality, cheapest first.
     pub const ALL: [Quality; 3] = [Quality::Low, Quality::Medium, Quality::High];
 
+    /// As stored and shown (`low`, `medium`, `high`).
     pub fn as_str(self) -> &'static str {
         match self {
             Quality::Low => "low",
@@ -75,17 +96,22 @@ impl fmt::Display for Quality {
 /// The three sizes the gpt-image models produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ImageSize {
+    /// 1024x1024.
     #[serde(rename = "1024x1024")]
     Square,
+    /// 1024x1536.
     #[serde(rename = "1024x1536")]
     Portrait,
+    /// 1536x1024.
     #[serde(rename = "1536x1024")]
     Landscape,
 }
 
 impl ImageSize {
+    /// Every size, in the price table's order.
     pub const ALL: [ImageSize; 3] = [ImageSize::Square, ImageSize::Portrait, ImageSize::Landscape];
 
+    /// As stored and shown (`1024x1024`...).
     pub fn as_str(self) -> &'static str {
         match self {
             ImageSize::Square => "1024x1024",
@@ -118,6 +144,7 @@ impl fmt::Display for ImageSize {
 pub struct ModelId(String);
 
 impl ModelId {
+    /// 1 to 64 characters of letters, digits, `.`, `-` or `_`.
     pub fn parse(raw: &str) -> Result<Self, InvalidImageSpec> {
         let ok = (1..=64).contains(&raw.len())
             && raw
@@ -130,6 +157,7 @@ impl ModelId {
         }
     }
 
+    /// The id.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -161,8 +189,10 @@ impl fmt::Display for ModelId {
 pub struct Prompt(String);
 
 impl Prompt {
+    /// Longest prompt accepted, in characters.
     pub const MAX_CHARS: usize = 2000;
 
+    /// Trimmed; 1 to [`Prompt::MAX_CHARS`] characters.
     pub fn parse(raw: &str) -> Result<Self, InvalidImageSpec> {
         let trimmed = raw.trim();
         let len = trimmed.chars().count();
@@ -178,6 +208,7 @@ impl Prompt {
         }
     }
 
+    /// The text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

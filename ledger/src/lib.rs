@@ -2,15 +2,16 @@
 //! checked inside each append.
 //!
 //! Reading order for newcomers: [`events`] (what can happen), [`account`] and [`task`] (the
-//! rules, pure), [`commands`] (where they meet the database), [`store`] (appends, idempotency),
-//! [`global_order`] (how readers never skip an event), [`hash_chain`] and [`verify`] (audit).
+//! rules, pure), [`command`] (one file per command, deciding with those rules), [`ledger`]
+//! (the typed façade callers use), [`executor`] (the batch writer: appends, idempotency),
+//! [`store`] (reads), [`global_order`] (how readers never skip an event), [`hash_chain`] and
+//! [`verify`] (audit).
 
 pub mod account;
 pub mod aggregate;
 pub mod bus;
 pub mod checkpoint;
 pub mod command;
-pub mod commands;
 mod commit_outcome;
 pub mod db;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod global_order;
 pub mod hash_chain;
 pub mod ids;
 pub mod image;
+pub mod ledger;
 pub mod metadata;
 pub mod migrations;
 pub mod pricing;
@@ -35,19 +37,23 @@ pub mod tokens;
 pub mod verify;
 
 pub use account::{Account, Settings};
-pub use command::StreamAppend;
-pub use commands::{
-    BalanceChange, FailOutcome, Ledger, OpenOutcome, StartedAttempt, TaskReceipt, TaskRequest,
-};
+pub use command::append::StreamAppend;
+pub use command::fail_task::FailOutcome;
+pub use command::grant::BalanceChange;
+pub use command::open_account::OpenOutcome;
+pub use command::request_task::{TaskReceipt, TaskRequest};
+pub use command::start_task::StartedAttempt;
+pub use command::{Command, Output};
 pub use db::{Database, DbError};
 pub use error::{DomainError, LedgerError};
 pub use events::{Event, GrantKind};
 pub use global_order::{LogCursor, RawEvent, RecordedEvent};
 pub use ids::{CorrelationId, EventId, TaskId, TelegramId};
 pub use image::{ImageSize, ModelId, Prompt, Quality, TaskKind};
+pub use ledger::Ledger;
 pub use metadata::{Actor, CommandContext, EventMetadata, IdempotencyKey};
 pub use pricing::{LedgerConfig, PriceTable};
 pub use store::{EventStore, Executed};
-pub use stream::{ExpectedVersion, Position, StreamId, StreamVersion};
+pub use stream::{ExpectedVersion, OutOfRange, Position, StreamId, StreamVersion};
 pub use task::{Task, TaskState, TaskStatus};
 pub use tokens::Tokens;

@@ -10,18 +10,27 @@ use crate::ids::{CorrelationId, EventId, TelegramId};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Actor {
     /// A Telegram user acting for themselves.
-    User { telegram_id: TelegramId },
+    User {
+        /// Who.
+        telegram_id: TelegramId,
+    },
     /// An admin: by Telegram id (bot commands) or by the HTTP admin API.
     Admin {
+        /// The admin's Telegram id, when acting through the bot.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         telegram_id: Option<TelegramId>,
+        /// Which door (`telegram`, `http`...).
         via: String,
     },
     /// A process of ours: worker, importer, demo.
-    System { component: String },
+    System {
+        /// Which (`worker`, `import`...).
+        component: String,
+    },
 }
 
 impl Actor {
+    /// One of our processes, by name.
     pub fn system(component: impl Into<String>) -> Self {
         Actor::System {
             component: component.into(),
@@ -32,10 +41,14 @@ impl Actor {
 /// Metadata of one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventMetadata {
+    /// Shared by every event one request caused.
     pub correlation_id: CorrelationId,
+    /// The event that caused this one, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causation_id: Option<EventId>,
+    /// Who.
     pub actor: Actor,
+    /// The key the command ran under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
 }
@@ -43,13 +56,18 @@ pub struct EventMetadata {
 /// The context a command runs in; every event it appends carries it as metadata.
 #[derive(Debug, Clone)]
 pub struct CommandContext {
+    /// Who.
     pub actor: Actor,
+    /// Shared by every event of one request (new by default).
     pub correlation_id: CorrelationId,
+    /// The event that caused the command, if any.
     pub causation_id: Option<EventId>,
+    /// Commands under the same key run once (see [`crate::Ledger::execute`]).
     pub idempotency_key: Option<IdempotencyKey>,
 }
 
 impl CommandContext {
+    /// A fresh context for `actor`, without a key.
     pub fn new(actor: Actor) -> Self {
         Self {
             actor,
@@ -59,16 +77,19 @@ impl CommandContext {
         }
     }
 
+    /// Runs under `key`.
     pub fn with_key(mut self, key: IdempotencyKey) -> Self {
         self.idempotency_key = Some(key);
         self
     }
 
+    /// Joins an existing correlation.
     pub fn with_correlation(mut self, id: CorrelationId) -> Self {
         self.correlation_id = id;
         self
     }
 
+    /// Records the event that caused the command.
     pub fn caused_by(mut self, event: EventId) -> Self {
         self.causation_id = Some(event);
         self
@@ -94,11 +115,13 @@ impl CommandContext {
 #[serde(try_from = "String", into = "String")]
 pub struct IdempotencyKey(String);
 
+/// A string that is not an idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("an idempotency key is 1 to 200 printable ASCII characters, got {0:?}")]
 pub struct InvalidIdempotencyKey(pub String);
 
 impl IdempotencyKey {
+    /// 1 to 200 printable ASCII characters.
     pub fn parse(raw: &str) -> Result<Self, InvalidIdempotencyKey> {
         let ok = (1..=200).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
         if ok {
@@ -116,6 +139,7 @@ impl IdempotencyKey {
         Self::parse(&format!("{namespace}:{value}"))
     }
 
+    /// The key.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -3,25 +3,28 @@
 //! roles' rights (`sql/grants.sql`, see [`crate::roles`]), under the same lock.
 
 use crate::db::Database;
+pub use crate::roles::MIGRATION_LOCK_KEY;
 
 mod embedded {
     refinery::embed_migrations!("../sql");
 }
 
-/// Arbitrary but fixed: the advisory lock key that serializes migration runs (and every other
-/// change of rights: a rebuild that swaps tables in takes it too).
-pub const MIGRATION_LOCK_KEY: i64 = 0x746f_6b65_6e62_6f74; // "tokenbot"
-
+/// What can go wrong migrating.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
+    /// No connection for the migration run.
     #[error("cannot connect to run migrations: {0}")]
     Connect(#[source] tokio_postgres::Error),
+    /// The migration lock could not be taken.
     #[error("cannot take the migration lock: {0}")]
     Lock(#[source] tokio_postgres::Error),
+    /// A migration failed.
     #[error("migration failed: {0}")]
     Apply(#[from] refinery::Error),
+    /// `sql/grants.sql` failed.
     #[error("cannot set the runtime roles' rights (sql/grants.sql): {0}")]
     Grants(#[source] tokio_postgres::Error),
+    /// The schema history could not be read.
     #[error("cannot read the schema version: {0}")]
     Version(#[source] tokio_postgres::Error),
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::error::DomainError;
 use crate::image::{ImageSize, ModelId, Quality};
 use crate::tokens::Tokens;
 
@@ -13,6 +14,7 @@ pub struct PriceTable {
     prices: BTreeMap<(Quality, ImageSize), Tokens>,
 }
 
+/// A price table that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "invalid price table {0:?}: expected `low:272/408/400,medium:1056/1584/1568,high:4160/6240/6208` (sizes in the order 1024x1024/1024x1536/1536x1024)"
@@ -51,6 +53,7 @@ impl PriceTable {
         Ok(Self { prices })
     }
 
+    /// The price of one image.
     pub fn price(&self, quality: Quality, size: ImageSize) -> Tokens {
         // Construction guarantees every cell is present.
         self.prices
@@ -63,6 +66,7 @@ impl PriceTable {
 /// Everything the ledger's rules depend on.
 #[derive(Debug, Clone)]
 pub struct LedgerConfig {
+    /// Tokens per image by quality and size.
     pub prices: PriceTable,
     /// Offered models, the first is the default for new users.
     pub models: Vec<ModelId>,
@@ -91,6 +95,7 @@ pub const COMMIT_OUTCOME_WAIT: Duration = Duration::from_secs(10);
 pub const RATE_WINDOW_CAPACITY: u32 = 1000;
 
 impl LedgerConfig {
+    /// The original bot's prices, models and limits.
     pub fn seed_default() -> Self {
         let prices = PriceTable::seed_default();
         let initial_grant = prices
@@ -128,10 +133,12 @@ impl LedgerConfig {
             .checked_mul(images)
     }
 
+    /// The model new users start with.
     pub fn default_model(&self) -> Option<&ModelId> {
         self.models.first()
     }
 
+    /// Whether `model` may be asked for.
     pub fn offers_model(&self, model: &ModelId) -> bool {
         self.models.contains(model)
     }
@@ -142,20 +149,21 @@ impl LedgerConfig {
         quality: Quality,
         size: ImageSize,
         template_id: Option<&str>,
-    ) -> Result<Tokens, crate::DomainError> {
+    ) -> Result<Tokens, DomainError> {
         let multiplier = match template_id {
             None => 1,
             Some(t) => *self
                 .templates
                 .get(t)
-                .ok_or_else(|| crate::DomainError::UnknownTemplate(t.to_string()))?,
+                .ok_or_else(|| DomainError::UnknownTemplate(t.to_string()))?,
         };
         self.prices
             .price(quality, size)
             .checked_mul(multiplier)
-            .map_err(|_| crate::DomainError::Overflow)
+            .map_err(|_| DomainError::Overflow)
     }
 
+    /// Whether a task costs enough to ask the user to confirm twice.
     pub fn is_high_cost(&self, cost: Tokens) -> bool {
         cost >= self.high_cost_threshold
     }

@@ -19,6 +19,7 @@ use crate::subscription::{Subscription, SubscriptionOptions};
 /// Session advisory lock key of the relay leader ("relay").
 const RELAY_LOCK_KEY: i64 = 0x0000_0072_656c_6179;
 
+/// How the relay publishes.
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
     /// Name of the checkpoint row (one per bus).
@@ -27,6 +28,7 @@ pub struct RelayConfig {
     pub batch_size: i64,
     /// Backoff bounds while NATS or Postgres fail.
     pub retry_min: Duration,
+    /// See `retry_min`.
     pub retry_max: Duration,
     /// Also run the hash-chain sealer beside the relay (its own loop, never in the publish path).
     pub seal: bool,
@@ -48,10 +50,13 @@ impl Default for RelayConfig {
     }
 }
 
+/// What stops the relay.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
+    /// Reading the log failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// Keeping the checkpoint failed.
     #[error("database: {0}")]
     Database(#[from] tokio_postgres::Error),
 }

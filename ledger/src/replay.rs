@@ -11,7 +11,7 @@ use crate::error::LedgerError;
 use crate::global_order::{HORIZON_PATIENCE, LogSnapshot, RawEvent, RecordedEvent};
 use crate::ids::TelegramId;
 use crate::store::EventStore;
-use crate::tokens::Tokens;
+use crate::tokens::{InvalidTokens, Tokens};
 
 /// Events per read while replaying.
 pub const REPLAY_BATCH: i64 = 10_000;
@@ -19,19 +19,30 @@ pub const REPLAY_BATCH: i64 = 10_000;
 /// One line of `tokenbot ledger replay`.
 #[derive(Debug, Serialize)]
 pub struct ReplayLine<'a> {
+    /// See [`RawEvent::position`].
     pub position: i64,
+    /// See [`RawEvent::tx_id`].
     pub tx_id: u64,
+    /// See [`RawEvent::event_id`].
     pub event_id: String,
+    /// See [`RawEvent::stream_id`].
     pub stream_id: &'a str,
+    /// See [`RawEvent::version`].
     pub version: u64,
+    /// See [`RawEvent::event_type`].
     pub event_type: &'a str,
+    /// See [`RawEvent::schema_version`].
     pub schema_version: i16,
+    /// RFC 3339.
     pub recorded_at: String,
+    /// The payload as stored.
     pub data: &'a serde_json::value::RawValue,
+    /// The metadata as stored.
     pub metadata: &'a serde_json::value::RawValue,
 }
 
 impl<'a> ReplayLine<'a> {
+    /// The line of one stored event.
     pub fn from_raw(e: &'a RawEvent) -> Result<Self, LedgerError> {
         let context = || format!("position {}", e.position);
         Ok(Self {
@@ -81,9 +92,9 @@ pub async fn replay_balances(
     Ok(accounts)
 }
 
-/// Sum of balances (for summaries).
-pub fn total(accounts: &BTreeMap<TelegramId, Account>) -> Tokens {
-    accounts.values().fold(Tokens::ZERO, |acc, a| {
-        acc.checked_add(a.balance).unwrap_or(acc)
-    })
+/// Sum of balances (for summaries); an error rather than a wrong sum if it overflows.
+pub fn total(accounts: &BTreeMap<TelegramId, Account>) -> Result<Tokens, InvalidTokens> {
+    accounts
+        .values()
+        .try_fold(Tokens::ZERO, |acc, a| acc.checked_add(a.balance))
 }

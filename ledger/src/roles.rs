@@ -13,6 +13,11 @@ pub const WRITER_ROLE: &str = "tokenbot_writer";
 /// The role of auditors and read-only tools.
 pub const READER_ROLE: &str = "tokenbot_reader";
 
+/// Arbitrary but fixed: the advisory lock key that serializes migration runs (and every other
+/// change of rights: a rebuild that swaps tables in takes it too). Defined here, beside the
+/// rights, so that migrations depend on roles and not the other way round.
+pub const MIGRATION_LOCK_KEY: i64 = 0x746f_6b65_6e62_6f74; // "tokenbot"
+
 /// Creates the roles when they are missing and sets every right to what the file says.
 const GRANTS_SQL: &str = include_str!("../../sql/grants.sql");
 
@@ -55,11 +60,8 @@ pub async fn set_password(
     password: &str,
 ) -> Result<(), tokio_postgres::Error> {
     let tx = client.transaction().await?;
-    tx.execute(
-        "SELECT pg_advisory_xact_lock($1)",
-        &[&crate::migrations::MIGRATION_LOCK_KEY],
-    )
-    .await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .await?;
     let statement: String = tx
         .query_one(
             "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)",

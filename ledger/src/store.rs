@@ -1,10 +1,8 @@
-//! The event store's read side and shared pieces: reading streams and the global log, folding a
-//! stream into its aggregate, fingerprints. Writes go through [`crate::executor`].
+//! The event store's read side: reading streams and the global log, and folding a stream into
+//! its aggregate. Writes go through [`crate::executor`].
 
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
-use tokio_postgres::error::SqlState;
 
 use crate::aggregate::Aggregate;
 use crate::db::Database;
@@ -20,6 +18,7 @@ pub const NOTIFY_CHANNEL: &str = "ledger_events";
 /// time).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Executed<R> {
+    /// The command's answer.
     pub value: R,
     /// Positions of the appended events, in append order. Empty in one rare case besides "none
     /// appended": the batch's connection broke at COMMIT, Postgres then said it committed, but
@@ -30,21 +29,33 @@ pub struct Executed<R> {
     pub replayed: bool,
 }
 
-async fn fold_stream<A: Aggregate>(
+/// Folds a stream's events into its aggregate; returns it with the stream's version. The
+/// versions must run 1, 2, 3, ... without a hole (the table's constraints say so; this says it
+/// again on the way out).
+pub(crate) async fn fold_stream<A: Aggregate>(
     client: &impl GenericClient,
     stream: &StreamId,
-) -> Result<A, LedgerError> {
+) -> Result<(A, StreamVersion), LedgerError> {
     let stmt = client
         .prepare_cached(
-            "SELECT event_type, schema_version, data::text, recorded_at, position \
+            "SELECT event_type, schema_version, data::text, recorded_at, position, stream_version \
              FROM ledger.events WHERE stream_id = $1 ORDER BY stream_version",
         )
         .await?;
     let rows = client.query(&stmt, &[&stream.as_str()]).await?;
     let mut state = A::default();
+    let mut version = StreamVersion::NONE;
     for row in rows {
-        let position: i64 = row.try_get(4)?;
+        let position: Position = row.try_get(4)?;
         let context = || format!("position {position} in {stream}");
+        let stored: StreamVersion = row.try_get(5)?;
+        if stored != version.next() {
+            return Err(LedgerError::corrupt(
+                context(),
+                format!("version {stored} follows version {version}"),
+            ));
+        }
+        version = stored;
         let data: serde_json::Value = serde_json::from_str(row.try_get::<_, &str>(2)?)
             .map_err(|e| LedgerError::corrupt(context(), e))?;
         let event = Event::decode(row.try_get(0)?, row.try_get(1)?, data)
@@ -53,47 +64,28 @@ async fn fold_stream<A: Aggregate>(
             .apply(&event, row.try_get(3)?)
             .map_err(|e| LedgerError::corrupt(context(), e))?;
     }
-    Ok(state)
+    Ok((state, version))
 }
 
-/// Folds a stream into the aggregate its category implies.
-pub(crate) async fn fold_any(
-    client: &impl GenericClient,
-    stream: &StreamId,
-    empty: crate::command::AnyState,
-) -> Result<crate::command::AnyState, LedgerError> {
-    use crate::command::AnyState;
-    Ok(match empty {
-        AnyState::Account(_) => AnyState::Account(fold_stream(client, stream).await?),
-        AnyState::Task(_) => AnyState::Task(fold_stream(client, stream).await?),
-        AnyState::Other => AnyState::Other,
-    })
-}
-
-/// The fingerprint stored with an idempotency key: the command's name and its input.
-pub fn fingerprint(command: &str, input: &impl Serialize) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(command.as_bytes());
-    h.update([0]);
-    h.update(serde_json::to_vec(input).unwrap_or_default());
-    h.finalize().to_vec()
-}
-
+/// Reads and folds the log (writes go through [`crate::Ledger`]).
 #[derive(Clone)]
 pub struct EventStore {
     db: Database,
 }
 
 impl EventStore {
+    /// A store on the ledger's database.
     pub fn new(db: Database) -> Self {
         Self { db }
     }
 
+    /// The database underneath.
     pub fn database(&self) -> &Database {
         &self.db
     }
 
-    /// The events of one stream from version `from` (1 = the first), at most `limit`.
+    /// The events of one stream from version `from` (1 = the first), at most `limit`, with
+    /// their versions checked to run on from `from` without a hole.
     pub async fn read_stream(
         &self,
         stream: &StreamId,
@@ -106,13 +98,23 @@ impl EventStore {
              WHERE e.stream_id = $1 AND e.stream_version >= $2 ORDER BY e.stream_version LIMIT $3"
         );
         let stmt = client.prepare_cached(&sql).await?;
-        let from = i64::try_from(from.0).unwrap_or(i64::MAX);
         let rows = client
             .query(&stmt, &[&stream.as_str(), &from, &limit])
             .await?;
-        rows.iter()
+        let events = rows
+            .iter()
             .map(|r| RawEvent::from_row(r).and_then(|e| e.decode()))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        let first = from.max(StreamVersion(1));
+        for (e, expected) in events.iter().zip(first.0..) {
+            if e.version != StreamVersion(expected) {
+                return Err(LedgerError::corrupt(
+                    format!("position {} in {stream}", e.position),
+                    format!("version {} where {expected} was due", e.version),
+                ));
+            }
+        }
+        Ok(events)
     }
 
     /// Up to `limit` events after `after` in global order (see [`crate::global_order`]).
@@ -140,7 +142,7 @@ impl EventStore {
         let Some(row) = row else {
             return Ok((A::default(), StreamVersion::NONE));
         };
-        let version = StreamVersion(u64::try_from(row.try_get::<_, i64>(0)?).unwrap_or(0));
+        let version: StreamVersion = row.try_get(0)?;
         let snapshot: Option<serde_json::Value> = row.try_get(1)?;
         let snapshot_version: Option<i32> = row.try_get(2)?;
         if snapshot_version == Some(A::SNAPSHOT_VERSION)
@@ -157,26 +159,23 @@ impl EventStore {
             .read_only(true)
             .start()
             .await?;
-        let version: Option<i64> = tx
+        let head: StreamVersion = tx
             .query_opt(
                 "SELECT version FROM ledger.streams WHERE stream_id = $1",
                 &[&stream.as_str()],
             )
             .await?
             .map(|r| r.try_get(0))
-            .transpose()?;
-        let state = fold_stream::<A>(&tx, stream).await?;
+            .transpose()?
+            .unwrap_or(StreamVersion::NONE);
+        let (state, folded) = fold_stream::<A>(&tx, stream).await?;
         tx.commit().await?;
-        Ok((
-            state,
-            StreamVersion(version.and_then(|v| u64::try_from(v).ok()).unwrap_or(0)),
-        ))
+        if folded != head {
+            return Err(LedgerError::corrupt(
+                stream.as_str(),
+                format!("the head says version {head} but the stream has {folded} events"),
+            ));
+        }
+        Ok((state, head))
     }
-}
-
-pub(crate) fn is_stream_clash(e: &tokio_postgres::Error) -> bool {
-    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-        && e.as_db_error()
-            .and_then(|d| d.constraint())
-            .is_some_and(|c| c == "events_stream_id_stream_version_key" || c == "streams_pkey")
 }

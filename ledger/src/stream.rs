@@ -1,8 +1,15 @@
 //! Streams, versions and positions: the coordinates of an event in the log.
+//!
+//! Versions and positions are `int8` in Postgres and never negative. They cross that edge only
+//! through the checked conversions here (`ToSql`/`FromSql`, `to_int8`/`from_int8`, serde for
+//! positions): a value out of range is an [`OutOfRange`] error, never clamped to a wrong number.
 
+use std::error::Error;
 use std::fmt;
 
+use bytes::BytesMut;
 use serde::{Deserialize, Serialize};
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
 use crate::ids::{TaskId, TelegramId};
 
@@ -14,13 +21,17 @@ use crate::ids::{TaskId, TelegramId};
 pub struct StreamId(String);
 
 impl StreamId {
+    /// The category of account streams.
     pub const ACCOUNT: &'static str = "account";
+    /// The category of task streams.
     pub const TASK: &'static str = "task";
 
+    /// A user's account stream.
     pub fn account(id: TelegramId) -> Self {
         Self(format!("{}-{}", Self::ACCOUNT, id))
     }
 
+    /// One task's stream.
     pub fn task(id: TaskId) -> Self {
         Self(format!("{}-{}", Self::TASK, id))
     }
@@ -42,10 +53,12 @@ impl StreamId {
         Self(raw)
     }
 
+    /// The id as stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The part before the first `-`.
     pub fn category(&self) -> &str {
         self.0.split_once('-').map_or(self.0.as_str(), |(c, _)| c)
     }
@@ -65,6 +78,7 @@ impl StreamId {
     }
 }
 
+/// A string that is not a stream id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("a stream id is 1..=200 bytes shaped <category>-<id>, got {0:?}")]
 pub struct InvalidStreamId(pub String);
@@ -84,10 +98,37 @@ impl fmt::Display for StreamId {
 pub struct StreamVersion(pub u64);
 
 impl StreamVersion {
+    /// The version of a stream that does not exist.
     pub const NONE: StreamVersion = StreamVersion(0);
 
+    /// The version of the next event.
     pub fn next(self) -> StreamVersion {
         StreamVersion(self.0 + 1)
+    }
+
+    /// The version after `events` more events.
+    pub fn after(self, events: usize) -> Result<StreamVersion, OutOfRange> {
+        u64::try_from(events)
+            .ok()
+            .and_then(|n| self.0.checked_add(n))
+            .filter(|v| i64::try_from(*v).is_ok())
+            .map(StreamVersion)
+            .ok_or(OutOfRange {
+                what: "stream version",
+                value: i128::from(self.0) + events as i128,
+            })
+    }
+
+    /// As stored (`int8`).
+    pub fn to_int8(self) -> Result<i64, OutOfRange> {
+        i64::try_from(self.0).map_err(|_| OutOfRange::new("stream version", self.0))
+    }
+
+    /// From its stored form; negative is out of range.
+    pub fn from_int8(raw: i64) -> Result<Self, OutOfRange> {
+        u64::try_from(raw)
+            .map(StreamVersion)
+            .map_err(|_| OutOfRange::new("stream version", raw))
     }
 }
 
@@ -109,6 +150,7 @@ pub enum ExpectedVersion {
 }
 
 impl ExpectedVersion {
+    /// Whether a stream at `actual` meets the expectation.
     pub fn admits(self, actual: StreamVersion) -> bool {
         match self {
             ExpectedVersion::Any => true,
@@ -131,14 +173,103 @@ impl fmt::Display for ExpectedVersion {
 /// The identity of an event row. Unique, but not dense and not in commit order: see
 /// [`crate::global_order::LogCursor`] for the order readers follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "i64", into = "i64")]
 pub struct Position(pub i64);
+
+impl Position {
+    /// As stored (`int8`); negative is out of range.
+    pub fn to_int8(self) -> Result<i64, OutOfRange> {
+        Self::from_int8(self.0).map(|p| p.0)
+    }
+
+    /// From its stored form; negative is out of range.
+    pub fn from_int8(raw: i64) -> Result<Self, OutOfRange> {
+        if raw < 0 {
+            Err(OutOfRange::new("position", raw))
+        } else {
+            Ok(Position(raw))
+        }
+    }
+}
+
+impl TryFrom<i64> for Position {
+    type Error = OutOfRange;
+    fn try_from(raw: i64) -> Result<Self, Self::Error> {
+        Position::from_int8(raw)
+    }
+}
+
+impl From<Position> for i64 {
+    fn from(p: Position) -> i64 {
+        p.0
+    }
+}
 
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
 }
+
+/// A version, position or counter that does not fit `0..=i64::MAX`: read negative from the
+/// database (or a message), or too large to store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} {value} is out of range (0..=9223372036854775807)")]
+pub struct OutOfRange {
+    /// What the number was meant to be.
+    pub what: &'static str,
+    /// The number.
+    pub value: i128,
+}
+
+impl OutOfRange {
+    /// `value` as a `what`, refused.
+    pub fn new(what: &'static str, value: impl Into<i128>) -> Self {
+        Self {
+            what,
+            value: value.into(),
+        }
+    }
+
+    /// A count read as `int8` (e.g. `count(*)`), refused if negative.
+    pub fn count(what: &'static str, raw: i64) -> Result<u64, OutOfRange> {
+        u64::try_from(raw).map_err(|_| OutOfRange::new(what, raw))
+    }
+}
+
+/// Implements `ToSql`/`FromSql` as `int8` through the type's checked `to_int8`/`from_int8`.
+macro_rules! int8_column {
+    ($ty:ty) => {
+        impl ToSql for $ty {
+            fn to_sql(
+                &self,
+                ty: &Type,
+                out: &mut BytesMut,
+            ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+                self.to_int8()?.to_sql(ty, out)
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                <i64 as ToSql>::accepts(ty)
+            }
+
+            to_sql_checked!();
+        }
+
+        impl<'a> FromSql<'a> for $ty {
+            fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn Error + Sync + Send>> {
+                Ok(<$ty>::from_int8(i64::from_sql(ty, raw)?)?)
+            }
+
+            fn accepts(ty: &Type) -> bool {
+                <i64 as FromSql>::accepts(ty)
+            }
+        }
+    };
+}
+
+int8_column!(StreamVersion);
+int8_column!(Position);
 
 #[cfg(test)]
 mod tests {
@@ -163,5 +294,49 @@ mod tests {
         assert!(!ExpectedVersion::NoStream.admits(StreamVersion(1)));
         assert!(ExpectedVersion::Exact(StreamVersion(3)).admits(StreamVersion(3)));
         assert!(ExpectedVersion::Any.admits(StreamVersion(9)));
+    }
+
+    #[test]
+    fn versions_and_positions_refuse_what_int8_cannot_hold() {
+        assert_eq!(StreamVersion::from_int8(7), Ok(StreamVersion(7)));
+        assert!(StreamVersion::from_int8(-1).is_err());
+        assert!(StreamVersion(u64::MAX).to_int8().is_err());
+        assert_eq!(StreamVersion(3).after(2), Ok(StreamVersion(5)));
+        assert!(StreamVersion(i64::MAX as u64).after(1).is_err());
+        assert!(Position::from_int8(-5).is_err());
+        assert!(Position(-5).to_int8().is_err());
+        assert_eq!(Position(9).to_int8(), Ok(9));
+        assert!(serde_json::from_str::<Position>("-1").is_err());
+        assert_eq!(
+            serde_json::from_str::<Position>("12").ok(),
+            Some(Position(12))
+        );
+        assert_eq!(
+            OutOfRange::count("events", -2),
+            Err(OutOfRange::new("events", -2))
+        );
+    }
+
+    #[test]
+    fn sql_conversions_check_the_range() {
+        let mut out = BytesMut::new();
+        assert!(
+            StreamVersion(u64::MAX)
+                .to_sql(&Type::INT8, &mut out)
+                .is_err()
+        );
+        assert!(Position(-1).to_sql(&Type::INT8, &mut out).is_err());
+        let minus_one = (-1i64).to_be_bytes();
+        assert!(StreamVersion::from_sql(&Type::INT8, &minus_one).is_err());
+        assert!(Position::from_sql(&Type::INT8, &minus_one).is_err());
+        let four = 4i64.to_be_bytes();
+        assert_eq!(
+            StreamVersion::from_sql(&Type::INT8, &four).ok(),
+            Some(StreamVersion(4))
+        );
+        assert_eq!(
+            Position::from_sql(&Type::INT8, &four).ok(),
+            Some(Position(4))
+        );
     }
 }

@@ -38,6 +38,8 @@ impl Default for SubscriptionOptions {
     }
 }
 
+/// Follows the log in global order, each committed event exactly once: woken by NOTIFY, polling
+/// as a fallback (see [`crate::global_order`]).
 pub struct Subscription {
     store: EventStore,
     cursor: LogCursor,
@@ -68,6 +70,7 @@ impl Subscription {
         }
     }
 
+    /// Where it has got to.
     pub fn cursor(&self) -> LogCursor {
         self.cursor
     }

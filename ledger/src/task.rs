@@ -13,6 +13,7 @@ use crate::events::{
 use crate::ids::TaskId;
 use crate::tokens::Tokens;
 
+/// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
@@ -29,6 +30,7 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
+    /// As stored and shown (`pending`...).
     pub fn as_str(self) -> &'static str {
         match self {
             TaskStatus::Pending => "pending",
@@ -39,20 +41,28 @@ impl TaskStatus {
         }
     }
 
+    /// Delivered or failed: nothing more happens to it.
     pub fn is_final(self) -> bool {
         matches!(self, TaskStatus::Delivered | TaskStatus::Failed)
     }
 }
 
+/// One image task: the aggregate of a `task-` stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
+    /// What was asked for and paid.
     pub request: TaskRequested,
+    /// Where it is.
     pub status: TaskStatus,
     /// Attempts started so far.
     pub attempts: u32,
+    /// When the running attempt started (its lease counts from here).
     pub running_since: Option<DateTime<Utc>>,
+    /// The last failure, for the user and for operators.
     pub last_error: Option<String>,
+    /// What was refunded, once.
     pub refunded: Option<Tokens>,
+    /// The delivered document's Telegram file id.
     pub result_file_id: Option<String>,
 }
 
@@ -74,6 +84,7 @@ fn invalid(task: &Task, action: &'static str) -> DomainError {
     }
 }
 
+/// The task's first event; refused for a task id used before.
 pub fn decide_request(
     state: &TaskState,
     request: TaskRequested,
@@ -126,6 +137,7 @@ fn running_attempt(task: &Task, attempt: u32, action: &'static str) -> Result<()
     Ok(())
 }
 
+/// The running attempt failed.
 pub fn decide_attempt_failed(
     state: &TaskState,
     id: TaskId,
@@ -142,6 +154,7 @@ pub fn decide_attempt_failed(
     })])
 }
 
+/// The running attempt produced the image.
 pub fn decide_succeed(
     state: &TaskState,
     id: TaskId,
@@ -156,6 +169,7 @@ pub fn decide_succeed(
     })])
 }
 
+/// The image reached the user; refused unless the task succeeded.
 pub fn decide_deliver(
     state: &TaskState,
     id: TaskId,

@@ -14,20 +14,26 @@ use serde::{Deserialize, Serialize};
 #[serde(try_from = "i64", into = "i64")]
 pub struct Tokens(u64);
 
+/// A number that is not a token amount.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidTokens {
+    /// Below zero.
     #[error("a token amount cannot be negative, got {0}")]
     Negative(i64),
+    /// Not a whole number.
     #[error("a token amount is a whole number, got {0:?}")]
     NotANumber(String),
+    /// Beyond `i64::MAX`.
     #[error("token arithmetic overflowed")]
     Overflow,
 }
 
 impl Tokens {
+    /// No tokens.
     pub const ZERO: Tokens = Tokens(0);
     const MAX: u64 = i64::MAX as u64;
 
+    /// Refused beyond `i64::MAX` (the database's `bigint`).
     pub fn new(amount: u64) -> Result<Self, InvalidTokens> {
         if amount > Self::MAX {
             Err(InvalidTokens::Overflow)
@@ -41,14 +47,17 @@ impl Tokens {
         Self(amount as u64)
     }
 
+    /// The amount.
     pub fn get(self) -> u64 {
         self.0
     }
 
+    /// True for zero.
     pub fn is_zero(self) -> bool {
         self.0 == 0
     }
 
+    /// The sum, or `Overflow`.
     pub fn checked_add(self, other: Tokens) -> Result<Tokens, InvalidTokens> {
         self.0
             .checked_add(other.0)
@@ -62,6 +71,7 @@ impl Tokens {
         self.0.checked_sub(other.0).map(Tokens)
     }
 
+    /// The product, or `Overflow`.
     pub fn checked_mul(self, factor: u32) -> Result<Tokens, InvalidTokens> {
         self.0
             .checked_mul(u64::from(factor))

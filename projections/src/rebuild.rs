@@ -360,10 +360,7 @@ pub async fn status(pool: &Pool) -> Result<Vec<ProjectionStatus>, ProjectionErro
                     updated_at: None,
                 });
             };
-            let cursor = LogCursor {
-                tx_id: r.try_get::<_, String>(1)?.parse().unwrap_or(0),
-                position: r.try_get(2)?,
-            };
+            let cursor = LogCursor::from_db(&r.try_get::<_, String>(1)?, r.try_get(2)?)?;
             Ok(ProjectionStatus {
                 projection: p.name(),
                 checkpoint: cursor.to_string(),

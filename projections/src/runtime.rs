@@ -153,13 +153,7 @@ pub async fn checkpoints(
             continue;
         };
         let tx: String = r.try_get(1)?;
-        out.insert(
-            p,
-            LogCursor {
-                tx_id: tx.parse().unwrap_or(0),
-                position: r.try_get(2)?,
-            },
-        );
+        out.insert(p, LogCursor::from_db(&tx, r.try_get(2)?)?);
     }
     Ok(out)
 }
@@ -287,10 +281,7 @@ async fn checkpoint_of(
         )
         .await?;
     let tx_text: String = row.try_get(0)?;
-    Ok(LogCursor {
-        tx_id: tx_text.parse().unwrap_or(0),
-        position: row.try_get(1)?,
-    })
+    Ok(LogCursor::from_db(&tx_text, row.try_get(1)?)?)
 }
 
 /// Moves a projection's checkpoint to `to`, counting `events` applied.

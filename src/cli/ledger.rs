@@ -7,6 +7,7 @@ use std::io::Write;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use tokenbot_ledger::global_order::{HORIZON_PATIENCE, LogSnapshot};
+use tokenbot_ledger::ledger::STREAM_PAGE;
 use tokenbot_ledger::replay::{REPLAY_BATCH, ReplayLine};
 use tokenbot_ledger::roles::Access;
 use tokenbot_ledger::verify::{VerifyOptions, VerifyReport};
@@ -128,25 +129,19 @@ pub async fn run(settings: &Settings, cmd: LedgerCommand) -> anyhow::Result<i32>
         LedgerCommand::History { telegram_id, json } => {
             let id = parse_user(&telegram_id)?;
             let ledger = startup::ledger_readonly(settings).await?;
-            let events = ledger.history(id, StreamVersion(1), i64::MAX).await?;
+            let mut events = ledger.history(id, StreamVersion(1), STREAM_PAGE).await?;
             if events.is_empty() {
                 eprintln!("user {id} has no account");
                 return Ok(1);
             }
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            for e in &events {
-                if json {
-                    let line = serde_json::json!({
-                        "position": e.position,
-                        "version": e.version,
-                        "recorded_at": e.recorded_at.to_rfc3339(),
-                        "event": e.event,
-                        "metadata": e.metadata,
-                    });
-                    writeln!(out, "{line}")?;
-                } else {
-                    writeln!(out, "{}", history_line(e))?;
+            // Page by page: an account's history is as long as its life.
+            while let Some(last) = events.last().map(|e| e.version) {
+                write_history(&mut out, &events, json)?;
+                if events.len() < STREAM_PAGE as usize {
+                    break;
                 }
+                events = ledger.history(id, last.next(), STREAM_PAGE).await?;
             }
             out.flush()?;
             Ok(0)
@@ -161,6 +156,25 @@ pub async fn run(settings: &Settings, cmd: LedgerCommand) -> anyhow::Result<i32>
         LedgerCommand::Keygen(args) => checkpoints::keygen(args),
         LedgerCommand::Checkpoints(cmd) => checkpoints::run(settings, cmd).await,
     }
+}
+
+/// Events of `ledger history`, as JSON lines or for a person.
+fn write_history(out: &mut impl Write, events: &[RecordedEvent], json: bool) -> anyhow::Result<()> {
+    for e in events {
+        if json {
+            let line = serde_json::json!({
+                "position": e.position,
+                "version": e.version,
+                "recorded_at": e.recorded_at.to_rfc3339(),
+                "event": e.event,
+                "metadata": e.metadata,
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(out, "{}", history_line(e))?;
+        }
+    }
+    Ok(())
 }
 
 /// One event of `ledger history` for a person: version, time, type, the change and the balance

@@ -38,5 +38,5 @@ pub async fn events_total(pool: &deadpool_postgres::Pool) -> anyhow::Result<Opti
         .query_one("SELECT count(*) FROM ledger.events", &[])
         .await?
         .try_get(0)?;
-    Ok(Some(u64::try_from(n).unwrap_or(0)))
+    Ok(Some(tokenbot_ledger::OutOfRange::count("event count", n)?))
 }

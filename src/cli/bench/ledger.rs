@@ -173,7 +173,7 @@ async fn replay(db: &Database, store: &EventStore, events: u64) -> anyhow::Resul
     }
     let copy_rate = rows as f64 / start.elapsed().as_secs_f64();
     Ok(ReplayRow {
-        events: u64::try_from(total).unwrap_or(0),
+        events: tokenbot_ledger::OutOfRange::count("event count", total)?,
         ledger_events_per_s: ledger_rate,
         copy_rows_per_s: copy_rate,
         ratio: ledger_rate / copy_rate,

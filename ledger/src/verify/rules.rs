@@ -1,114 +1,21 @@
-//! The auditor's check: recompute the hash chain and every aggregate from the first event, and
-//! name the first position where the log disagrees with itself (or with a signed checkpoint).
-//!
-//! The whole run reads one snapshot: a `REPEATABLE READ READ ONLY` transaction, so the events,
-//! the chain, its length and the stream heads are all as of one moment. The sealer works beside
-//! the relay all the time; read piecemeal, a batch could end on an unsealed event that was
-//! sealed before the next batch was read, and verify would report a gap that never existed. A
-//! read-only transaction takes no transaction id, so it holds back no reader of the global order
-//! (only vacuum, for as long as it runs).
+//! The walk over the log: the hash chain, each stream's versions and aggregate, and refunds
+//! against debits, event by event in global order. The first inconsistency is kept.
 
 use std::collections::{HashMap, VecDeque};
 
-use serde::Serialize;
-
+use super::report::{CheckpointsChecked, VerifyReport, Violation};
 use crate::account::Account;
 use crate::aggregate::Aggregate;
 use crate::checkpoint::SignedCheckpoint;
-use crate::error::LedgerError;
 use crate::events::Event;
-use crate::global_order::{EVENT_COLUMNS, HORIZON_PATIENCE, LogCursor, LogSnapshot, RawEvent};
+use crate::global_order::RawEvent;
 use crate::hash_chain::{GENESIS, Hash, link};
 use crate::ids::TaskId;
-use crate::store::EventStore;
 use crate::stream::{Position, StreamId, StreamVersion};
 use crate::task::TaskState;
 use crate::tokens::Tokens;
 
-/// Rows read per query while verifying.
-const VERIFY_BATCH: i64 = 10_000;
-
-/// The first inconsistency found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Violation {
-    /// The event where the log stops being trustworthy (None: not tied to one event).
-    pub position: Option<Position>,
-    pub reason: String,
-}
-
-/// What holding the log against signed checkpoints found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CheckpointsChecked {
-    /// Checkpoints given.
-    pub given: u64,
-    /// Checkpoints the log matched (all of them on a clean log).
-    pub matched: u64,
-    /// The newest matching checkpoint's chain seq: everything up to it is as it was signed.
-    pub last_matched_seq: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VerifyReport {
-    pub events: u64,
-    pub sealed: u64,
-    /// Committed events the sealer has not reached yet (checked for rules, not for the chain).
-    pub unsealed: u64,
-    pub streams: u64,
-    pub accounts: u64,
-    pub tasks: u64,
-    pub total_balance: u64,
-    pub tokens_granted: u64,
-    pub tokens_debited: u64,
-    pub tokens_refunded: u64,
-    /// Hex of the last sealed hash: keep it elsewhere to detect a rewritten chain later.
-    pub head_hash: Option<String>,
-    /// False when a transaction that was open when verify started was still open after the
-    /// patience ran out: what it commits is not covered by this run.
-    pub covers_start: bool,
-    /// Present when the run was given checkpoints.
-    pub checkpoints: Option<CheckpointsChecked>,
-    pub violation: Option<Violation>,
-}
-
-impl VerifyReport {
-    pub fn ok(&self) -> bool {
-        self.violation.is_none()
-    }
-}
-
-/// How a verify run reads the log.
-#[derive(Debug, Clone)]
-pub struct VerifyOptions {
-    /// Rows read per query.
-    pub batch_size: i64,
-    /// Count the events first so that progress has a total (one more scan of the log).
-    pub count_total: bool,
-    /// Signed checkpoints to hold the chain against. Their signatures must have been checked
-    /// already (see [`SignedCheckpoint::verify`]); verify compares what they say with the log.
-    pub checkpoints: Vec<SignedCheckpoint>,
-    /// How long to wait for transactions open at the start (see [`LogSnapshot::open`]).
-    pub horizon_patience: std::time::Duration,
-}
-
-impl Default for VerifyOptions {
-    fn default() -> Self {
-        Self {
-            batch_size: VERIFY_BATCH,
-            count_total: false,
-            checkpoints: Vec::new(),
-            horizon_patience: HORIZON_PATIENCE,
-        }
-    }
-}
-
-/// Reported after every batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VerifyProgress {
-    pub checked: u64,
-    /// Events in the snapshot, when [`VerifyOptions::count_total`] asked for it.
-    pub total: Option<u64>,
-}
-
+/// A stream's aggregate as the walk folds it.
 enum State {
     Account(Account),
     Task(TaskState),
@@ -141,7 +48,17 @@ struct CheckpointWalk {
     since: Option<(u64, Position)>,
 }
 
-struct Verifier {
+/// A stream head as stored (its version as stored too: verify reports a bad one rather than
+/// failing on it).
+pub(super) struct Head {
+    pub id: StreamId,
+    pub version: i64,
+    pub snapshot: Option<serde_json::Value>,
+    pub snapshot_version: Option<i32>,
+}
+
+/// The walk's state: the report so far, the chain, every stream, every debit.
+pub(super) struct Verifier {
     report: VerifyReport,
     previous: Hash,
     chain_ended: bool,
@@ -154,7 +71,7 @@ struct Verifier {
 }
 
 impl Verifier {
-    fn new(mut checkpoints: Vec<SignedCheckpoint>) -> Self {
+    pub(super) fn new(mut checkpoints: Vec<SignedCheckpoint>, covers_start: bool) -> Self {
         let walk = (!checkpoints.is_empty()).then(|| {
             checkpoints.sort_by_key(|c| c.seq);
             checkpoints.dedup_by_key(|c| c.seq);
@@ -181,7 +98,7 @@ impl Verifier {
                 tokens_debited: 0,
                 tokens_refunded: 0,
                 head_hash: None,
-                covers_start: true,
+                covers_start,
                 checkpoints: None,
                 violation: None,
             },
@@ -204,7 +121,13 @@ impl Verifier {
         }
     }
 
-    fn check(&mut self, e: &RawEvent, seq: Option<i64>, stored: Option<Vec<u8>>) {
+    /// Events checked so far.
+    pub(super) fn events(&self) -> u64 {
+        self.report.events
+    }
+
+    /// Checks the next event in global order, with its chain link if it has one.
+    pub(super) fn check(&mut self, e: &RawEvent, seq: Option<i64>, stored: Option<Vec<u8>>) {
         if e.tx_id != self.tx_id {
             self.settle_refunds();
             self.tx_id = e.tx_id;
@@ -442,171 +365,98 @@ impl Verifier {
             ),
         );
     }
-}
 
-/// Verifies the whole log. `progress` is told how many events have been checked so far.
-pub async fn verify(
-    store: &EventStore,
-    progress: impl FnMut(VerifyProgress),
-) -> Result<VerifyReport, LedgerError> {
-    verify_with(store, &VerifyOptions::default(), progress).await
-}
-
-/// [`verify`] with explicit options.
-pub async fn verify_with(
-    store: &EventStore,
-    options: &VerifyOptions,
-    mut progress: impl FnMut(VerifyProgress),
-) -> Result<VerifyReport, LedgerError> {
-    let snapshot = LogSnapshot::open(store.database(), options.horizon_patience).await?;
-    let tx = snapshot.client();
-    let horizon = snapshot.horizon().to_string();
-    let total = match options.count_total {
-        true => Some(snapshot.count().await?),
-        false => None,
-    };
-    let mut v = Verifier::new(options.checkpoints.clone());
-    v.report.covers_start = snapshot.covers_start();
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS}, c.seq, c.hash FROM ledger.events e \
-         LEFT JOIN ledger.chain c ON c.position = e.position \
-         WHERE (e.tx_id, e.position) > ($1::text::xid8, $2) AND e.tx_id < $4::text::xid8 \
-         ORDER BY e.tx_id, e.position LIMIT $3"
-    );
-    let stmt = tx.prepare(&sql).await?;
-    let batch = options.batch_size.max(1);
-    let mut cursor = LogCursor::START;
-    loop {
-        let rows = tx
-            .query(
-                &stmt,
-                &[
-                    &cursor.tx_id.to_string(),
-                    &cursor.position,
-                    &batch,
-                    &horizon,
-                ],
-            )
-            .await?;
-        let Some(last) = rows.last() else { break };
-        cursor = RawEvent::from_row(last)?.cursor();
-        for row in &rows {
-            let e = RawEvent::from_row(row)?;
-            v.check(&e, row.try_get(10)?, row.try_get(11)?);
-        }
-        progress(VerifyProgress {
-            checked: v.report.events,
-            total,
-        });
-    }
-    v.settle_refunds();
-
-    // Links whose events are gone (deleted with the guard disabled, beyond the last event read).
-    let chained: i64 = tx
-        .query_one("SELECT count(*) FROM ledger.chain", &[])
-        .await?
-        .try_get(0)?;
-    if u64::try_from(chained).ok() != Some(v.report.sealed) && v.report.violation.is_none() {
-        let msg = format!(
-            "the chain has {chained} links but {} sealed events were found",
-            v.report.sealed
-        );
-        v.fail(None, msg);
-    }
-    if v.report.sealed > 0 {
-        v.report.head_hash = Some(hex::encode(v.previous));
-    }
-    if let Some(walk) = v.walk.take() {
-        if let Some(cp) = walk.pending.front() {
+    /// After the last event: the last transaction's refunds, links beyond the last event
+    /// (`chained` links in all), and checkpoints the chain never reached.
+    pub(super) fn finish_chain(&mut self, chained: i64) {
+        self.settle_refunds();
+        if u64::try_from(chained).ok() != Some(self.report.sealed)
+            && self.report.violation.is_none()
+        {
             let msg = format!(
-                "the checkpoint signed at {} covers chain seq {} but the log has only {} sealed \
-                 events: sealed events were removed, or the database was restored to an earlier \
-                 point",
-                cp.signed_at.to_rfc3339(),
-                cp.seq,
-                v.report.sealed
+                "the chain has {chained} links but {} sealed events were found",
+                self.report.sealed
             );
-            v.fail(None, msg);
+            self.fail(None, msg);
         }
-        v.report.checkpoints = Some(walk.checked);
+        if self.report.sealed > 0 {
+            self.report.head_hash = Some(hex::encode(self.previous));
+        }
+        if let Some(walk) = self.walk.take() {
+            if let Some(cp) = walk.pending.front() {
+                let msg = format!(
+                    "the checkpoint signed at {} covers chain seq {} but the log has only {} \
+                     sealed events: sealed events were removed, or the database was restored to \
+                     an earlier point",
+                    cp.signed_at.to_rfc3339(),
+                    cp.seq,
+                    self.report.sealed
+                );
+                self.fail(None, msg);
+            }
+            self.report.checkpoints = Some(walk.checked);
+        }
     }
 
-    check_stream_heads(tx, &mut v).await?;
-    snapshot.close().await?;
-    summarize(&mut v);
-    Ok(v.report)
-}
-
-/// Stream heads and their snapshots must agree with the fold.
-async fn check_stream_heads(
-    tx: &tokio_postgres::Client,
-    v: &mut Verifier,
-) -> Result<(), LedgerError> {
-    let heads = tx
-        .query(
-            "SELECT stream_id, version, snapshot, snapshot_version FROM ledger.streams",
-            &[],
-        )
-        .await?;
-    let mut head_versions = HashMap::with_capacity(heads.len());
-    for row in &heads {
-        let id = StreamId::from_db(row.try_get(0)?);
-        let version: i64 = row.try_get(1)?;
-        let snapshot: Option<serde_json::Value> = row.try_get(2)?;
-        let snapshot_version: Option<i32> = row.try_get(3)?;
-        head_versions.insert(id.clone(), version);
-        let Some((folded_version, state)) = v.streams.get(&id) else {
-            // Its events were committed in this snapshot but lie beyond the horizon.
-            continue;
-        };
-        if u64::try_from(version).ok() != Some(folded_version.0) {
-            continue; // Later events of the stream lie beyond the horizon; not comparable.
+    /// Stream heads and their snapshots must agree with the fold.
+    pub(super) fn check_heads(&mut self, heads: Vec<Head>) {
+        let mut head_versions = HashMap::with_capacity(heads.len());
+        for head in heads {
+            head_versions.insert(head.id.clone(), head.version);
+            let Some((folded_version, state)) = self.streams.get(&head.id) else {
+                // Its events were committed in this snapshot but lie beyond the horizon.
+                continue;
+            };
+            if u64::try_from(head.version).ok() != Some(folded_version.0) {
+                continue; // Later events of the stream lie beyond the horizon; not comparable.
+            }
+            let drift = match (state, head.snapshot, head.snapshot_version) {
+                (State::Account(a), Some(s), Some(Account::SNAPSHOT_VERSION)) => {
+                    serde_json::from_value::<Account>(s).ok().as_ref() != Some(a)
+                }
+                (State::Task(t), Some(s), Some(TaskState::SNAPSHOT_VERSION)) => {
+                    serde_json::from_value::<TaskState>(s).ok().as_ref() != Some(t)
+                }
+                _ => false,
+            };
+            if drift {
+                let msg = format!("the stored snapshot of {} differs from its events", head.id);
+                self.fail(None, msg);
+            }
         }
-        let drift = match (state, snapshot, snapshot_version) {
-            (State::Account(a), Some(s), Some(Account::SNAPSHOT_VERSION)) => {
-                serde_json::from_value::<Account>(s).ok().as_ref() != Some(a)
+        let headless = self
+            .streams
+            .keys()
+            .find(|id| !head_versions.contains_key(*id));
+        if let Some(id) = headless.cloned() {
+            self.fail(None, format!("{id} has events but no stream head"));
+        }
+    }
+
+    /// Totals, and conservation: every token in a balance was granted, and left only by a net
+    /// debit. The report.
+    pub(super) fn summarize(mut self) -> VerifyReport {
+        self.report.streams = self.streams.len() as u64;
+        for (_, state) in self.streams.values() {
+            match state {
+                State::Account(a) => {
+                    self.report.accounts += 1;
+                    self.report.total_balance += a.balance.get();
+                }
+                State::Task(_) => self.report.tasks += 1,
+                State::Other => {}
             }
-            (State::Task(t), Some(s), Some(TaskState::SNAPSHOT_VERSION)) => {
-                serde_json::from_value::<TaskState>(s).ok().as_ref() != Some(t)
-            }
-            _ => false,
-        };
-        if drift {
-            v.fail(
-                None,
-                format!("the stored snapshot of {id} differs from its events"),
+        }
+        let r = &self.report;
+        let expected_total = r.tokens_granted + r.tokens_refunded
+            - r.tokens_debited.min(r.tokens_granted + r.tokens_refunded);
+        if r.violation.is_none() && expected_total != r.total_balance {
+            let msg = format!(
+                "balances sum to {} but grants + refunds - debits = {expected_total}",
+                r.total_balance
             );
+            self.fail(None, msg);
         }
-    }
-    let headless = v.streams.keys().find(|id| !head_versions.contains_key(*id));
-    if let Some(id) = headless.cloned() {
-        v.fail(None, format!("{id} has events but no stream head"));
-    }
-    Ok(())
-}
-
-/// Totals, and conservation: every token in a balance was granted, and left only by a net debit.
-fn summarize(v: &mut Verifier) {
-    v.report.streams = v.streams.len() as u64;
-    for (_, state) in v.streams.values() {
-        match state {
-            State::Account(a) => {
-                v.report.accounts += 1;
-                v.report.total_balance += a.balance.get();
-            }
-            State::Task(_) => v.report.tasks += 1,
-            State::Other => {}
-        }
-    }
-    let expected_total = v.report.tokens_granted + v.report.tokens_refunded
-        - v.report
-            .tokens_debited
-            .min(v.report.tokens_granted + v.report.tokens_refunded);
-    if v.report.violation.is_none() && expected_total != v.report.total_balance {
-        let msg = format!(
-            "balances sum to {} but grants + refunds - debits = {expected_total}",
-            v.report.total_balance
-        );
-        v.fail(None, msg);
+        self.report
     }
 }

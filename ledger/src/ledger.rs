@@ -1,7 +1,8 @@
-//! The ledger's public face: one typed method per command. Each builds a [`Command`] and hands
-//! it to the batch writer ([`crate::executor`]); the rules themselves are in
-//! [`crate::command::decide`] and the aggregates. This is where a token is debited
-//! ([`Ledger::request_task`]), granted and refunded.
+//! The ledger's public face: [`Ledger::execute`] runs any [`Command`] and answers with its own
+//! output type, and one typed method per command builds it for callers. The rules themselves are
+//! in each command's file ([`crate::command`]) and the aggregates; the batch writer is
+//! [`crate::executor`]. This is where a token is debited ([`Ledger::request_task`], deciding in
+//! [`crate::command::request_task`]), granted and refunded.
 
 use std::sync::Arc;
 
@@ -9,10 +10,18 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::account::{Account, Settings};
 use crate::aggregate::Aggregate;
-pub use crate::command::{
-    BalanceChange, FailOutcome, OpenOutcome, StartedAttempt, TaskReceipt, TaskRequest,
-};
-use crate::command::{Command, Outcome, StreamAppend};
+use crate::command::Command;
+use crate::command::append::{Append, StreamAppend};
+use crate::command::attempt_failed::AttemptFailed;
+use crate::command::change_settings::ChangeSettings;
+use crate::command::deliver_task::DeliverTask;
+use crate::command::fail_task::{FailOutcome, FailTask};
+use crate::command::grant::{BalanceChange, Grant};
+use crate::command::open_account::{OpenAccount, OpenOutcome};
+use crate::command::refund_task::RefundTask;
+use crate::command::request_task::{RequestTask, TaskReceipt, TaskRequest};
+use crate::command::start_task::{StartTask, StartedAttempt};
+use crate::command::succeed_task::SucceedTask;
 use crate::error::{DomainError, LedgerError};
 use crate::events::{AccountOpened, GrantKind, SettingsChanged};
 use crate::executor::Executor;
@@ -25,31 +34,16 @@ use crate::stream::{StreamId, StreamVersion};
 use crate::task::{Task, TaskState};
 use crate::tokens::Tokens;
 
+/// Most events one read of a stream returns ([`Ledger::balance_at`] pages through longer
+/// streams).
+pub const STREAM_PAGE: i64 = 1_000;
+
 /// The token ledger: the only way tokens move. Cheap to clone; clones share one batch writer.
 #[derive(Clone)]
 pub struct Ledger {
     store: EventStore,
     config: Arc<LedgerConfig>,
     executor: Executor,
-}
-
-/// Unwraps the outcome a command is known to produce.
-fn typed<T>(
-    done: Executed<Outcome>,
-    pick: impl FnOnce(Outcome) -> Option<T>,
-) -> Result<Executed<T>, LedgerError> {
-    let Executed {
-        value,
-        positions,
-        replayed,
-    } = done;
-    let value = pick(value)
-        .ok_or_else(|| LedgerError::corrupt("command result", "an outcome of another command"))?;
-    Ok(Executed {
-        value,
-        positions,
-        replayed,
-    })
 }
 
 impl Ledger {
@@ -64,19 +58,23 @@ impl Ledger {
         }
     }
 
+    /// The event store the ledger reads.
     pub fn store(&self) -> &EventStore {
         &self.store
     }
 
+    /// Prices and limits.
     pub fn config(&self) -> &LedgerConfig {
         &self.config
     }
 
-    async fn run(
+    /// Runs a command in the next batch and answers with its output. Under the same
+    /// idempotency key, a repeat answers the first call's output (`replayed: true`).
+    pub async fn execute<C: Command>(
         &self,
         ctx: &CommandContext,
-        command: Command,
-    ) -> Result<Executed<Outcome>, LedgerError> {
+        command: C,
+    ) -> Result<Executed<C::Output>, LedgerError> {
         self.executor.submit(command, ctx.clone()).await
     }
 
@@ -86,11 +84,7 @@ impl Ledger {
         ctx: &CommandContext,
         profile: AccountOpened,
     ) -> Result<Executed<OpenOutcome>, LedgerError> {
-        let done = self.run(ctx, Command::OpenAccount(profile)).await?;
-        typed(done, |o| match o {
-            Outcome::Opened(v) => Some(v),
-            _ => None,
-        })
+        self.execute(ctx, OpenAccount(profile)).await
     }
 
     /// Adds tokens (admin top-up, import, purchase).
@@ -102,21 +96,13 @@ impl Ledger {
         kind: GrantKind,
         reason: Option<String>,
     ) -> Result<Executed<BalanceChange>, LedgerError> {
-        let done = self
-            .run(
-                ctx,
-                Command::Grant {
-                    telegram_id,
-                    amount,
-                    kind,
-                    reason,
-                },
-            )
-            .await?;
-        typed(done, |o| match o {
-            Outcome::Balance(v) => Some(v),
-            _ => None,
-        })
+        let grant = Grant {
+            telegram_id,
+            amount,
+            kind,
+            reason,
+        };
+        self.execute(ctx, grant).await
     }
 
     /// The confirm button: prices the task, debits the account and records the task, atomically.
@@ -126,19 +112,8 @@ impl Ledger {
         ctx: &CommandContext,
         request: TaskRequest,
     ) -> Result<Executed<TaskReceipt>, LedgerError> {
-        let done = self
-            .run(
-                ctx,
-                Command::RequestTask {
-                    task_id: TaskId::new(),
-                    request,
-                },
-            )
-            .await?;
-        typed(done, |o| match o {
-            Outcome::Task(v) => Some(v),
-            _ => None,
-        })
+        let task_id = TaskId::new();
+        self.execute(ctx, RequestTask { task_id, request }).await
     }
 
     /// Records the user's new defaults (only what changed).
@@ -148,19 +123,11 @@ impl Ledger {
         telegram_id: TelegramId,
         wanted: SettingsChanged,
     ) -> Result<Executed<Settings>, LedgerError> {
-        let done = self
-            .run(
-                ctx,
-                Command::ChangeSettings {
-                    telegram_id,
-                    wanted,
-                },
-            )
-            .await?;
-        typed(done, |o| match o {
-            Outcome::Settings(v) => Some(v),
-            _ => None,
-        })
+        let change = ChangeSettings {
+            telegram_id,
+            wanted,
+        };
+        self.execute(ctx, change).await
     }
 
     /// A worker takes a task: appends `TaskStarted` under the task's lock, so two workers never
@@ -172,22 +139,16 @@ impl Ledger {
         worker: &str,
         lease: Duration,
     ) -> Result<Executed<StartedAttempt>, LedgerError> {
-        let done = self
-            .run(
-                ctx,
-                Command::StartTask {
-                    task_id,
-                    worker: worker.to_string(),
-                    lease,
-                },
-            )
-            .await?;
-        typed(done, |o| match o {
-            Outcome::Started(v) => Some(v),
-            _ => None,
-        })
+        let worker = worker.to_string();
+        let start = StartTask {
+            task_id,
+            worker,
+            lease,
+        };
+        self.execute(ctx, start).await
     }
 
+    /// The running attempt failed (`retryable`: another attempt may help).
     pub async fn record_attempt_failure(
         &self,
         ctx: &CommandContext,
@@ -196,15 +157,17 @@ impl Ledger {
         error: &str,
         retryable: bool,
     ) -> Result<Executed<()>, LedgerError> {
-        let command = Command::AttemptFailed {
+        let error = error.to_string();
+        let failed = AttemptFailed {
             task_id,
             attempt,
-            error: error.to_string(),
+            error,
             retryable,
         };
-        typed(self.run(ctx, command).await?, |_| Some(()))
+        self.execute(ctx, failed).await
     }
 
+    /// The running attempt produced the image.
     pub async fn succeed_task(
         &self,
         ctx: &CommandContext,
@@ -212,31 +175,27 @@ impl Ledger {
         attempt: u32,
         provider_usage: Option<serde_json::Value>,
     ) -> Result<Executed<()>, LedgerError> {
-        typed(
-            self.run(
-                ctx,
-                Command::SucceedTask {
-                    task_id,
-                    attempt,
-                    provider_usage,
-                },
-            )
-            .await?,
-            |_| Some(()),
-        )
+        let succeeded = SucceedTask {
+            task_id,
+            attempt,
+            provider_usage,
+        };
+        self.execute(ctx, succeeded).await
     }
 
+    /// The user has the document.
     pub async fn deliver_task(
         &self,
         ctx: &CommandContext,
         task_id: TaskId,
         telegram_file_id: &str,
     ) -> Result<Executed<()>, LedgerError> {
-        let command = Command::DeliverTask {
+        let telegram_file_id = telegram_file_id.to_string();
+        let delivered = DeliverTask {
             task_id,
-            telegram_file_id: telegram_file_id.to_string(),
+            telegram_file_id,
         };
-        typed(self.run(ctx, command).await?, |_| Some(()))
+        self.execute(ctx, delivered).await
     }
 
     /// Gives up on a task and refunds its full cost in the same transaction. Whoever gets there
@@ -248,20 +207,13 @@ impl Ledger {
         owner: TelegramId,
         error: &str,
     ) -> Result<Executed<FailOutcome>, LedgerError> {
-        let done = self
-            .run(
-                ctx,
-                Command::FailTask {
-                    task_id,
-                    owner,
-                    error: error.to_string(),
-                },
-            )
-            .await?;
-        typed(done, |o| match o {
-            Outcome::Failed(v) => Some(v),
-            _ => None,
-        })
+        let error = error.to_string();
+        let fail = FailTask {
+            task_id,
+            owner,
+            error,
+        };
+        self.execute(ctx, fail).await
     }
 
     /// A refund outside the failure path: at most once per task, never more than its debit.
@@ -282,21 +234,14 @@ impl Ledger {
             .as_ref()
             .map(|t| t.request.telegram_id)
             .ok_or(DomainError::TaskNotFound(task_id))?;
-        let done = self
-            .run(
-                ctx,
-                Command::RefundTask {
-                    task_id,
-                    owner,
-                    amount,
-                    reason: reason.to_string(),
-                },
-            )
-            .await?;
-        typed(done, |o| match o {
-            Outcome::Balance(v) => Some(v),
-            _ => None,
-        })
+        let reason = reason.to_string();
+        let refund = RefundTask {
+            task_id,
+            owner,
+            amount,
+            reason,
+        };
+        self.execute(ctx, refund).await
     }
 
     /// Appends events to one or more streams atomically, each checked against its expected
@@ -307,7 +252,7 @@ impl Ledger {
         ctx: &CommandContext,
         appends: Vec<StreamAppend>,
     ) -> Result<Executed<()>, LedgerError> {
-        typed(self.run(ctx, Command::Append(appends)).await?, |_| Some(()))
+        self.execute(ctx, Append(appends)).await
     }
 
     /// The account as of now (not locked; for display).
@@ -322,6 +267,7 @@ impl Ledger {
         Ok(state.is_open().then_some((state, version)))
     }
 
+    /// The task as of now (not locked; for display).
     pub async fn task(&self, task_id: TaskId) -> Result<Option<Task>, LedgerError> {
         let (state, _) = self
             .store
@@ -330,7 +276,7 @@ impl Ledger {
         Ok(state.0)
     }
 
-    /// Every event of a user's account stream, oldest first.
+    /// Up to `limit` events of a user's account stream from version `from`, oldest first.
     pub async fn history(
         &self,
         telegram_id: TelegramId,
@@ -342,23 +288,30 @@ impl Ledger {
             .await
     }
 
-    /// The balance at a past moment: the account folded over events recorded at or before `at`.
-    /// `None` if the account did not exist yet.
+    /// The balance at a past moment: the account folded over events recorded at or before `at`,
+    /// read [`STREAM_PAGE`] events at a time. `None` if the account did not exist yet.
     pub async fn balance_at(
         &self,
         telegram_id: TelegramId,
         at: DateTime<Utc>,
     ) -> Result<Option<Tokens>, LedgerError> {
-        let events = self
-            .store
-            .read_stream(&StreamId::account(telegram_id), StreamVersion(1), i64::MAX)
-            .await?;
+        let stream = StreamId::account(telegram_id);
         let mut state = Account::default();
-        for e in events.iter().take_while(|e| e.recorded_at <= at) {
-            state
-                .apply(&e.event, e.recorded_at)
-                .map_err(|err| LedgerError::corrupt(format!("position {}", e.position), err))?;
+        let mut from = StreamVersion(1);
+        loop {
+            let page = self.store.read_stream(&stream, from, STREAM_PAGE).await?;
+            for e in &page {
+                if e.recorded_at > at {
+                    return Ok(state.is_open().then_some(state.balance));
+                }
+                state
+                    .apply(&e.event, e.recorded_at)
+                    .map_err(|err| LedgerError::corrupt(format!("position {}", e.position), err))?;
+            }
+            match page.last() {
+                Some(last) if page.len() as i64 == STREAM_PAGE => from = last.version.next(),
+                _ => return Ok(state.is_open().then_some(state.balance)),
+            }
         }
-        Ok(state.is_open().then_some(state.balance))
     }
 }
