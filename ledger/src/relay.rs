@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, message::PublishMessage};
 
+use crate::backoff::Backoff;
 use crate::bus::{BusConfig, encode};
 use crate::error::LedgerError;
 use crate::global_order::{LogCursor, RawEvent};
@@ -163,7 +164,7 @@ pub async fn run(
                 shutdown.clone(),
             ))
         });
-    let mut backoff = config.retry_min;
+    let mut backoff = Backoff::new(config.retry_min, config.retry_max);
     while !shutdown.is_cancelled() {
         match lead(&store, &js, &bus, &config, &shutdown, progress.as_ref()).await {
             Ok(()) => break,
@@ -171,10 +172,9 @@ pub async fn run(
                 tracing::warn!(error = %e, "relay interrupted; retrying");
                 metrics::counter!("relay_errors_total").increment(1);
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(backoff.next_pause()) => {}
                     _ = shutdown.cancelled() => break,
                 }
-                backoff = (backoff * 2).min(config.retry_max);
             }
         }
     }
@@ -201,14 +201,13 @@ async fn lead(
     tracing::info!("relay is the leader");
     metrics::gauge!("relay_leader").set(1.0);
 
-    let mut backoff = config.retry_min;
+    let mut backoff = Backoff::new(config.retry_min, config.retry_max);
     while let Err(e) = bus.ensure_stream(js).await {
         tracing::warn!(error = %e, "JetStream not ready; retrying");
         tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(backoff.next_pause()) => {}
             _ = shutdown.cancelled() => return Ok(()),
         }
-        backoff = (backoff * 2).min(config.retry_max);
     }
 
     let mut prev = checkpoint(store, &config.name).await?;
@@ -223,7 +222,7 @@ async fn lead(
             _ = shutdown.cancelled() => return Ok(()),
         };
         let mut pending: &[RawEvent] = &batch;
-        let mut backoff = config.retry_min;
+        let mut backoff = Backoff::new(config.retry_min, config.retry_max);
         while !pending.is_empty() {
             if leader.is_closed() {
                 metrics::gauge!("relay_leader").set(0.0);
@@ -244,16 +243,15 @@ async fn lead(
                     / 1000.0;
                 metrics::gauge!("relay_lag_seconds").set(lag);
                 pending = &pending[done..];
-                backoff = config.retry_min;
+                backoff.reset();
             }
             if let Some(e) = error {
                 tracing::warn!(error = %e, remaining = pending.len(), "publish failed; retrying");
                 metrics::counter!("relay_publish_failures_total").increment(1);
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(backoff.next_pause()) => {}
                     _ = shutdown.cancelled() => return Ok(()),
                 }
-                backoff = (backoff * 2).min(config.retry_max);
             }
         }
     }

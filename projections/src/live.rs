@@ -10,6 +10,7 @@ use async_nats::jetstream::{
 };
 use deadpool_postgres::Pool;
 use futures::StreamExt;
+use tokenbot_ledger::backoff::Backoff;
 use tokenbot_ledger::bus::{BusConfig, decode};
 use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_ledger::{LogCursor, RawEvent};
@@ -61,7 +62,7 @@ pub async fn run(
         }
     };
     // The first catch-up, retried like any later one while Postgres is unreachable.
-    let mut backoff = config.retry_min;
+    let mut backoff = Backoff::new(config.retry_min, config.retry_max);
     let mut current = loop {
         let first = async {
             let from = min_checkpoint(&pool, &schema, &projections).await?;
@@ -72,16 +73,15 @@ pub async fn run(
             Err(e) if e.is_transient() => {
                 tracing::warn!(error = %e, "Postgres unavailable at start; retrying");
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(backoff.next_pause()) => {}
                     _ = shutdown.cancelled() => return Ok(()),
                 }
-                backoff = (backoff * 2).min(config.retry_max);
             }
             Err(e) => return Err(e),
         }
     };
     report(current, &[]);
-    backoff = config.retry_min;
+    backoff.reset();
     while !shutdown.is_cancelled() {
         let target = Target {
             pool: &pool,
@@ -108,10 +108,9 @@ pub async fn run(
         };
         tracing::warn!(error = %error, "projector interrupted; catching up from Postgres");
         tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(backoff.next_pause()) => {}
             _ = shutdown.cancelled() => return Ok(()),
         }
-        backoff = (backoff * 2).min(config.retry_max);
         // What is committed is the truth: a batch cut off mid-way left the cursor ahead of it.
         let resumed = async {
             let from = min_checkpoint(&pool, &schema, &projections).await?;
@@ -121,7 +120,7 @@ pub async fn run(
             Ok(c) => {
                 current = c;
                 report(current, &[]);
-                backoff = config.retry_min;
+                backoff.reset();
             }
             Err(e) if e.is_transient() => {
                 tracing::warn!(error = %e, "Postgres still unavailable");
