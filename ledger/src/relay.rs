@@ -134,16 +134,32 @@ async fn await_acks(acks: Vec<jetstream::context::PublishAckFuture>) -> (usize, 
     (done, None)
 }
 
+/// A relay to run: the log it reads, where and how it publishes, and when it stops.
+pub struct Relay {
+    /// The log.
+    pub store: EventStore,
+    /// Where it publishes.
+    pub js: jetstream::Context,
+    /// The stream and subjects.
+    pub bus: BusConfig,
+    /// Batching, backoff, sealing and signing.
+    pub config: RelayConfig,
+    /// Stops it.
+    pub shutdown: Shutdown,
+    /// When given, receives the checkpoint after every acknowledged batch.
+    pub progress: Option<tokio::sync::watch::Sender<LogCursor>>,
+}
+
 /// Runs until `shutdown`: waits for leadership, then relays. Returns when shut down.
-/// `progress`, when given, receives the checkpoint after every acknowledged batch.
-pub async fn run(
-    store: EventStore,
-    js: jetstream::Context,
-    bus: BusConfig,
-    config: RelayConfig,
-    shutdown: Shutdown,
-    progress: Option<tokio::sync::watch::Sender<LogCursor>>,
-) -> Result<(), RelayError> {
+pub async fn run(relay: Relay) -> Result<(), RelayError> {
+    let Relay {
+        store,
+        js,
+        bus,
+        config,
+        shutdown,
+        progress,
+    } = relay;
     let sealer = config.seal.then(|| {
         tokio::spawn(hash_chain::run_sealer(
             store.clone(),

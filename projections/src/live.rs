@@ -46,16 +46,35 @@ impl Default for LiveConfig {
 /// batch applied from JetStream (empty after a catch-up from Postgres).
 pub type Observer = std::sync::Arc<dyn Fn(LogCursor, &[RawEvent]) + Send + Sync>;
 
+/// A projector to run: the read models it keeps, where it reads, and when it stops.
+pub struct Projector {
+    /// The read models' database.
+    pub pool: Pool,
+    /// The schema holding them (`LIVE_SCHEMA`, or a rebuild's shadow).
+    pub schema: String,
+    /// Which read models.
+    pub projections: Vec<Projection>,
+    /// Where the events come from.
+    pub js: jetstream::Context,
+    /// The stream, the durable consumer, batching and backoff.
+    pub config: LiveConfig,
+    /// Stops it.
+    pub shutdown: Shutdown,
+    /// Told about its progress after every applied batch.
+    pub observer: Option<Observer>,
+}
+
 /// Runs the projector until `shutdown`, telling `observer` (if any) about its progress.
-pub async fn run(
-    pool: Pool,
-    schema: String,
-    projections: Vec<Projection>,
-    js: jetstream::Context,
-    config: LiveConfig,
-    shutdown: Shutdown,
-    observer: Option<Observer>,
-) -> Result<(), ProjectionError> {
+pub async fn run(projector: Projector) -> Result<(), ProjectionError> {
+    let Projector {
+        pool,
+        schema,
+        projections,
+        js,
+        config,
+        shutdown,
+        observer,
+    } = projector;
     let report = |c: LogCursor, applied: &[RawEvent]| {
         if let Some(o) = &observer {
             o(c, applied);

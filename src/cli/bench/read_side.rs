@@ -9,19 +9,19 @@ use async_nats::jetstream::{self, message::PublishMessage};
 use clap::Args;
 use serde::Serialize;
 use tokenbot_ledger::bus::{BusConfig, encode};
-use tokenbot_ledger::relay::{self, RelayConfig};
-use tokenbot_ledger::shutdown::Shutdown;
+use tokenbot_ledger::relay::RelayConfig;
 use tokenbot_ledger::{
     Actor, CommandContext, Database, EventStore, ImageSize, Ledger, LedgerConfig, LogCursor,
     Prompt, Quality, RawEvent, TaskKind, TaskRequest,
 };
-use tokenbot_projections::live::{self, LiveConfig, Observer};
+use tokenbot_projections::Projection;
+use tokenbot_projections::live::{LiveConfig, Observer};
 use tokenbot_projections::rebuild::rebuild;
-use tokenbot_projections::{LIVE_SCHEMA, Projection};
 
 use super::{ScratchDb, open_rich_accounts, quantile, replace_section};
 use crate::configuration::Settings;
 use crate::startup;
+use crate::system::{System, last_committed};
 
 #[derive(Args)]
 pub struct ReadSideArgs {
@@ -116,14 +116,16 @@ async fn fill_mixed(db: &Database, events: u64, first_account: i64) -> anyhow::R
 }
 
 async fn last_cursor(db: &Database) -> anyhow::Result<LogCursor> {
-    let client = db.pool().get().await?;
-    let row = client
-        .query_one("SELECT tx_id::text, position FROM ledger.events ORDER BY tx_id DESC, position DESC LIMIT 1", &[])
-        .await?;
-    Ok(LogCursor {
-        tx_id: row.try_get::<_, String>(0)?.parse()?,
-        position: row.try_get(1)?,
-    })
+    last_committed(db)
+        .await?
+        .context("the benchmark's log is empty")
+}
+
+/// The settings with the benchmark's own stream and subjects.
+fn on_bus(settings: &Settings, bus: &BusConfig) -> Settings {
+    let mut settings = settings.clone();
+    settings.bus = bus.clone();
+    settings
 }
 
 async fn wait_for(
@@ -139,6 +141,7 @@ async fn wait_for(
 }
 
 async fn relay_phase(
+    settings: &Settings,
     db: &Database,
     js: &jetstream::Context,
     events: u64,
@@ -191,25 +194,20 @@ async fn relay_phase(
     let raw_rate = all.len() as f64 / started.elapsed().as_secs_f64();
     drop(messages);
 
-    let (tx, mut rx) = tokio::sync::watch::channel(LogCursor::START);
-    let shutdown = Shutdown::new();
     let config = RelayConfig {
         seal: false,
         ..Default::default()
     };
     let started = Instant::now();
-    let handle = tokio::spawn(relay::run(
-        store,
-        js.clone(),
-        bus.clone(),
-        config,
-        shutdown.clone(),
-        Some(tx),
-    ));
-    wait_for(&mut rx, target, "relay").await?;
+    let system = System::builder(on_bus(settings, &bus))
+        .ledger(Ledger::new(store, LedgerConfig::seed_default()))
+        .jetstream(js.clone())
+        .relay_with(config)
+        .start()
+        .await?;
+    wait_for(&mut system.relayed(), target, "relay").await?;
     let relay_rate = all.len() as f64 / started.elapsed().as_secs_f64();
-    shutdown.cancel();
-    handle.await??;
+    system.stop().await?;
     for name in [&bus.stream, &raw_bus.stream] {
         js.delete_stream(name).await.ok();
     }
@@ -222,6 +220,7 @@ async fn relay_phase(
 }
 
 async fn lag_phase(
+    settings: &Settings,
     db: &Database,
     js: &jetstream::Context,
     rate: u64,
@@ -258,26 +257,16 @@ async fn lag_phase(
     }
     drop(client);
 
-    let shutdown = Shutdown::new();
     let relay_config = RelayConfig {
         name: "lag".into(),
         ..Default::default()
     };
-    let relay = tokio::spawn(relay::run(
-        store.clone(),
-        js.clone(),
-        bus.clone(),
-        relay_config,
-        shutdown.clone(),
-        None,
-    ));
     let lags: Arc<Mutex<Vec<f64>>> = Arc::new(Mutex::new(Vec::new()));
-    let (tx, mut rx) = tokio::sync::watch::channel(LogCursor::START);
     let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let observer: Observer = {
         let lags = lags.clone();
         let measuring = measuring.clone();
-        Arc::new(move |cursor, applied| {
+        Arc::new(move |_, applied| {
             if measuring.load(std::sync::atomic::Ordering::Relaxed) {
                 let now = chrono::Utc::now();
                 let mut l = lags.lock().unwrap_or_else(|p| p.into_inner());
@@ -285,7 +274,6 @@ async fn lag_phase(
                     (now - e.recorded_at).num_microseconds().unwrap_or(0) as f64 / 1000.0
                 }));
             }
-            tx.send_replace(cursor);
         })
     };
     let live_config = LiveConfig {
@@ -293,15 +281,15 @@ async fn lag_phase(
         consumer: "bench-lag".into(),
         ..Default::default()
     };
-    let projector = tokio::spawn(live::run(
-        db.pool().clone(),
-        LIVE_SCHEMA.to_string(),
-        Projection::ALL.to_vec(),
-        js.clone(),
-        live_config,
-        shutdown.clone(),
-        Some(observer),
-    ));
+    let system = System::builder(on_bus(settings, &bus))
+        .ledger(ledger.clone())
+        .jetstream(js.clone())
+        .relay_with(relay_config)
+        .projector_with(live_config)
+        .observe_projector(observer)
+        .start()
+        .await?;
+    let mut rx = system.projected();
 
     let users = open_rich_accounts(&ledger, 8_000_000_000, 64).await?;
     wait_for(&mut rx, last_cursor(db).await?, "projector").await?;
@@ -347,9 +335,7 @@ async fn lag_phase(
     }
     let achieved = (i * 2) as f64 / started.elapsed().as_secs_f64();
     wait_for(&mut rx, last_cursor(db).await?, "projector").await?;
-    shutdown.cancel();
-    relay.await??;
-    projector.await??;
+    system.stop().await?;
     js.delete_stream(&bus.stream).await.ok();
 
     let mut lags = lags.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -394,12 +380,12 @@ pub async fn run(settings: &Settings, args: ReadSideArgs) -> anyhow::Result<i32>
     let (scratch, db) = ScratchDb::create(settings, "readside").await?;
     let result = async {
         eprintln!("relay: publishing {} events...", args.relay_events);
-        let relay = relay_phase(&db, &js, args.relay_events).await?;
+        let relay = relay_phase(settings, &db, &js, args.relay_events).await?;
         eprintln!(
             "projection lag: {} events/s for {} s...",
             args.rate, args.seconds
         );
-        let lag = lag_phase(&db, &js, args.rate, args.seconds).await?;
+        let lag = lag_phase(settings, &db, &js, args.rate, args.seconds).await?;
         eprintln!("rebuild: {} events...", args.rebuild_events);
         let rebuild = rebuild_phase(&db, args.rebuild_events).await?;
         anyhow::Ok(ReadSideReport {

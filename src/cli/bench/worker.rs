@@ -21,7 +21,7 @@ use tokenbot_ledger::{
 };
 
 use super::{ScratchDb, open_rich_accounts, quantile, replace_section};
-use crate::cli::system::{SimOptions, SimSystem};
+use crate::cli::sim::{SimOptions, SimSystem};
 use crate::configuration::Settings;
 use crate::startup;
 
@@ -239,10 +239,12 @@ pub async fn run(settings: &Settings, args: WorkerBenchArgs) -> anyhow::Result<i
     let bus = BusConfig::prefixed(&prefix);
     let nats = js.client();
     let subject = bus.subject("task", "TaskRequested");
+    let mut settings = settings.clone();
+    settings.bus = bus;
     let system = SimSystem::start(
+        settings,
         ledger.clone(),
         js,
-        bus,
         SimOptions {
             worker_concurrency: args.in_flight as usize,
             retry_delays: vec![Duration::from_millis(100)],
