@@ -102,9 +102,17 @@ fn help_never_shows_a_secret() {
     assert!(stdout(&out).contains("[env: DB_POOL_SIZE=7]"));
 }
 
+/// A command, one variable, the exact message and the exit status.
+type Refusal = (
+    &'static [&'static str],
+    (&'static str, &'static str),
+    &'static str,
+    i32,
+);
+
 #[test]
 fn an_invalid_value_stops_the_start_naming_the_variable() {
-    let cases: [(&[&str], (&str, &str), &str, i32); 7] = [
+    let cases: [Refusal; 7] = [
         (
             &["migrate"],
             ("DB_POOL_SIZE", "0"),
