@@ -9,27 +9,30 @@ WORKDIR /build
 # Cargo.lock changes, not on every source edit.
 COPY Cargo.toml Cargo.lock ./
 COPY ledger/Cargo.toml ledger/
+COPY texts/Cargo.toml texts/
 COPY projections/Cargo.toml projections/
 COPY api/Cargo.toml api/
-COPY texts/Cargo.toml texts/
 COPY bot/Cargo.toml bot/
 COPY worker/Cargo.toml worker/
 COPY testkit/Cargo.toml testkit/
 COPY fakes/openai/Cargo.toml fakes/openai/
 COPY fakes/telegram/Cargo.toml fakes/telegram/
+# --no-default-features: the production image has no `demo`/`bench`, so it links no fake
+# Telegram or OpenAI and no test harness (the test and fake crates stay workspace members, so
+# their manifests are copied, but nothing here builds them).
 RUN mkdir -p src \
- && echo 'fn main() {}' > src/main.rs \
+ && echo 'fn main() {}' > src/main.rs && : > src/lib.rs \
  && for crate in ledger projections api texts bot worker testkit fakes/openai fakes/telegram; do \
         mkdir -p "$crate/src" && : > "$crate/src/lib.rs"; \
     done \
- && cargo build --release --locked --bin tokenbot \
+ && cargo build --release --locked --no-default-features --bin tokenbot \
  && rm -rf src ledger/src projections/src api/src texts/src bot/src worker/src testkit/src fakes/openai/src fakes/telegram/src
 
 # The real sources. COPY keeps the files' modification times, which can be older than the stub
 # build, so touch them to make cargo rebuild the workspace crates.
 COPY . .
 RUN find src ledger projections api texts bot worker testkit fakes -name '*.rs' -exec touch {} + \
- && cargo build --release --locked --bin tokenbot \
+ && cargo build --release --locked --no-default-features --bin tokenbot \
  && install -m 0755 target/release/tokenbot /usr/local/bin/tokenbot
 
 # ---- run ------------------------------------------------------------------------------------

@@ -14,10 +14,13 @@ use tokenbot_ledger::migrations::{migrate, schema_versions};
 use tokenbot_ledger::roles::{self, Access};
 use tokenbot_ledger::{Database, EventStore, Ledger};
 
-use crate::configuration::Settings;
+use secrecy::ExposeSecret;
 
-fn parse_url(url: &str, name: &str) -> anyhow::Result<tokio_postgres::Config> {
-    url.parse::<tokio_postgres::Config>()
+use crate::configuration::{SecretUrl, Settings};
+
+fn parse_url(url: &SecretUrl, name: &str) -> anyhow::Result<tokio_postgres::Config> {
+    url.expose()
+        .parse::<tokio_postgres::Config>()
         .map_err(|e| anyhow::anyhow!("{name} is not a valid Postgres URL: {e}"))
 }
 
@@ -42,11 +45,11 @@ fn runtime_config(
         return Ok((config, false));
     }
     let password = match access {
-        Access::Write => settings.writer_password.as_deref(),
-        Access::Read => settings.reader_password.as_deref(),
+        Access::Write => settings.writer_password.as_ref(),
+        Access::Read => settings.reader_password.as_ref(),
     };
     config.user(access.role());
-    config.password(password.unwrap_or_default());
+    config.password(password.map(|p| p.expose_secret()).unwrap_or_default());
     Ok((config, true))
 }
 
@@ -129,7 +132,7 @@ pub async fn owner_database(settings: &Settings) -> anyhow::Result<Database> {
         (roles::READER_ROLE, &settings.reader_password),
     ] {
         if let Some(password) = password {
-            roles::set_password(&mut client, role, password)
+            roles::set_password(&mut client, role, password.expose_secret())
                 .await
                 .with_context(|| format!("cannot set the password of {role}"))?;
         }
@@ -223,7 +226,7 @@ pub async fn jetstream(settings: &Settings) -> anyhow::Result<async_nats::jetstr
     let client = async_nats::ConnectOptions::new()
         .name("tokenbot")
         .retry_on_initial_connect()
-        .connect(&settings.nats_url)
+        .connect(settings.nats_url.expose())
         .await
         .with_context(|| {
             format!(
@@ -260,75 +263,4 @@ pub fn cancel_on_signal(shutdown: tokenbot_ledger::shutdown::Shutdown) {
         eprintln!("shutting down: finishing work in hand");
         shutdown.cancel();
     });
-}
-
-/// The Bot API client: BOT_TOKEN against TELEGRAM_API_URL (Telegram's by default).
-pub fn telegram_bot(settings: &Settings, role: &str) -> anyhow::Result<teloxide::Bot> {
-    let token = settings.telegram.bot_token.as_deref().with_context(|| {
-        format!("BOT_TOKEN is not set: the {role} talks to Telegram through it (get one from @BotFather; `tokenbot demo` runs without one)")
-    })?;
-    let bot = teloxide::Bot::new(token);
-    Ok(match &settings.telegram.api_url {
-        Some(url) => bot.set_api_url(url.clone()),
-        None => bot,
-    })
-}
-
-/// How the worker behaves, from the settings (also what `/health` of `up` judges open tasks by,
-/// whether or not the worker runs).
-pub fn worker_config(settings: &Settings) -> tokenbot_worker::WorkerConfig {
-    tokenbot_worker::WorkerConfig {
-        bus: settings.bus.clone(),
-        concurrency: settings.worker.concurrency,
-        retry_delays: settings.worker.retry_delays.clone(),
-        // Longer than one OpenAI call and a delivery, so a live worker never loses its task.
-        lease: settings.openai.timeout + std::time::Duration::from_secs(60),
-        ack_wait: settings.worker.ack_wait,
-        task_stall: settings.worker.task_stall,
-        ..Default::default()
-    }
-}
-
-/// The image worker's runner: ledger, OpenAI, Telegram, result store.
-pub fn worker_runner(
-    settings: &Settings,
-    ledger: &Ledger,
-) -> anyhow::Result<(
-    std::sync::Arc<tokenbot_worker::Runner>,
-    std::sync::Arc<tokenbot_worker::WorkerConfig>,
-)> {
-    use std::sync::Arc;
-    use tokenbot_worker::provider::openai::{OpenAiConfig, OpenAiImages};
-    let api_key = settings.openai.api_key.clone().context(
-        "OPENAI_API_KEY is not set: the worker needs it to make images (`tokenbot demo` runs without one)",
-    )?;
-    let bot = telegram_bot(settings, "worker")?;
-    let config = Arc::new(worker_config(settings));
-    let provider = OpenAiImages::new(OpenAiConfig {
-        base_url: settings.openai.base_url.clone(),
-        api_key,
-        timeout: settings.openai.timeout,
-    })
-    .context("cannot build the OpenAI client")?;
-    let runner = tokenbot_worker::Runner::new(
-        ledger.clone(),
-        Arc::new(provider),
-        tokenbot_worker::telegram::Courier::new(bot, config.max_source_bytes),
-        tokenbot_worker::results::ResultStore::new(ledger.store().database().pool().clone()),
-        config.clone(),
-    );
-    Ok((Arc::new(runner), config))
-}
-
-/// The Telegram bot.
-pub fn bot_app(settings: &Settings, ledger: &Ledger) -> anyhow::Result<tokenbot_bot::App> {
-    let bot = telegram_bot(settings, "bot")?;
-    Ok(tokenbot_bot::App::new(
-        bot,
-        ledger.clone(),
-        tokenbot_bot::BotConfig {
-            admin_ids: settings.telegram.admin_ids.clone(),
-            support_contact: settings.telegram.support_contact.clone(),
-        },
-    ))
 }

@@ -1,20 +1,23 @@
-//! Logging: human-readable by default, JSON lines with LOG_FORMAT=json. Level from LOG_LEVEL
-//! (the original's name) or RUST_LOG.
+//! Logging: human-readable by default, JSON lines with LOG_FORMAT=json, filtered by RUST_LOG or
+//! LOG_LEVEL (the original's name), both validated with the rest of the configuration.
 
 use tracing_subscriber::EnvFilter;
 
-pub fn init() {
-    let filter = std::env::var("RUST_LOG")
-        .or_else(|_| std::env::var("LOG_LEVEL").map(|l| l.to_lowercase()))
-        .unwrap_or_else(|_| "warn".to_string());
-    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("warn"));
-    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+use crate::configuration::LogSettings;
+
+/// Installs the global subscriber, writing to stderr. The filter was validated with the
+/// settings; should it still not parse, logging falls back to `warn` rather than to nothing.
+pub fn init(log: &LogSettings) {
+    let filter = EnvFilter::builder()
+        .parse(&log.filter)
+        .unwrap_or_else(|_| EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
+    // `try_init`: a second call (tests, a library user with its own subscriber) keeps the first.
+    if log.json {
+        let _ = builder.json().try_init();
     } else {
-        builder.init();
+        let _ = builder.try_init();
     }
 }

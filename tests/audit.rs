@@ -575,14 +575,14 @@ async fn verify_in_a_loop_during_load_raises_no_false_alarm() {
     let nats = tokenbot_testkit::TestNats::start().await;
     let js = common::pipeline::jetstream(nats.url()).await;
     let shutdown = Shutdown::new();
-    let relay = tokio::spawn(relay::run(
-        t.ledger.store().clone(),
+    let relay = tokio::spawn(relay::run(relay::Relay {
+        store: t.ledger.store().clone(),
         js,
-        BusConfig::prefixed(nats.prefix()),
-        RelayConfig::default(),
-        shutdown.clone(),
-        None,
-    ));
+        bus: BusConfig::prefixed(nats.prefix()),
+        config: RelayConfig::default(),
+        shutdown: shutdown.clone(),
+        progress: None,
+    }));
     let ledger = t.ledger.clone();
     let load = tokio::spawn(async move { random_workload(&ledger, 11, 15, 1500).await });
 

@@ -86,11 +86,11 @@ async fn a_consistent_rewrite_passes_verify_but_not_the_checkpoints() {
     let bus = BusConfig::prefixed(nats.prefix());
     let signer = CheckpointSigner::generate();
     let shutdown = Shutdown::new();
-    let relay = tokio::spawn(relay::run(
-        t.ledger.store().clone(),
-        js.clone(),
-        bus.clone(),
-        RelayConfig {
+    let relay = tokio::spawn(relay::run(relay::Relay {
+        store: t.ledger.store().clone(),
+        js: js.clone(),
+        bus: bus.clone(),
+        config: RelayConfig {
             checkpoints: Some(CheckpointSettings {
                 signer: signer.clone(),
                 policy: CheckpointPolicy {
@@ -101,9 +101,9 @@ async fn a_consistent_rewrite_passes_verify_but_not_the_checkpoints() {
             }),
             ..Default::default()
         },
-        shutdown.clone(),
-        None,
-    ));
+        shutdown: shutdown.clone(),
+        progress: None,
+    }));
 
     // Users arrive in bursts with pauses longer than the checkpoint interval between them.
     for burst in 0..4 {

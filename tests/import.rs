@@ -1,19 +1,17 @@
 //! `tokenbot import`: the original bot's users, balances and tasks carried over into the ledger,
 //! against two real databases (the original's schema from `fixtures/original_schema.sql`, and a
-//! migrated ledger). The binary is a binary only, so the import module is compiled in here.
+//! migrated ledger).
 
 mod common;
-#[path = "../src/import/mod.rs"]
-mod import;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use common::*;
-use import::mapping::import_task_id;
-use import::{ImportOptions, ImportProgress, ImportSummary, Source};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+use tokenbot::import::mapping::import_task_id;
+use tokenbot::import::{ImportOptions, ImportProgress, ImportSummary, Source};
 use tokenbot_ledger::{TaskKind, TaskStatus, TelegramId, Tokens, hash_chain, verify};
 use tokenbot_testkit::TestDatabase;
 
@@ -227,7 +225,7 @@ async fn run_import(
 ) -> ImportSummary {
     let source = Source::connect(from).await.expect("the original connects");
     let options = ImportOptions::new(batch).expect("valid batch");
-    import::import(&t.ledger, source, &options, progress)
+    tokenbot::import::import(&t.ledger, source, &options, progress)
         .await
         .expect("the import runs")
 }

@@ -45,9 +45,16 @@ fn spawn_relay(
         ..Default::default()
     };
     let handle = tokio::spawn(async move {
-        relay::run(store, js, bus, config, shutdown, Some(tx))
-            .await
-            .expect("relay");
+        relay::run(relay::Relay {
+            store,
+            js,
+            bus,
+            config,
+            shutdown,
+            progress: Some(tx),
+        })
+        .await
+        .expect("relay");
     });
     (handle, rx)
 }
@@ -70,15 +77,15 @@ fn spawn_projector(
     let observer: live::Observer = std::sync::Arc::new(move |cursor, _| {
         tx.send_replace(cursor);
     });
-    let handle = tokio::spawn(live::run(
+    let handle = tokio::spawn(live::run(live::Projector {
         pool,
-        LIVE_SCHEMA.to_string(),
-        Projection::ALL.to_vec(),
+        schema: LIVE_SCHEMA.to_string(),
+        projections: Projection::ALL.to_vec(),
         js,
         config,
         shutdown,
-        Some(observer),
-    ));
+        observer: Some(observer),
+    }));
     (handle, rx)
 }
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 use teloxide::payloads::GetUpdatesSetters;
 use teloxide::prelude::Requester;
 use teloxide::types::{Update, UpdateKind};
+use tokenbot_ledger::backoff::Backoff;
 use tokenbot_ledger::shutdown::Shutdown;
 
 use crate::app::{App, Retry};
@@ -31,8 +32,8 @@ pub const RETRY_PAUSE_MAX: Duration = Duration::from_secs(10);
 pub async fn run(app: App, shutdown: Shutdown) -> Result<(), teloxide::RequestError> {
     app.bot().delete_webhook().await?;
     let mut window = Window::default();
-    let mut fetch_pause = Backoff::new();
-    let mut retry_pause = Backoff::new();
+    let mut fetch_pause = Backoff::new(RETRY_PAUSE_FIRST, RETRY_PAUSE_MAX);
+    let mut retry_pause = Backoff::new(RETRY_PAUSE_FIRST, RETRY_PAUSE_MAX);
     loop {
         let request = app
             .bot()
@@ -51,7 +52,7 @@ pub async fn run(app: App, shutdown: Shutdown) -> Result<(), teloxide::RequestEr
                 u
             }
             Err(e) => {
-                let pause = fetch_pause.next();
+                let pause = fetch_pause.next_pause();
                 tracing::warn!(error = %e, ?pause, "getUpdates failed; retrying");
                 if pause_or_stop(pause, &shutdown).await {
                     return Ok(());
@@ -67,7 +68,7 @@ pub async fn run(app: App, shutdown: Shutdown) -> Result<(), teloxide::RequestEr
         if window.settle(&settled) {
             retry_pause.reset();
         } else {
-            let pause = retry_pause.next();
+            let pause = retry_pause.next_pause();
             tracing::warn!(
                 ?pause,
                 "updates failed for a reason a retry can fix; handling them again after a pause"
@@ -85,29 +86,6 @@ async fn pause_or_stop(pause: Duration, shutdown: &Shutdown) -> bool {
     tokio::select! {
         _ = tokio::time::sleep(pause) => false,
         _ = shutdown.cancelled() => true,
-    }
-}
-
-/// A pause that doubles from [`RETRY_PAUSE_FIRST`] up to [`RETRY_PAUSE_MAX`].
-struct Backoff {
-    next: Duration,
-}
-
-impl Backoff {
-    fn new() -> Self {
-        Self {
-            next: RETRY_PAUSE_FIRST,
-        }
-    }
-
-    fn next(&mut self) -> Duration {
-        let pause = self.next;
-        self.next = (self.next * 2).min(RETRY_PAUSE_MAX);
-        pause
-    }
-
-    fn reset(&mut self) {
-        self.next = RETRY_PAUSE_FIRST;
     }
 }
 

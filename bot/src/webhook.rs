@@ -14,6 +14,7 @@ use teloxide::Bot;
 use teloxide::payloads::SetWebhookSetters;
 use teloxide::prelude::Requester;
 use teloxide::types::Update;
+use tokenbot_ledger::backoff::Backoff;
 
 use crate::app::App;
 
@@ -86,10 +87,14 @@ async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> S
     }
 }
 
+/// The longest pause between two setWebhook attempts, however many there are.
+pub const SET_WEBHOOK_PAUSE_MAX: Duration = Duration::from_secs(600);
+
 /// Registers the webhook, retrying with backoff; gives up (returning the last error) after
 /// `max_retries` attempts.
 pub async fn set_webhook(bot: &Bot, config: &WebhookConfig) -> Result<(), teloxide::RequestError> {
-    let mut delay = config.retry_delay;
+    let mut backoff =
+        Backoff::new(config.retry_delay, SET_WEBHOOK_PAUSE_MAX).with_factor(config.backoff);
     let mut attempt = 1;
     loop {
         match bot
@@ -100,9 +105,9 @@ pub async fn set_webhook(bot: &Bot, config: &WebhookConfig) -> Result<(), teloxi
             Ok(_) => return Ok(()),
             Err(e) if attempt >= config.max_retries.max(1) => return Err(e),
             Err(e) => {
+                let delay = backoff.next_pause();
                 tracing::warn!(error = %e, attempt, ?delay, "setWebhook failed; retrying");
                 tokio::time::sleep(delay).await;
-                delay = delay.mul_f64(config.backoff.max(1.0));
                 attempt += 1;
             }
         }

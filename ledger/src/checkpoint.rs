@@ -440,7 +440,7 @@ pub async fn run_signer(
     shutdown: crate::shutdown::Shutdown,
 ) {
     let mut ready = false;
-    let mut backoff = TICK;
+    let mut backoff = crate::backoff::Backoff::new(TICK, RETRY_MAX);
     while !shutdown.is_cancelled() {
         let round = async {
             if !ready {
@@ -451,13 +451,12 @@ pub async fn run_signer(
         };
         let wait = match round.await {
             Ok(_) => {
-                backoff = TICK;
+                backoff.reset();
                 TICK
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in_s = backoff.as_secs_f64(), "publishing a checkpoint failed");
-                let wait = backoff;
-                backoff = (backoff * 2).min(RETRY_MAX);
+                let wait = backoff.next_pause();
+                tracing::warn!(error = %e, retry_in_s = wait.as_secs_f64(), "publishing a checkpoint failed");
                 wait
             }
         };

@@ -77,7 +77,7 @@ pub(crate) async fn learn(
 ) -> Learned {
     let started = Instant::now();
     let deadline = started + wait;
-    let mut pause = FIRST_PAUSE;
+    let mut pause = crate::backoff::Backoff::new(FIRST_PAUSE, LONGEST_PAUSE);
     let mut terminated = false;
     let mut committed = false;
     loop {
@@ -131,8 +131,7 @@ pub(crate) async fn learn(
                 .increment(1);
             return Learned::Unknown;
         }
-        tokio::time::sleep(pause.min(deadline - now)).await;
-        pause = (pause * 2).min(LONGEST_PAUSE);
+        tokio::time::sleep(pause.next_pause().min(deadline - now)).await;
     }
 }
 

@@ -213,7 +213,10 @@ pub async fn wait_for_horizon(
         .await?
         .try_get(0)?;
     let deadline = tokio::time::Instant::now() + patience;
-    let mut backoff = std::time::Duration::from_millis(2);
+    let mut backoff = crate::backoff::Backoff::new(
+        std::time::Duration::from_millis(2),
+        std::time::Duration::from_millis(100),
+    );
     loop {
         let passed: bool = client
             .query_one(
@@ -228,8 +231,7 @@ pub async fn wait_for_horizon(
         if tokio::time::Instant::now() >= deadline {
             return Ok(false);
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(std::time::Duration::from_millis(100));
+        tokio::time::sleep(backoff.next_pause()).await;
     }
 }
 

@@ -153,7 +153,10 @@ pub async fn seal_all(store: &EventStore) -> Result<u64, LedgerError> {
         .try_get(0)?;
     drop(client);
     let deadline = tokio::time::Instant::now() + SEAL_ALL_PATIENCE;
-    let mut backoff = std::time::Duration::from_millis(2);
+    let mut backoff = crate::backoff::Backoff::new(
+        std::time::Duration::from_millis(2),
+        std::time::Duration::from_millis(100),
+    );
     let mut total = 0;
     loop {
         let n = seal(store, SEAL_BATCH).await?;
@@ -175,8 +178,7 @@ pub async fn seal_all(store: &EventStore) -> Result<u64, LedgerError> {
         if !waiting || tokio::time::Instant::now() >= deadline {
             return Ok(total);
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(std::time::Duration::from_millis(100));
+        tokio::time::sleep(backoff.next_pause()).await;
     }
 }
 

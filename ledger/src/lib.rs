@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod aggregate;
+pub mod backoff;
 pub mod bus;
 pub mod checkpoint;
 pub mod command;

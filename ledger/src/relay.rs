@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, message::PublishMessage};
 
+use crate::backoff::Backoff;
 use crate::bus::{BusConfig, encode};
 use crate::error::LedgerError;
 use crate::global_order::{LogCursor, RawEvent};
@@ -138,16 +139,32 @@ async fn await_acks(acks: Vec<jetstream::context::PublishAckFuture>) -> (usize, 
     (done, None)
 }
 
+/// A relay to run: the log it reads, where and how it publishes, and when it stops.
+pub struct Relay {
+    /// The log.
+    pub store: EventStore,
+    /// Where it publishes.
+    pub js: jetstream::Context,
+    /// The stream and subjects.
+    pub bus: BusConfig,
+    /// Batching, backoff, sealing and signing.
+    pub config: RelayConfig,
+    /// Stops it.
+    pub shutdown: Shutdown,
+    /// When given, receives the checkpoint after every acknowledged batch.
+    pub progress: Option<tokio::sync::watch::Sender<LogCursor>>,
+}
+
 /// Runs until `shutdown`: waits for leadership, then relays. Returns when shut down.
-/// `progress`, when given, receives the checkpoint after every acknowledged batch.
-pub async fn run(
-    store: EventStore,
-    js: jetstream::Context,
-    bus: BusConfig,
-    config: RelayConfig,
-    shutdown: Shutdown,
-    progress: Option<tokio::sync::watch::Sender<LogCursor>>,
-) -> Result<(), RelayError> {
+pub async fn run(relay: Relay) -> Result<(), RelayError> {
+    let Relay {
+        store,
+        js,
+        bus,
+        config,
+        shutdown,
+        progress,
+    } = relay;
     let sealer = config.seal.then(|| {
         tokio::spawn(hash_chain::run_sealer(
             store.clone(),
@@ -168,7 +185,7 @@ pub async fn run(
                 shutdown.clone(),
             ))
         });
-    let mut backoff = config.retry_min;
+    let mut backoff = Backoff::new(config.retry_min, config.retry_max);
     while !shutdown.is_cancelled() {
         match lead(&store, &js, &bus, &config, &shutdown, progress.as_ref()).await {
             Ok(()) => break,
@@ -176,10 +193,9 @@ pub async fn run(
                 tracing::warn!(error = %e, "relay interrupted; retrying");
                 metrics::counter!("relay_errors_total").increment(1);
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(backoff.next_pause()) => {}
                     _ = shutdown.cancelled() => break,
                 }
-                backoff = (backoff * 2).min(config.retry_max);
             }
         }
     }
@@ -206,14 +222,13 @@ async fn lead(
     tracing::info!("relay is the leader");
     metrics::gauge!("relay_leader").set(1.0);
 
-    let mut backoff = config.retry_min;
+    let mut backoff = Backoff::new(config.retry_min, config.retry_max);
     while let Err(e) = bus.ensure_stream(js).await {
         tracing::warn!(error = %e, "JetStream not ready; retrying");
         tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(backoff.next_pause()) => {}
             _ = shutdown.cancelled() => return Ok(()),
         }
-        backoff = (backoff * 2).min(config.retry_max);
     }
 
     let mut prev = checkpoint(store, &config.name).await?;
@@ -228,7 +243,7 @@ async fn lead(
             _ = shutdown.cancelled() => return Ok(()),
         };
         let mut pending: &[RawEvent] = &batch;
-        let mut backoff = config.retry_min;
+        let mut backoff = Backoff::new(config.retry_min, config.retry_max);
         while !pending.is_empty() {
             if leader.is_closed() {
                 metrics::gauge!("relay_leader").set(0.0);
@@ -249,16 +264,15 @@ async fn lead(
                     / 1000.0;
                 metrics::gauge!("relay_lag_seconds").set(lag);
                 pending = &pending[done..];
-                backoff = config.retry_min;
+                backoff.reset();
             }
             if let Some(e) = error {
                 tracing::warn!(error = %e, remaining = pending.len(), "publish failed; retrying");
                 metrics::counter!("relay_publish_failures_total").increment(1);
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(backoff.next_pause()) => {}
                     _ = shutdown.cancelled() => return Ok(()),
                 }
-                backoff = (backoff * 2).min(config.retry_max);
             }
         }
     }

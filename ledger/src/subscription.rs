@@ -8,6 +8,7 @@ use futures::StreamExt;
 use tokio::sync::Notify;
 use tokio_postgres::AsyncMessage;
 
+use crate::backoff::Backoff;
 use crate::error::LedgerError;
 use crate::global_order::{LogCursor, RawEvent, has_pending_beyond_horizon, read_log};
 use crate::store::{EventStore, NOTIFY_CHANNEL};
@@ -77,7 +78,11 @@ impl Subscription {
 
     /// The next batch of events (at least one), in global order, each exactly once.
     pub async fn next_batch(&mut self) -> Result<Vec<RawEvent>, LedgerError> {
-        let mut backoff = self.options.horizon_poll;
+        // Waiting beyond the horizon, never longer than an idle poll.
+        let mut backoff = Backoff::new(
+            self.options.horizon_poll,
+            self.options.horizon_poll_max.min(self.options.idle_poll),
+        );
         loop {
             let client = self.store.database().pool().get().await?;
             let batch = read_log(&client, self.cursor, self.options.batch_size).await?;
@@ -89,13 +94,9 @@ impl Subscription {
             let waiting = has_pending_beyond_horizon(&client, self.cursor).await?;
             drop(client);
             let wait = if waiting {
-                let w = backoff;
-                backoff = (backoff * 2)
-                    .min(self.options.horizon_poll_max)
-                    .min(self.options.idle_poll);
-                w
+                backoff.next_pause()
             } else {
-                backoff = self.options.horizon_poll;
+                backoff.reset();
                 self.options.idle_poll
             };
             // Either a notification or the timeout: both mean "look again".

@@ -10,6 +10,7 @@ use async_nats::jetstream::{
 };
 use deadpool_postgres::Pool;
 use futures::StreamExt;
+use tokenbot_ledger::backoff::Backoff;
 use tokenbot_ledger::bus::{BusConfig, decode};
 use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_ledger::{LogCursor, RawEvent};
@@ -48,16 +49,35 @@ impl Default for LiveConfig {
 /// batch applied from JetStream (empty after a catch-up from Postgres).
 pub type Observer = std::sync::Arc<dyn Fn(LogCursor, &[RawEvent]) + Send + Sync>;
 
+/// A projector to run: the read models it keeps, where it reads, and when it stops.
+pub struct Projector {
+    /// The read models' database.
+    pub pool: Pool,
+    /// The schema holding them (`LIVE_SCHEMA`, or a rebuild's shadow).
+    pub schema: String,
+    /// Which read models.
+    pub projections: Vec<Projection>,
+    /// Where the events come from.
+    pub js: jetstream::Context,
+    /// The stream, the durable consumer, batching and backoff.
+    pub config: LiveConfig,
+    /// Stops it.
+    pub shutdown: Shutdown,
+    /// Told about its progress after every applied batch.
+    pub observer: Option<Observer>,
+}
+
 /// Runs the projector until `shutdown`, telling `observer` (if any) about its progress.
-pub async fn run(
-    pool: Pool,
-    schema: String,
-    projections: Vec<Projection>,
-    js: jetstream::Context,
-    config: LiveConfig,
-    shutdown: Shutdown,
-    observer: Option<Observer>,
-) -> Result<(), ProjectionError> {
+pub async fn run(projector: Projector) -> Result<(), ProjectionError> {
+    let Projector {
+        pool,
+        schema,
+        projections,
+        js,
+        config,
+        shutdown,
+        observer,
+    } = projector;
     let report = |c: LogCursor, applied: &[RawEvent]| {
         if let Some(o) = &observer {
             o(c, applied);
@@ -69,13 +89,13 @@ pub async fn run(
         projections: &projections,
     };
     // The first catch-up, retried like any later one while Postgres is unreachable.
-    let mut backoff = config.retry_min;
+    let mut backoff = Backoff::new(config.retry_min, config.retry_max);
     let mut current = loop {
         match target.resume().await {
             Ok(c) => break c,
             Err(e) if e.is_transient() => {
                 tracing::warn!(error = %e, "Postgres unavailable at start; retrying");
-                if pause(&mut backoff, &config, &shutdown).await {
+                if pause(&mut backoff, &shutdown).await {
                     return Ok(());
                 }
             }
@@ -83,21 +103,21 @@ pub async fn run(
         }
     };
     report(current, &[]);
-    backoff = config.retry_min;
+    backoff.reset();
     while !shutdown.is_cancelled() {
         let error = match follow(&target, &js, &config, &shutdown, &mut current, &report).await {
             Ok(()) => return Ok(()),
             Err(e) => interruption(e)?,
         };
         tracing::warn!(error = %error, "projector interrupted; catching up from Postgres");
-        if pause(&mut backoff, &config, &shutdown).await {
+        if pause(&mut backoff, &shutdown).await {
             return Ok(());
         }
         match target.resume().await {
             Ok(c) => {
                 current = c;
                 report(current, &[]);
-                backoff = config.retry_min;
+                backoff.reset();
             }
             Err(e) if e.is_transient() => {
                 tracing::warn!(error = %e, "Postgres still unavailable");
@@ -108,14 +128,12 @@ pub async fn run(
     Ok(())
 }
 
-/// Waits `backoff` (then doubles it, up to the maximum); true when `shutdown` came first.
-async fn pause(backoff: &mut Duration, config: &LiveConfig, shutdown: &Shutdown) -> bool {
-    let stopped = tokio::select! {
-        _ = tokio::time::sleep(*backoff) => false,
+/// Waits the backoff's next pause; true when `shutdown` came first.
+async fn pause(backoff: &mut Backoff, shutdown: &Shutdown) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(backoff.next_pause()) => false,
         _ = shutdown.cancelled() => true,
-    };
-    *backoff = (*backoff * 2).min(config.retry_max);
-    stopped
+    }
 }
 
 /// What stopped following the stream, in words, when the projector can carry on from Postgres;

@@ -1,26 +1,27 @@
-//! The whole back end of a task in one test: a ledger on its own database, the relay publishing
-//! to its own JetStream stream, the projector, workers, and the two fakes for what lives outside
-//! (OpenAI and the Telegram Bot API).
+//! The whole back end of a task in one test, started by the library's [`System`] like every
+//! other composition: a ledger on its own database, the relay publishing to its own JetStream
+//! stream, the projector, and the two fakes for what lives outside (OpenAI and the Telegram Bot
+//! API). What tests add on top: short retry pauses and leases, and workers and sweepers they
+//! start, kill and restart themselves.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::SecretString;
+use tokenbot::configuration::{OpenAiSettings, SecretUrl, Settings, TelegramSettings};
+use tokenbot::system::{System, parts};
 use tokenbot_fake_openai::FakeOpenAi;
 use tokenbot_fake_telegram::FakeTelegram;
 use tokenbot_ledger::bus::BusConfig;
-use tokenbot_ledger::relay::{self, RelayConfig};
+use tokenbot_ledger::relay::RelayConfig;
 use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_ledger::subscription::{Subscription, SubscriptionOptions};
 use tokenbot_ledger::{
     Event, Ledger, LogCursor, StreamId, StreamVersion, Task, TaskId, TelegramId,
 };
-use tokenbot_projections::live::{self, LiveConfig};
-use tokenbot_projections::{LIVE_SCHEMA, Projection};
+use tokenbot_projections::live::LiveConfig;
 use tokenbot_testkit::TestNats;
-use tokenbot_worker::provider::openai::{OpenAiConfig, OpenAiImages};
-use tokenbot_worker::results::ResultStore;
 use tokenbot_worker::sweeper::{Sweeper, SweeperStatus};
-use tokenbot_worker::telegram::Courier;
 use tokenbot_worker::{Runner, WorkerConfig};
 
 use super::TestLedger;
@@ -33,10 +34,13 @@ pub struct Pipeline {
     pub bus: BusConfig,
     pub openai: FakeOpenAi,
     pub telegram: FakeTelegram,
+    /// The system's shutdown signal (cancelled when the pipeline is dropped).
     pub shutdown: Shutdown,
     pub projected: tokio::sync::watch::Receiver<LogCursor>,
     /// The relay's checkpoint: the last event JetStream acknowledged.
     pub relayed: tokio::sync::watch::Receiver<LogCursor>,
+    /// This test's stream, NATS server and fakes, as a deployment would configure them.
+    pub settings: Settings,
 }
 
 pub async fn jetstream(url: &str) -> async_nats::jetstream::Context {
@@ -46,6 +50,31 @@ pub async fn jetstream(url: &str) -> async_nats::jetstream::Context {
         .await
         .expect("connect to NATS");
     async_nats::jetstream::new(client)
+}
+
+/// Settings for a test: its own stream and subjects, and the fakes as Telegram and OpenAI.
+pub fn test_settings(
+    nats_url: &str,
+    prefix: &str,
+    openai: &FakeOpenAi,
+    telegram: &FakeTelegram,
+) -> Settings {
+    let defaults = Settings::default();
+    Settings {
+        nats_url: SecretUrl::new(nats_url),
+        bus: BusConfig::prefixed(prefix),
+        telegram: TelegramSettings {
+            bot_token: Some(SecretString::from(FakeTelegram::TOKEN)),
+            api_url: Some(telegram.api_url()),
+            ..defaults.telegram
+        },
+        openai: OpenAiSettings {
+            api_key: Some(SecretString::from(openai.api_key())),
+            base_url: openai.url().to_string(),
+            ..defaults.openai
+        },
+        ..defaults
+    }
 }
 
 impl Pipeline {
@@ -58,55 +87,46 @@ impl Pipeline {
     /// The same on a given NATS server (a private one a test may stop and start).
     pub async fn start_on(t: TestLedger, nats_url: &str, prefix: &str) -> Pipeline {
         let js = jetstream(nats_url).await;
-        let bus = BusConfig::prefixed(prefix);
-        let shutdown = Shutdown::new();
-        let relay_config = RelayConfig {
-            retry_min: Duration::from_millis(20),
-            retry_max: Duration::from_millis(200),
-            ..Default::default()
-        };
-        let (relay_tx, relayed) = tokio::sync::watch::channel(LogCursor::START);
-        tokio::spawn(relay::run(
-            t.ledger.store().clone(),
-            js.clone(),
-            bus.clone(),
-            relay_config,
-            shutdown.clone(),
-            Some(relay_tx),
-        ));
-        let (tx, projected) = tokio::sync::watch::channel(LogCursor::START);
-        let observer: live::Observer = Arc::new(move |c, _| {
-            let _ = tx.send(c);
-        });
-        let projector = live::run(
-            t.ledger.store().database().pool().clone(),
-            LIVE_SCHEMA.to_string(),
-            Projection::ALL.to_vec(),
-            js.clone(),
-            LiveConfig {
-                bus: bus.clone(),
-                consumer: format!("{prefix}_projector"),
+        let openai = FakeOpenAi::start().await.expect("fake OpenAI");
+        let telegram = FakeTelegram::start().await.expect("fake Telegram");
+        let settings = test_settings(nats_url, prefix, &openai, &telegram);
+        let system = System::builder(settings.clone())
+            .ledger(t.ledger.clone())
+            .jetstream(js.clone())
+            .relay_with(RelayConfig {
+                retry_min: Duration::from_millis(20),
+                retry_max: Duration::from_millis(200),
                 ..Default::default()
-            },
-            shutdown.clone(),
-            Some(observer),
+            })
+            .projector_with(LiveConfig {
+                consumer: format!("{prefix}_projector"),
+                ..parts::live_config(&settings)
+            })
+            .start()
+            .await
+            .expect("start the system");
+        let (shutdown, projected, relayed) = (
+            system.shutdown_signal(),
+            system.projected(),
+            system.relayed(),
         );
         tokio::spawn(async move {
             // A test waiting on the projector then fails with this reason in its output.
-            if let Err(e) = projector.await {
-                eprintln!("projector stopped with an error: {e:?}");
+            if let Err(e) = system.join().await {
+                eprintln!("the system stopped with an error: {e:?}");
             }
         });
         Pipeline {
             t,
             prefix: prefix.to_string(),
+            bus: settings.bus.clone(),
             js,
-            bus,
-            openai: FakeOpenAi::start().await.expect("fake OpenAI"),
-            telegram: FakeTelegram::start().await.expect("fake Telegram"),
+            openai,
+            telegram,
             shutdown,
             projected,
             relayed,
+            settings,
         }
     }
 
@@ -127,23 +147,15 @@ impl Pipeline {
     }
 
     pub fn bot(&self) -> teloxide::Bot {
-        teloxide::Bot::new(FakeTelegram::TOKEN).set_api_url(self.telegram.api_url())
+        parts::telegram_bot(&self.settings, "test").expect("the fake's token")
     }
 
+    /// A worker's runner on this test's ledger and fakes, each OpenAI call limited to
+    /// `provider_timeout`.
     pub fn runner(&self, config: &Arc<WorkerConfig>, provider_timeout: Duration) -> Arc<Runner> {
-        let provider = OpenAiImages::new(OpenAiConfig {
-            base_url: self.openai.url().to_string(),
-            api_key: self.openai.api_key().to_string(),
-            timeout: provider_timeout,
-        })
-        .expect("OpenAI client");
-        Arc::new(Runner::new(
-            self.t.ledger.clone(),
-            Arc::new(provider),
-            Courier::new(self.bot(), config.max_source_bytes),
-            ResultStore::new(self.t.ledger.store().database().pool().clone()),
-            config.clone(),
-        ))
+        let mut settings = self.settings.clone();
+        settings.openai.timeout = provider_timeout;
+        parts::worker_runner(&settings, &self.t.ledger, config.clone()).expect("runner")
     }
 
     /// Starts a worker; abort the handle to kill it (in-flight work dies with it).

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, Message, consumer::AckPolicy, consumer::pull};
+use tokenbot_ledger::backoff::Backoff;
 use tokenbot_ledger::bus::decode;
 use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_ledger::{Actor, CommandContext, Event};
@@ -41,7 +42,7 @@ pub async fn run(
     }
     let permits = Arc::new(Semaphore::new(config.concurrency));
     let mut in_flight = JoinSet::new();
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     while !shutdown.is_cancelled() {
         match pull(&runner, &js, &config, &permits, &mut in_flight, &shutdown).await {
             Ok(()) => break,
@@ -49,10 +50,9 @@ pub async fn run(
                 tracing::warn!(error = %e, "NATS unavailable; the worker waits and reconnects");
                 metrics::counter!("worker_nats_errors_total").increment(1);
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(backoff.next_pause()) => {}
                     _ = shutdown.cancelled() => break,
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
         // Reap finished handlers so the set stays bounded by `concurrency`.

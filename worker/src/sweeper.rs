@@ -20,6 +20,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokenbot_ledger::backoff::Backoff;
 use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_ledger::{Ledger, TaskId, TaskStatus};
 use tokio::sync::watch;
@@ -90,7 +91,7 @@ impl Sweeper {
     /// until `shutdown`; then waits for the tasks in hand.
     pub async fn run(self, shutdown: Shutdown) {
         let mut driving = Driving::default();
-        let mut backoff = RETRY_MIN;
+        let mut backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
         while !shutdown.is_cancelled() {
             let term = self.term(&mut driving, &shutdown).await;
             self.status.send_modify(|s| s.active = false);
@@ -100,11 +101,11 @@ impl Sweeper {
                 Err(e) => {
                     tracing::warn!(error = %e, "sweeper interrupted; standing by again");
                     metrics::counter!("sweeper_errors_total").increment(1);
-                    let paused = shutdown.run_until_cancelled(tokio::time::sleep(backoff));
+                    let paused =
+                        shutdown.run_until_cancelled(tokio::time::sleep(backoff.next_pause()));
                     if paused.await.is_none() {
                         break;
                     }
-                    backoff = (backoff * 2).min(RETRY_MAX);
                 }
             }
         }

@@ -16,7 +16,7 @@ use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_ledger::{Ledger, LedgerConfig};
 
 use super::{ScratchDb, quantile, replace_section};
-use crate::cli::system::{SimOptions, SimSystem};
+use crate::cli::sim::{SimOptions, SimSystem};
 use crate::configuration::Settings;
 use crate::startup;
 
@@ -127,10 +127,12 @@ pub async fn run(settings: &Settings, args: BotBenchArgs) -> anyhow::Result<i32>
     let ledger = Ledger::new(tokenbot_ledger::EventStore::new(db), config);
     let js = startup::jetstream(settings).await?;
     let prefix = format!("benchb{}", std::process::id());
+    let mut settings = settings.clone();
+    settings.bus = BusConfig::prefixed(&prefix);
     let system = SimSystem::start(
+        settings,
         ledger,
         js,
-        BusConfig::prefixed(&prefix),
         SimOptions {
             worker_concurrency: 64,
             retry_delays: vec![Duration::from_millis(100)],

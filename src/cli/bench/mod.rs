@@ -51,7 +51,7 @@ impl ScratchDb {
         settings: &Settings,
         what: &str,
     ) -> anyhow::Result<(Self, Database)> {
-        let base = Database::connect_lazy(&settings.database_url, 1)?;
+        let base = Database::connect_lazy(settings.database_url.expose(), 1)?;
         let mut admin = base.config().clone();
         admin.dbname("postgres");
         let name = format!("tokenbot_bench_{what}_{}", std::process::id());

@@ -1,6 +1,7 @@
 //! `tokenbot bench read-side`: relay msgs/s to JetStream next to raw JetStream publishing of the
 //! same messages; live projection lag (p50/p99) at a sustained append rate; rebuild time.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -9,19 +10,19 @@ use async_nats::jetstream::{self, message::PublishMessage};
 use clap::Args;
 use serde::Serialize;
 use tokenbot_ledger::bus::{BusConfig, encode};
-use tokenbot_ledger::relay::{self, RelayConfig};
-use tokenbot_ledger::shutdown::Shutdown;
+use tokenbot_ledger::relay::RelayConfig;
 use tokenbot_ledger::{
     Actor, CommandContext, Database, EventStore, ImageSize, Ledger, LedgerConfig, LogCursor,
-    Prompt, Quality, RawEvent, TaskKind, TaskRequest,
+    Prompt, Quality, RawEvent, TaskKind, TaskRequest, TelegramId,
 };
-use tokenbot_projections::live::{self, LiveConfig, Observer};
+use tokenbot_projections::Projection;
+use tokenbot_projections::live::{LiveConfig, Observer};
 use tokenbot_projections::rebuild::rebuild;
-use tokenbot_projections::{LIVE_SCHEMA, Projection};
 
 use super::{ScratchDb, open_rich_accounts, quantile, replace_section};
 use crate::configuration::Settings;
 use crate::startup;
+use crate::system::{System, last_committed};
 
 #[derive(Args)]
 pub struct ReadSideArgs {
@@ -116,14 +117,16 @@ async fn fill_mixed(db: &Database, events: u64, first_account: i64) -> anyhow::R
 }
 
 async fn last_cursor(db: &Database) -> anyhow::Result<LogCursor> {
-    let client = db.pool().get().await?;
-    let row = client
-        .query_one("SELECT tx_id::text, position FROM ledger.events ORDER BY tx_id DESC, position DESC LIMIT 1", &[])
-        .await?;
-    Ok(LogCursor {
-        tx_id: row.try_get::<_, String>(0)?.parse()?,
-        position: row.try_get(1)?,
-    })
+    last_committed(db)
+        .await?
+        .context("the benchmark's log is empty")
+}
+
+/// The settings with the benchmark's own stream and subjects.
+fn on_bus(settings: &Settings, bus: &BusConfig) -> Settings {
+    let mut settings = settings.clone();
+    settings.bus = bus.clone();
+    settings
 }
 
 async fn wait_for(
@@ -139,6 +142,7 @@ async fn wait_for(
 }
 
 async fn relay_phase(
+    settings: &Settings,
     db: &Database,
     js: &jetstream::Context,
     events: u64,
@@ -191,25 +195,20 @@ async fn relay_phase(
     let raw_rate = all.len() as f64 / started.elapsed().as_secs_f64();
     drop(messages);
 
-    let (tx, mut rx) = tokio::sync::watch::channel(LogCursor::START);
-    let shutdown = Shutdown::new();
     let config = RelayConfig {
         seal: false,
         ..Default::default()
     };
     let started = Instant::now();
-    let handle = tokio::spawn(relay::run(
-        store,
-        js.clone(),
-        bus.clone(),
-        config,
-        shutdown.clone(),
-        Some(tx),
-    ));
-    wait_for(&mut rx, target, "relay").await?;
+    let system = System::builder(on_bus(settings, &bus))
+        .ledger(Ledger::new(store, LedgerConfig::seed_default()))
+        .jetstream(js.clone())
+        .relay_with(config)
+        .start()
+        .await?;
+    wait_for(&mut system.relayed(), target, "relay").await?;
     let relay_rate = all.len() as f64 / started.elapsed().as_secs_f64();
-    shutdown.cancel();
-    handle.await??;
+    system.stop().await?;
     for name in [&bus.stream, &raw_bus.stream] {
         js.delete_stream(name).await.ok();
     }
@@ -221,24 +220,9 @@ async fn relay_phase(
     })
 }
 
-async fn lag_phase(
-    db: &Database,
-    js: &jetstream::Context,
-    rate: u64,
-    seconds: u64,
-) -> anyhow::Result<LagRow> {
-    let pid = std::process::id();
-    let bus = BusConfig {
-        stream: format!("BENCH_LAG_{pid}"),
-        subject_prefix: format!("benchlag{pid}.ledger"),
-        ..Default::default()
-    };
-    let mut config = LedgerConfig::seed_default();
-    config.max_tasks_per_hour = 0;
-    let store = EventStore::new(db.clone());
-    let ledger = Ledger::new(store.clone(), config);
-
-    // Start the relay and the projector at the end of the existing log: this measures live lag.
+/// Puts the relay checkpoint `lag` and the projections' checkpoints at the end of the existing
+/// log, so the relay and the projector start there: this measures live lag.
+async fn start_at_end(db: &Database) -> anyhow::Result<()> {
     let start = last_cursor(db).await?;
     let client = db.pool().get().await?;
     client
@@ -256,58 +240,46 @@ async fn lag_phase(
             )
             .await?;
     }
-    drop(client);
+    Ok(())
+}
 
-    let shutdown = Shutdown::new();
-    let relay_config = RelayConfig {
-        name: "lag".into(),
-        ..Default::default()
-    };
-    let relay = tokio::spawn(relay::run(
-        store.clone(),
-        js.clone(),
-        bus.clone(),
-        relay_config,
-        shutdown.clone(),
-        None,
-    ));
-    let lags: Arc<Mutex<Vec<f64>>> = Arc::new(Mutex::new(Vec::new()));
-    let (tx, mut rx) = tokio::sync::watch::channel(LogCursor::START);
-    let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let observer: Observer = {
-        let lags = lags.clone();
-        let measuring = measuring.clone();
-        Arc::new(move |cursor, applied| {
-            if measuring.load(std::sync::atomic::Ordering::Relaxed) {
+/// The lag of every event the projector applies while `measuring`, in milliseconds.
+#[derive(Clone, Default)]
+struct LagRecorder {
+    lags: Arc<Mutex<Vec<f64>>>,
+    measuring: Arc<AtomicBool>,
+}
+
+impl LagRecorder {
+    fn observer(&self) -> Observer {
+        let recorder = self.clone();
+        Arc::new(move |_, applied| {
+            if recorder.measuring.load(Ordering::Relaxed) {
                 let now = chrono::Utc::now();
-                let mut l = lags.lock().unwrap_or_else(|p| p.into_inner());
+                let mut l = recorder.lags.lock().unwrap_or_else(|p| p.into_inner());
                 l.extend(applied.iter().map(|e| {
                     (now - e.recorded_at).num_microseconds().unwrap_or(0) as f64 / 1000.0
                 }));
             }
-            tx.send_replace(cursor);
         })
-    };
-    let live_config = LiveConfig {
-        bus: bus.clone(),
-        consumer: "bench-lag".into(),
-        ..Default::default()
-    };
-    let projector = tokio::spawn(live::run(
-        db.pool().clone(),
-        LIVE_SCHEMA.to_string(),
-        Projection::ALL.to_vec(),
-        js.clone(),
-        live_config,
-        shutdown.clone(),
-        Some(observer),
-    ));
+    }
 
-    let users = open_rich_accounts(&ledger, 8_000_000_000, 64).await?;
-    wait_for(&mut rx, last_cursor(db).await?, "projector").await?;
-    measuring.store(true, std::sync::atomic::Ordering::Relaxed);
+    /// The lags so far, sorted.
+    fn sorted(&self) -> Vec<f64> {
+        let mut lags = self.lags.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        lags.sort_by(f64::total_cmp);
+        lags
+    }
+}
 
-    // One charge is two events: pace charges at rate / 2 per second.
+/// Requests tasks for `users` in turn at `rate` events per second (a charge is two events) for
+/// `seconds`, at most 32 at once; returns how many were requested.
+async fn paced_charges(
+    ledger: &Ledger,
+    users: &[TelegramId],
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<usize> {
     let interval = Duration::from_secs_f64(2.0 / rate as f64);
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -345,15 +317,55 @@ async fn lag_phase(
     for h in handles {
         h.await??;
     }
-    let achieved = (i * 2) as f64 / started.elapsed().as_secs_f64();
+    Ok(i)
+}
+
+async fn lag_phase(
+    settings: &Settings,
+    db: &Database,
+    js: &jetstream::Context,
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<LagRow> {
+    let pid = std::process::id();
+    let bus = BusConfig {
+        stream: format!("BENCH_LAG_{pid}"),
+        subject_prefix: format!("benchlag{pid}.ledger"),
+        ..Default::default()
+    };
+    let mut config = LedgerConfig::seed_default();
+    config.max_tasks_per_hour = 0;
+    let ledger = Ledger::new(EventStore::new(db.clone()), config);
+    start_at_end(db).await?;
+    let recorder = LagRecorder::default();
+    let system = System::builder(on_bus(settings, &bus))
+        .ledger(ledger.clone())
+        .jetstream(js.clone())
+        .relay_with(RelayConfig {
+            name: "lag".into(),
+            ..Default::default()
+        })
+        .projector_with(LiveConfig {
+            bus: bus.clone(),
+            consumer: "bench-lag".into(),
+            ..Default::default()
+        })
+        .observe_projector(recorder.observer())
+        .start()
+        .await?;
+    let mut rx = system.projected();
+
+    let users = open_rich_accounts(&ledger, 8_000_000_000, 64).await?;
     wait_for(&mut rx, last_cursor(db).await?, "projector").await?;
-    shutdown.cancel();
-    relay.await??;
-    projector.await??;
+    recorder.measuring.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    let charges = paced_charges(&ledger, &users, rate, seconds).await?;
+    let achieved = (charges * 2) as f64 / started.elapsed().as_secs_f64();
+    wait_for(&mut rx, last_cursor(db).await?, "projector").await?;
+    system.stop().await?;
     js.delete_stream(&bus.stream).await.ok();
 
-    let mut lags = lags.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    lags.sort_by(f64::total_cmp);
+    let lags = recorder.sorted();
     Ok(LagRow {
         rate_events_per_s: rate,
         achieved_events_per_s: achieved,
@@ -394,12 +406,12 @@ pub async fn run(settings: &Settings, args: ReadSideArgs) -> anyhow::Result<i32>
     let (scratch, db) = ScratchDb::create(settings, "readside").await?;
     let result = async {
         eprintln!("relay: publishing {} events...", args.relay_events);
-        let relay = relay_phase(&db, &js, args.relay_events).await?;
+        let relay = relay_phase(settings, &db, &js, args.relay_events).await?;
         eprintln!(
             "projection lag: {} events/s for {} s...",
             args.rate, args.seconds
         );
-        let lag = lag_phase(&db, &js, args.rate, args.seconds).await?;
+        let lag = lag_phase(settings, &db, &js, args.rate, args.seconds).await?;
         eprintln!("rebuild: {} events...", args.rebuild_events);
         let rebuild = rebuild_phase(&db, args.rebuild_events).await?;
         anyhow::Ok(ReadSideReport {

@@ -21,7 +21,7 @@ use tokenbot_ledger::{
 };
 
 use super::{ScratchDb, open_rich_accounts, quantile, replace_section};
-use crate::cli::system::{SimOptions, SimSystem};
+use crate::cli::sim::{SimOptions, SimSystem};
 use crate::configuration::Settings;
 use crate::startup;
 
@@ -78,6 +78,49 @@ struct WorkerReport {
     /// subject, wall clock) to `TaskStarted`; the rest is the relay's.
     idle_bus_to_started_p50_ms: f64,
     idle_bus_to_started_p99_ms: f64,
+}
+
+impl WorkerReport {
+    /// The figures of a run: its arguments, the closed loop's duration, and the sorted
+    /// latencies of each measurement in milliseconds.
+    fn new(
+        args: &WorkerBenchArgs,
+        elapsed: f64,
+        latencies: &[f64],
+        pickup: &[f64],
+        idle_pickup: &[f64],
+        idle_worker: &[f64],
+    ) -> Self {
+        let gens_per_s = args.tasks as f64 / elapsed;
+        let ideal = if args.latency_ms == 0 {
+            f64::INFINITY
+        } else {
+            args.in_flight as f64 * 1000.0 / args.latency_ms as f64
+        };
+        WorkerReport {
+            bench: "worker",
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            tasks: args.tasks,
+            in_flight: args.in_flight,
+            provider_latency_ms: args.latency_ms,
+            gens_per_s,
+            ideal_gens_per_s: ideal,
+            ratio: gens_per_s / ideal,
+            latency_p50_ms: quantile(latencies, 0.5),
+            latency_p99_ms: quantile(latencies, 0.99),
+            latency_max_ms: latencies.last().copied().unwrap_or_default(),
+            pickup_p50_ms: quantile(pickup, 0.5),
+            pickup_p99_ms: quantile(pickup, 0.99),
+            idle_tasks: args.idle_tasks,
+            idle_max_gap_s: args.max_gap_s,
+            idle_seed: args.seed,
+            idle_pickup_p50_ms: quantile(idle_pickup, 0.5),
+            idle_pickup_p99_ms: quantile(idle_pickup, 0.99),
+            idle_pickup_max_ms: idle_pickup.last().copied().unwrap_or_default(),
+            idle_bus_to_started_p50_ms: quantile(idle_worker, 0.5),
+            idle_bus_to_started_p99_ms: quantile(idle_worker, 0.99),
+        }
+    }
 }
 
 async fn request(ledger: &Ledger, user: TelegramId) -> anyhow::Result<TaskId> {
@@ -239,10 +282,12 @@ pub async fn run(settings: &Settings, args: WorkerBenchArgs) -> anyhow::Result<i
     let bus = BusConfig::prefixed(&prefix);
     let nats = js.client();
     let subject = bus.subject("task", "TaskRequested");
+    let mut settings = settings.clone();
+    settings.bus = bus;
     let system = SimSystem::start(
+        settings,
         ledger.clone(),
         js,
-        bus,
         SimOptions {
             worker_concurrency: args.in_flight as usize,
             retry_delays: vec![Duration::from_millis(100)],
@@ -268,35 +313,7 @@ pub async fn run(settings: &Settings, args: WorkerBenchArgs) -> anyhow::Result<i
     )
     .await;
     let start = Instant::now();
-    let mut submitted = 0u64;
-    let mut next_user = 0usize;
-    let mut closed_loop = Vec::with_capacity(args.tasks as usize);
-    for u in &users {
-        if submitted < args.tasks {
-            closed_loop.push(request(&ledger, *u).await?);
-            submitted += 1;
-        }
-    }
-    let mut done = 0u64;
-    while done < args.tasks {
-        let batch = tokio::time::timeout(Duration::from_secs(120), sub.next_batch())
-            .await
-            .map_err(|_| anyhow::anyhow!("no progress for 120 s ({done} delivered)"))??;
-        for e in batch {
-            match e.event_type.as_str() {
-                "TaskDelivered" => {
-                    done += 1;
-                    if submitted < args.tasks {
-                        closed_loop.push(request(&ledger, users[next_user % users.len()]).await?);
-                        next_user += 1;
-                        submitted += 1;
-                    }
-                }
-                "TaskFailed" => anyhow::bail!("a task failed during the benchmark: {}", e.data),
-                _ => {}
-            }
-        }
-    }
+    let closed_loop = closed_loop(&ledger, &mut sub, &users, args.tasks).await?;
     let elapsed = start.elapsed().as_secs_f64();
     let latencies = since_requested(&ledger, &closed_loop, "TaskDelivered").await?;
     let pickup = since_requested(&ledger, &closed_loop, "TaskStarted").await?;
@@ -308,72 +325,92 @@ pub async fn run(settings: &Settings, args: WorkerBenchArgs) -> anyhow::Result<i
     system.stop().await?;
     scratch.drop_db().await?;
 
-    let gens_per_s = args.tasks as f64 / elapsed;
-    let ideal = if args.latency_ms == 0 {
-        f64::INFINITY
-    } else {
-        args.in_flight as f64 * 1000.0 / args.latency_ms as f64
-    };
-    let report = WorkerReport {
-        bench: "worker",
-        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        tasks: args.tasks,
-        in_flight: args.in_flight,
-        provider_latency_ms: args.latency_ms,
-        gens_per_s,
-        ideal_gens_per_s: ideal,
-        ratio: gens_per_s / ideal,
-        latency_p50_ms: quantile(&latencies, 0.5),
-        latency_p99_ms: quantile(&latencies, 0.99),
-        latency_max_ms: latencies.last().copied().unwrap_or_default(),
-        pickup_p50_ms: quantile(&pickup, 0.5),
-        pickup_p99_ms: quantile(&pickup, 0.99),
-        idle_tasks: args.idle_tasks,
-        idle_max_gap_s: args.max_gap_s,
-        idle_seed: args.seed,
-        idle_pickup_p50_ms: quantile(&idle_pickup, 0.5),
-        idle_pickup_p99_ms: quantile(&idle_pickup, 0.99),
-        idle_pickup_max_ms: idle_pickup.last().copied().unwrap_or_default(),
-        idle_bus_to_started_p50_ms: quantile(&idle_worker, 0.5),
-        idle_bus_to_started_p99_ms: quantile(&idle_worker, 0.99),
-    };
+    let report = WorkerReport::new(
+        &args,
+        elapsed,
+        &latencies,
+        &pickup,
+        &idle_pickup,
+        &idle_worker,
+    );
     println!("{}", serde_json::to_string_pretty(&report)?);
     if !args.no_docs {
-        let body = format!(
-            "Command: `tokenbot bench worker --tasks {} --in-flight {} --latency-ms {} --idle-tasks {} --max-gap-s {} --seed {}` (release build; fake OpenAI at {} ms per image; {} cores).\n\n\
-             | measure | value | baseline | ratio | target |\n|---|---|---|---|---|\n\
-             | generations/s, {} in flight | {:.1} | {:.1} (in_flight / latency) | {:.2} | ≥ 0.9 |\n\
-             | TaskRequested → TaskDelivered p50 | {:.0} ms | {} ms (provider) | | |\n\
-             | TaskRequested → TaskDelivered p99 | {:.0} ms | | | |\n\
-             | TaskRequested → TaskStarted p50 / p99, closed loop | {:.0} / {:.0} ms | | | |\n\
-             | TaskRequested → TaskStarted p50 / p99 / max, {} tasks after idle gaps of 0-{} s | {:.0} / {:.0} / {:.0} ms | | | p99 ≤ 250 ms |\n\
-             | of which on NATS → TaskStarted (the worker's share) p50 / p99 | {:.0} / {:.0} ms | | | |",
-            report.tasks,
-            report.in_flight,
-            report.provider_latency_ms,
-            report.idle_tasks,
-            report.idle_max_gap_s,
-            report.idle_seed,
-            report.provider_latency_ms,
-            report.cores,
-            report.in_flight,
-            report.gens_per_s,
-            report.ideal_gens_per_s,
-            report.ratio,
-            report.latency_p50_ms,
-            report.provider_latency_ms,
-            report.latency_p99_ms,
-            report.pickup_p50_ms,
-            report.pickup_p99_ms,
-            report.idle_tasks,
-            report.idle_max_gap_s,
-            report.idle_pickup_p50_ms,
-            report.idle_pickup_p99_ms,
-            report.idle_pickup_max_ms,
-            report.idle_bus_to_started_p50_ms,
-            report.idle_bus_to_started_p99_ms,
-        );
-        replace_section("worker", "Worker", &body)?;
+        write_docs(&report)?;
     }
     Ok(0)
+}
+
+/// The closed loop: one task per user at once, a new one as soon as one is delivered, until
+/// `tasks` were delivered; returns the tasks in the order requested.
+async fn closed_loop(
+    ledger: &Ledger,
+    sub: &mut Subscription,
+    users: &[TelegramId],
+    tasks: u64,
+) -> anyhow::Result<Vec<TaskId>> {
+    let mut requested = Vec::with_capacity(tasks as usize);
+    for u in users.iter().take(tasks as usize) {
+        requested.push(request(ledger, *u).await?);
+    }
+    let mut next_user = 0usize;
+    let mut done = 0u64;
+    while done < tasks {
+        let batch = tokio::time::timeout(Duration::from_secs(120), sub.next_batch())
+            .await
+            .map_err(|_| anyhow::anyhow!("no progress for 120 s ({done} delivered)"))??;
+        for e in batch {
+            match e.event_type.as_str() {
+                "TaskDelivered" => {
+                    done += 1;
+                    if (requested.len() as u64) < tasks {
+                        requested.push(request(ledger, users[next_user % users.len()]).await?);
+                        next_user += 1;
+                    }
+                }
+                "TaskFailed" => anyhow::bail!("a task failed during the benchmark: {}", e.data),
+                _ => {}
+            }
+        }
+    }
+    Ok(requested)
+}
+
+/// Rewrites the worker section of docs/benchmarks.md.
+fn write_docs(report: &WorkerReport) -> anyhow::Result<()> {
+    let body = format!(
+        "Command: `tokenbot bench worker --tasks {} --in-flight {} --latency-ms {} --idle-tasks {} --max-gap-s {} --seed {}` (release build; fake OpenAI at {} ms per image; {} cores).\n\n\
+         | measure | value | baseline | ratio | target |\n|---|---|---|---|---|\n\
+         | generations/s, {} in flight | {:.1} | {:.1} (in_flight / latency) | {:.2} | ≥ 0.9 |\n\
+         | TaskRequested → TaskDelivered p50 | {:.0} ms | {} ms (provider) | | |\n\
+         | TaskRequested → TaskDelivered p99 | {:.0} ms | | | |\n\
+         | TaskRequested → TaskStarted p50 / p99, closed loop | {:.0} / {:.0} ms | | | |\n\
+         | TaskRequested → TaskStarted p50 / p99 / max, {} tasks after idle gaps of 0-{} s | {:.0} / {:.0} / {:.0} ms | | | p99 ≤ 250 ms |\n\
+         | of which on NATS → TaskStarted (the worker's share) p50 / p99 | {:.0} / {:.0} ms | | | |",
+        report.tasks,
+        report.in_flight,
+        report.provider_latency_ms,
+        report.idle_tasks,
+        report.idle_max_gap_s,
+        report.idle_seed,
+        report.provider_latency_ms,
+        report.cores,
+        report.in_flight,
+        report.gens_per_s,
+        report.ideal_gens_per_s,
+        report.ratio,
+        report.latency_p50_ms,
+        report.provider_latency_ms,
+        report.latency_p99_ms,
+        report.pickup_p50_ms,
+        report.pickup_p99_ms,
+        report.idle_tasks,
+        report.idle_max_gap_s,
+        report.idle_pickup_p50_ms,
+        report.idle_pickup_p99_ms,
+        report.idle_pickup_max_ms,
+        report.idle_bus_to_started_p50_ms,
+        report.idle_bus_to_started_p99_ms,
+    );
+    replace_section("worker", "Worker", &body)?;
+    Ok(())
 }

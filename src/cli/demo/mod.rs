@@ -3,24 +3,22 @@
 //! worker, bot) on the real Postgres and NATS, drives a few hundred simulated users through real
 //! flows, and prints what happened, `ledger verify` and `projections diff`.
 
+mod report;
 mod services;
 mod users;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use tokenbot_ledger::checkpoint::{
-    CheckpointPolicy, CheckpointSettings, CheckpointSigner, read_all,
-};
-use tokenbot_ledger::verify::VerifyOptions;
-use tokenbot_ledger::{TelegramId, hash_chain, verify};
-use tokenbot_projections::Projection;
-use tokenbot_projections::rebuild::diff;
+use tokenbot_ledger::TelegramId;
+use tokenbot_ledger::checkpoint::{CheckpointPolicy, CheckpointSettings, CheckpointSigner};
 
-use crate::cli::system::{SimOptions, SimSystem};
-use crate::configuration::Settings;
+use crate::cli::sim::{SimOptions, SimSystem};
+use crate::configuration::{SecretUrl, Settings};
 use crate::startup;
 
+/// `tokenbot demo`'s options.
 #[derive(Args)]
 pub struct DemoArgs {
     /// How many simulated users.
@@ -34,19 +32,9 @@ pub struct DemoArgs {
     seed: u64,
 }
 
+/// Runs the demo; exit status 1 when verify, the diff or a simulated user found anything.
 pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<i32> {
-    let mut settings = settings.clone();
-    services::ensure(&mut settings).await?;
-    // Its own database and NATS names next to the configured ones, so that a real deployment on
-    // the same servers never sees (or works on) the demo's users and tasks.
-    let mut db: tokio_postgres::Config = settings
-        .database_url
-        .parse()
-        .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a Postgres URL: {e}"))?;
-    let name = format!("{}_demo", db.get_dbname().unwrap_or("tokenbot"));
-    db.dbname(&name);
-    settings.database_url = crate::cli::bench::config_url(&db);
-    settings.bus = tokenbot_ledger::bus::BusConfig::prefixed("demo");
+    let settings = demo_settings(settings).await?;
     let ledger = startup::ledger(&settings).await?;
     let js = startup::jetstream(&settings).await?;
     println!(
@@ -60,7 +48,76 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<i32> {
     // Distinct ids per run, so a second run tells new stories instead of "welcome back".
     let base = 9_000_000_000 + (chrono::Utc::now().timestamp() % 1_000_000) * 10_000;
     let admin = TelegramId::new(base - 1)?;
-    let signer = match &settings.checkpoints.signer {
+    let signer = run_signer(&settings);
+    let options = SimOptions {
+        worker_concurrency: 16,
+        retry_delays: vec![Duration::from_millis(100), Duration::from_millis(300)],
+        admin_ids: vec![admin],
+        consumer_prefix: "demo_".into(),
+        checkpoints: Some(CheckpointSettings {
+            signer: signer.clone(),
+            // Often, so that a short run has several to check.
+            policy: CheckpointPolicy {
+                every_events: 500,
+                every: Duration::from_secs(1),
+                max_age: None,
+            },
+        }),
+    };
+    let system = SimSystem::start(settings.clone(), ledger.clone(), js, options).await?;
+    let started_at = chrono::Utc::now();
+    let clock = Instant::now();
+    let (system, activity) = play(system, base, &args).await?;
+
+    // The admin looks at the numbers, as an operator would.
+    let admin_chat = tokenbot_fake_telegram::Conversation::new(
+        &system.telegram,
+        tokenbot_fake_telegram::TgUser::new(admin.get()),
+    );
+    let _ = admin_chat.say("/start").await;
+    let _ = admin_chat.say(&format!("/addtokens {base} 1000")).await;
+
+    let (requested, finished) = system
+        .wait_tasks_final(started_at, Duration::from_secs(300))
+        .await?;
+    system
+        .system
+        .wait_projected(Duration::from_secs(60))
+        .await?;
+    report::this_run(&system, started_at, clock.elapsed(), &activity).await?;
+    system.stop().await?;
+
+    let verified = report::verify(&settings, &ledger, &signer).await?;
+    let differences = report::diff(&ledger).await?;
+    let consistent = finished >= requested && activity.errors.is_empty();
+    Ok(if verified && differences == 0 && consistent {
+        0
+    } else {
+        1
+    })
+}
+
+/// The configured servers (or private ones), with a database and NATS names of the demo's own
+/// next to the configured ones, so that a real deployment on the same servers never sees (or
+/// works on) the demo's users and tasks.
+async fn demo_settings(settings: &Settings) -> anyhow::Result<Settings> {
+    let mut settings = settings.clone();
+    services::ensure(&mut settings).await?;
+    let mut db: tokio_postgres::Config = settings
+        .database_url
+        .expose()
+        .parse()
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a Postgres URL: {e}"))?;
+    let name = format!("{}_demo", db.get_dbname().unwrap_or("tokenbot"));
+    db.dbname(&name);
+    settings.database_url = SecretUrl::new(crate::cli::bench::config_url(&db));
+    settings.bus = tokenbot_ledger::bus::BusConfig::prefixed("demo");
+    Ok(settings)
+}
+
+/// LEDGER_SIGNING_KEY, or a key made for this run.
+fn run_signer(settings: &Settings) -> CheckpointSigner {
+    match &settings.checkpoints.signer {
         Some(signer) => signer.clone(),
         None => {
             let ephemeral = CheckpointSigner::generate();
@@ -70,35 +127,19 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<i32> {
             );
             ephemeral
         }
-    };
-    let checkpoints = CheckpointSettings {
-        signer: signer.clone(),
-        // Often, so that a short run has several to check.
-        policy: CheckpointPolicy {
-            every_events: 500,
-            every: Duration::from_secs(1),
-            max_age: None,
-        },
-    };
-    let mut system = SimSystem::start(
-        ledger.clone(),
-        js,
-        settings.bus.clone(),
-        SimOptions {
-            worker_concurrency: 16,
-            retry_delays: vec![Duration::from_millis(100), Duration::from_millis(300)],
-            admin_ids: vec![admin],
-            consumer_prefix: "demo_".into(),
-            checkpoints: Some(checkpoints),
-        },
-    )
-    .await?;
-    let started_at = chrono::Utc::now();
-    let clock = Instant::now();
+    }
+}
 
+/// Runs every simulated user, `args.concurrency` at a time; gives the system back with what
+/// they did.
+async fn play(
+    system: SimSystem,
+    base: i64,
+    args: &DemoArgs,
+) -> anyhow::Result<(SimSystem, users::Activity)> {
     let mut activity = users::Activity::default();
     let mut players = tokio::task::JoinSet::new();
-    let sys = std::sync::Arc::new(system);
+    let sys = Arc::new(system);
     let mut next = 0u32;
     while next < args.users || !players.is_empty() {
         while next < args.users && players.len() < args.concurrency as usize {
@@ -115,133 +156,7 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<i32> {
             activity.add(done?);
         }
     }
-    system = std::sync::Arc::into_inner(sys)
-        .ok_or_else(|| anyhow::anyhow!("a simulated user outlived the run"))?;
-
-    // The admin looks at the numbers, as an operator would.
-    let admin_chat = tokenbot_fake_telegram::Conversation::new(
-        &system.telegram,
-        tokenbot_fake_telegram::TgUser::new(admin.get()),
-    );
-    let _ = admin_chat.say("/start").await;
-    let _ = admin_chat.say(&format!("/addtokens {base} 1000")).await;
-
-    let (requested, finished) = system
-        .wait_tasks_final(started_at, Duration::from_secs(300))
-        .await?;
-    system.wait_projected(Duration::from_secs(60)).await?;
-    let elapsed = clock.elapsed();
-
-    let pool = ledger.store().database().pool().clone();
-    let client = pool.get().await?;
-    let row = client
-        .query_one(
-            "SELECT count(*) FILTER (WHERE event_type = 'AccountOpened'),
-                    coalesce(sum((data->>'amount')::bigint) FILTER (WHERE event_type = 'TokensDebited'), 0)::bigint,
-                    coalesce(sum((data->>'amount')::bigint) FILTER (WHERE event_type = 'TokensRefunded'), 0)::bigint,
-                    count(*) FILTER (WHERE event_type = 'TaskDelivered'),
-                    count(*) FILTER (WHERE event_type = 'TaskFailed')
-             FROM ledger.events WHERE recorded_at >= $1",
-            &[&started_at],
-        )
-        .await?;
-    let (opened, debited, refunded, delivered, failed): (i64, i64, i64, i64, i64) = (
-        row.try_get(0)?,
-        row.try_get(1)?,
-        row.try_get(2)?,
-        row.try_get(3)?,
-        row.try_get(4)?,
-    );
-    drop(client);
-
-    println!();
-    println!("this run ({:.1} s):", elapsed.as_secs_f64());
-    println!(
-        "  accounts opened       {opened} (the users and one admin); updates sent {}",
-        activity.updates
-    );
-    println!(
-        "  confirm taps          {} ({} double taps, {} cancels)",
-        activity.confirms, activity.double_taps, activity.cancels
-    );
-    println!(
-        "  tasks                 {requested} requested: {delivered} delivered, {failed} failed and refunded ({} prompts were set up to fail; cancelled ones never ran)",
-        activity.doomed
-    );
-    println!("  tokens                {debited} debited, {refunded} refunded");
-    println!(
-        "  Telegram calls        {} ({} documents sent); OpenAI calls {}",
-        system.telegram.call_count(),
-        system.telegram.uploads().len(),
-        system.openai.calls().len()
-    );
-    if !activity.errors.is_empty() {
-        println!(
-            "  simulated-user errors {}: {}",
-            activity.errors.len(),
-            activity.errors[0]
-        );
-    }
-
-    system.stop().await?;
-
-    let sealed = hash_chain::seal_all(ledger.store()).await?;
-    // This run's checkpoints (earlier runs on the same stream may have used other keys).
-    let key = signer.public_key();
-    let js = startup::jetstream(&settings).await?;
-    let mut signed = read_all(&js, &settings.bus).await?;
-    signed.retain(|c| c.verify(&key).is_ok());
-    let options = VerifyOptions {
-        checkpoints: signed,
-        ..Default::default()
-    };
-    let report = verify::verify_with(ledger.store(), &options, |_| {}).await?;
-    println!();
-    println!(
-        "ledger: {} events, {} accounts, {} tasks; granted {}, debited {}, refunded {} (sealed {sealed} now)",
-        report.events,
-        report.accounts,
-        report.tasks,
-        report.tokens_granted,
-        report.tokens_debited,
-        report.tokens_refunded
-    );
-    let verified = match &report.violation {
-        None => {
-            println!(
-                "ledger verify: OK (head hash {})",
-                report.head_hash.clone().unwrap_or_default()
-            );
-            if let Some(c) = &report.checkpoints {
-                println!(
-                    "signed checkpoints: the log matches all {} of this run (newest at chain seq {})",
-                    c.matched,
-                    c.last_matched_seq.unwrap_or_default()
-                );
-            }
-            true
-        }
-        Some(v) => {
-            println!("ledger verify: FAILED at {:?}: {}", v.position, v.reason);
-            false
-        }
-    };
-    let mut differences = 0;
-    for p in Projection::ALL {
-        differences += diff(ledger.store().database(), p, |_| {})
-            .await?
-            .differences
-            .len();
-    }
-    if differences == 0 {
-        println!("projections diff: none (live read models equal a fresh replay)");
-    } else {
-        println!("projections diff: {differences} differences (run `tokenbot projections diff`)");
-    }
-    let consistent = finished >= requested && activity.errors.is_empty();
-    Ok(if verified && differences == 0 && consistent {
-        0
-    } else {
-        1
-    })
+    let system =
+        Arc::into_inner(sys).ok_or_else(|| anyhow::anyhow!("a simulated user outlived the run"))?;
+    Ok((system, activity))
 }

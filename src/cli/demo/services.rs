@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::configuration::Settings;
+use crate::configuration::{SecretUrl, Settings};
 
 /// Whether a Postgres server answers at `url` (any answer, even "no such database").
 async fn postgres_answers(url: &str) -> bool {
@@ -42,7 +42,7 @@ pub async fn ensure(settings: &mut Settings) -> anyhow::Result<()> {
         tokenbot_testkit::set_servers_dir(dir.clone());
         Ok(())
     };
-    if !postgres_answers(&settings.database_url).await {
+    if !postgres_answers(settings.database_url.expose()).await {
         use_dir()?;
         eprintln!(
             "no Postgres answers at {}; starting a private one (data under {})",
@@ -52,18 +52,20 @@ pub async fn ensure(settings: &mut Settings) -> anyhow::Result<()> {
         let admin = tokenbot_testkit::start_private_postgres()
             .await
             .map_err(|e| anyhow::anyhow!("cannot start Postgres: {e}"))?;
-        settings.database_url = admin.replace("/postgres", "/tokenbot");
+        settings.database_url = SecretUrl::new(admin.replace("/postgres", "/tokenbot"));
     }
-    if !nats_answers(&settings.nats_url).await {
+    if !nats_answers(settings.nats_url.expose()).await {
         use_dir()?;
         eprintln!(
             "no NATS answers at {}; starting a private nats-server with JetStream (data under {})",
             settings.nats_url,
             dir.display()
         );
-        settings.nats_url = tokenbot_testkit::start_private_nats()
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot start nats-server: {e}"))?;
+        settings.nats_url = SecretUrl::new(
+            tokenbot_testkit::start_private_nats()
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot start nats-server: {e}"))?,
+        );
     }
     Ok(())
 }
