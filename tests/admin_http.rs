@@ -1,6 +1,9 @@
 //! The admin HTTP API against a real server on a loopback port, real Postgres behind it, the read
 //! models filled by the real projection code (catch-up from Postgres).
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,9 @@
 //! client, long polling or webhook), against the real ledger on Postgres. Each test asserts what
 //! the user sees and what the ledger recorded.
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::pipeline::Pipeline;

@@ -3,6 +3,9 @@
 //! and the user gets the answer, and the chat's later updates follow in order. The real teloxide
 //! client polls the fake Bot API's getUpdates.
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

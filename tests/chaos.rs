@@ -6,6 +6,9 @@
 //!
 //! Seed: CHAOS_SEED (default 7). Users: CHAOS_USERS (default 24).
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashMap;

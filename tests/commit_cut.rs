@@ -5,6 +5,9 @@
 //! applied exactly once and answered with what was written; a batch that cannot learn its fate
 //! says so, and a keyed repeat settles it; the admin HTTP API and the worker cope.
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -2,6 +2,9 @@
 //! holding their transaction open for a second, sees every committed event exactly once, in an
 //! order that a second reader reproduces and that respects each stream's versions.
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::{HashMap, HashSet};

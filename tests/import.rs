@@ -2,6 +2,9 @@
 //! against two real databases (the original's schema from `fixtures/original_schema.sql`, and a
 //! migrated ledger).
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashMap;

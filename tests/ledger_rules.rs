@@ -1,6 +1,9 @@
 //! Token rules under concurrency, idempotency, refunds and the append-only guard, against a real
 //! Postgres.
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashSet;

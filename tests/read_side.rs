@@ -2,6 +2,9 @@
 //! once and in order even across a NATS outage and a leader change; the projector keeps the read
 //! models equal to a fresh replay, live, after a rebuild, and after a crash mid-batch.
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::HashSet;

@@ -3,6 +3,9 @@
 //! never run one twice; an open task older than its bound makes `/health` degraded. Real Postgres
 //! and JetStream, fake OpenAI and Telegram.
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;

@@ -2,6 +2,9 @@
 //! the (fake) Telegram Bot API, with retries, refunds, redelivery and a worker killed mid-task.
 //! Real Postgres, real NATS JetStream.
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,5 +1,8 @@
 //! The harness itself, against the real servers it hands out.
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::ErrorKind;
 use std::time::Duration;
 

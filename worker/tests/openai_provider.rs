@@ -1,6 +1,9 @@
 //! The real OpenAI client code against the fake OpenAI server: requests in OpenAI's format, and
 //! every kind of failure classified as retryable or permanent.
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use tokenbot_fake_openai::{Behavior, Endpoint, FakeOpenAi};

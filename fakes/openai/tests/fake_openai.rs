@@ -1,5 +1,8 @@
 //! The fake speaks OpenAI's wire format and does what it is told, checked with a real HTTP client.
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use base64::Engine;

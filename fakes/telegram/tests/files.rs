@@ -1,5 +1,8 @@
 //! Uploads and downloads through the real teloxide client.
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use teloxide::net::Download;
 use teloxide::prelude::*;
 use teloxide::types::{FileId, InputFile, ParseMode};

@@ -1,5 +1,8 @@
 //! The fake driven by the real teloxide client: messages, edits, errors.
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use teloxide::prelude::*;

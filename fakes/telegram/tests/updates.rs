@@ -1,5 +1,8 @@
 //! Incoming updates: long polling, webhooks, and teloxide decoding every builder.
 
+// A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
