@@ -5,143 +5,17 @@
 //! Behaviour is chosen per request: a script registered for a substring of the prompt first
 //! (stable under concurrency), then the global queue, then the default.
 
+mod call;
 mod png;
 mod server;
+mod state;
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::Notify;
-
-/// What the fake does with one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Behavior {
-    /// 200 with a base64 PNG.
-    Ok,
-    /// Wait, then 200.
-    Latency(Duration),
-    /// 500, as OpenAI's "The server had an error while processing your request".
-    ServerError,
-    /// 429 with a `Retry-After` header.
-    RateLimited { retry_after_s: u64 },
-    /// Never answer (until a ten-minute cap): the client's timeout must fire.
-    Hang,
-    /// 400 `moderation_blocked`: the safety system refused the prompt.
-    Moderation,
-    /// 400 `invalid_image_format`.
-    InvalidImage,
-    /// 400 with this message.
-    BadRequest(String),
-    /// 200 whose body is not JSON.
-    MalformedBody,
-    /// 200 with a URL to the image instead of base64.
-    UrlResult,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    Generations,
-    Edits,
-}
-
-/// The uploaded source image of an edit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UploadedImage {
-    pub file_name: Option<String>,
-    pub content_type: Option<String>,
-    pub len: usize,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordedCall {
-    pub endpoint: Endpoint,
-    pub authorized: bool,
-    pub model: Option<String>,
-    pub prompt: Option<String>,
-    pub quality: Option<String>,
-    pub size: Option<String>,
-    pub n: Option<u64>,
-    pub image: Option<UploadedImage>,
-    pub behavior: Behavior,
-}
-
-#[derive(Default)]
-struct Script {
-    queue: VecDeque<Behavior>,
-    by_prompt: Vec<(String, VecDeque<Behavior>)>,
-    default: Option<Behavior>,
-    latency: Duration,
-    calls: Vec<RecordedCall>,
-    files: Vec<(String, Vec<u8>)>,
-}
-
-pub(crate) struct State {
-    api_key: String,
-    base: String,
-    script: Mutex<Script>,
-    called: Notify,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
-}
-
-impl State {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Script> {
-        self.script.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Picks the behaviour for a prompt and the latency to apply before it.
-    pub(crate) fn next(&self, prompt: Option<&str>) -> (Behavior, Duration) {
-        let mut s = self.lock();
-        let scripted = prompt.and_then(|p| {
-            s.by_prompt
-                .iter_mut()
-                .find(|(needle, q)| p.contains(needle.as_str()) && !q.is_empty())
-                .and_then(|(_, q)| q.pop_front())
-        });
-        let behavior = scripted
-            .or_else(|| s.queue.pop_front())
-            .or_else(|| s.default.clone())
-            .unwrap_or(Behavior::Ok);
-        (behavior, s.latency)
-    }
-
-    pub(crate) fn record(&self, call: RecordedCall) {
-        self.lock().calls.push(call);
-        self.called.notify_waiters();
-    }
-
-    pub(crate) fn store_file(&self, bytes: Vec<u8>) -> String {
-        let mut s = self.lock();
-        let id = format!("img{}", s.files.len() + 1);
-        s.files.push((id.clone(), bytes));
-        format!("{}/files/{id}.png", self.base)
-    }
-
-    pub(crate) fn file(&self, id: &str) -> Option<Vec<u8>> {
-        self.lock()
-            .files
-            .iter()
-            .find(|(f, _)| f == id)
-            .map(|(_, b)| b.clone())
-    }
-
-    pub(crate) fn enter(self: &Arc<Self>) -> InFlight {
-        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        InFlight(self.clone())
-    }
-}
-
-/// Counts a request in flight for as long as it lives (also when the client hangs up).
-pub(crate) struct InFlight(Arc<State>);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
-}
+pub use call::{Behavior, Endpoint, RecordedCall, UploadedImage};
+use state::State;
 
 /// A running fake, serving on a loopback port until dropped.
 pub struct FakeOpenAi {
@@ -155,14 +29,7 @@ impl FakeOpenAi {
     pub async fn start() -> std::io::Result<FakeOpenAi> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
-        let state = Arc::new(State {
-            api_key: "sk-test-fake-openai".into(),
-            base: base.clone(),
-            script: Mutex::new(Script::default()),
-            called: Notify::new(),
-            in_flight: AtomicUsize::new(0),
-            max_in_flight: AtomicUsize::new(0),
-        });
+        let state = Arc::new(State::new("sk-test-fake-openai", &base));
         let app = server::router(state.clone());
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -186,10 +53,13 @@ impl FakeOpenAi {
         &self.state.api_key
     }
 
+    /// The next request (not matched by a prompt script) does this; queued behaviours run in order
+    /// before the default.
     pub fn enqueue(&self, behavior: Behavior) {
         self.state.lock().queue.push_back(behavior);
     }
 
+    /// Queues several behaviours at once, in order (e.g. two failures, then a success).
     pub fn enqueue_many(&self, behaviors: impl IntoIterator<Item = Behavior>) {
         self.state.lock().queue.extend(behaviors);
     }
@@ -202,6 +72,8 @@ impl FakeOpenAi {
             .push((needle.to_string(), behaviors.into_iter().collect()));
     }
 
+    /// What every request does once the queues are empty (`Behavior::Ok` unless set), e.g. a
+    /// whole benchmark against a failing provider.
     pub fn set_default(&self, behavior: Behavior) {
         self.state.lock().default = Some(behavior);
     }
@@ -211,6 +83,7 @@ impl FakeOpenAi {
         self.state.lock().latency = latency;
     }
 
+    /// Every call so far, in arrival order, refused ones included.
     pub fn calls(&self) -> Vec<RecordedCall> {
         self.state.lock().calls.clone()
     }
@@ -232,10 +105,14 @@ impl FakeOpenAi {
             .unwrap_or_else(|_| self.calls())
     }
 
+    /// Requests being answered right now (hung ones included): how a test sees a client that
+    /// gave up, or the worker's concurrency.
     pub fn in_flight(&self) -> usize {
         self.state.in_flight.load(Ordering::SeqCst)
     }
 
+    /// The most requests ever in flight at once: a test's check that the worker respects its
+    /// concurrency limit.
     pub fn max_in_flight(&self) -> usize {
         self.state.max_in_flight.load(Ordering::SeqCst)
     }

@@ -1,5 +1,6 @@
 //! The HTTP side: OpenAI's endpoints, auth, error bodies and usage fields.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,9 @@ use base64::Engine;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use crate::{Behavior, Endpoint, RecordedCall, State, UploadedImage, png};
+use crate::call::{Behavior, Endpoint, RecordedCall, UploadedImage};
+use crate::png;
+use crate::state::State;
 
 /// How long a `Hang` holds the request before giving up on the client.
 const HANG_CAP: Duration = Duration::from_secs(600);
@@ -54,6 +57,40 @@ fn output_tokens(quality: &str, size: &str) -> u64 {
     }
 }
 
+/// What the caller's key earns it: its scripted behaviour, or (without the key) nothing scripted,
+/// so an unauthorized call does not use up a test's script.
+fn behavior_for(state: &State, authorized: bool, prompt: Option<&str>) -> (Behavior, Duration) {
+    if authorized {
+        state.next(prompt)
+    } else {
+        (Behavior::Ok, Duration::ZERO)
+    }
+}
+
+/// Records the call and answers it: 401 without the key, `invalid` (the request's own fault)
+/// next, then the scripted behaviour.
+async fn respond(
+    state: Arc<State>,
+    call: RecordedCall,
+    latency: Duration,
+    invalid: Option<Response>,
+) -> Response {
+    if !call.authorized {
+        state.record(call);
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            Some("invalid_api_key"),
+            "Incorrect API key provided.",
+        );
+    }
+    if let Some(refusal) = invalid {
+        state.record(call);
+        return refusal;
+    }
+    answer(state, call, latency).await
+}
+
 async fn answer(state: Arc<State>, call: RecordedCall, latency: Duration) -> Response {
     let _in_flight = state.enter();
     let quality = call.quality.clone().unwrap_or_else(|| "auto".into());
@@ -71,12 +108,20 @@ async fn answer(state: Arc<State>, call: RecordedCall, latency: Duration) -> Res
                 "timed out",
             )
         }
-        Behavior::ServerError => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            None,
-            "The server had an error while processing your request. Sorry about that!",
-        ),
+        Behavior::Ok | Behavior::Latency(_) | Behavior::UrlResult => {
+            if let Behavior::Latency(extra) = behavior {
+                tokio::time::sleep(extra).await;
+            }
+            image(&state, behavior == Behavior::UrlResult, quality, size)
+        }
+        failing => failure(failing),
+    }
+}
+
+/// The answer of a behaviour that fails at once, with OpenAI's status, error type, code and
+/// message for it.
+fn failure(behavior: Behavior) -> Response {
+    match behavior {
         Behavior::RateLimited { retry_after_s } => {
             let mut r = error(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -113,34 +158,45 @@ async fn answer(state: Arc<State>, call: RecordedCall, latency: Duration) -> Res
             "{\"created\": 1, \"data\": [",
         )
             .into_response(),
-        Behavior::Ok | Behavior::Latency(_) | Behavior::UrlResult => {
-            if let Behavior::Latency(extra) = behavior {
-                tokio::time::sleep(extra).await;
-            }
-            let image = png::solid(8, [40, 120, 200]);
-            let item = if behavior == Behavior::UrlResult {
-                json!({ "url": state.store_file(image) })
-            } else {
-                json!({ "b64_json": base64::engine::general_purpose::STANDARD.encode(&image) })
-            };
-            let output = output_tokens(&quality, &size);
-            let body = json!({
-                "created": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-                "background": "opaque",
-                "output_format": "png",
-                "quality": quality,
-                "size": size,
-                "data": [item],
-                "usage": {
-                    "total_tokens": output + 50,
-                    "input_tokens": 50,
-                    "output_tokens": output,
-                    "input_tokens_details": { "text_tokens": 50, "image_tokens": 0 }
-                }
-            });
-            (StatusCode::OK, axum::Json(body)).into_response()
-        }
+        // `answer` handles the waiting and succeeding behaviours before it asks for a failure.
+        Behavior::ServerError
+        | Behavior::Hang
+        | Behavior::Ok
+        | Behavior::Latency(_)
+        | Behavior::UrlResult => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            None,
+            "The server had an error while processing your request. Sorry about that!",
+        ),
     }
+}
+
+/// A 200 with one picture, as base64 or (`as_url`) a link the fake serves, and the usage
+/// OpenAI reports for the quality and size.
+fn image(state: &State, as_url: bool, quality: String, size: String) -> Response {
+    let image = png::solid(8, [40, 120, 200]);
+    let item = if as_url {
+        json!({ "url": state.store_file(image) })
+    } else {
+        json!({ "b64_json": base64::engine::general_purpose::STANDARD.encode(&image) })
+    };
+    let output = output_tokens(&quality, &size);
+    let body = json!({
+        "created": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        "background": "opaque",
+        "output_format": "png",
+        "quality": quality,
+        "size": size,
+        "data": [item],
+        "usage": {
+            "total_tokens": output + 50,
+            "input_tokens": 50,
+            "output_tokens": output,
+            "input_tokens_details": { "text_tokens": 50, "image_tokens": 0 }
+        }
+    });
+    (StatusCode::OK, axum::Json(body)).into_response()
 }
 
 async fn generations(
@@ -148,7 +204,7 @@ async fn generations(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ok_key = authorized(&state, &headers);
+    let authorized = authorized(&state, &headers);
     let Ok(Value::Object(req)) = serde_json::from_slice::<Value>(&body) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -159,14 +215,18 @@ async fn generations(
     };
     let text = |k: &str| req.get(k).and_then(Value::as_str).map(str::to_string);
     let prompt = text("prompt");
-    let (behavior, latency) = if ok_key {
-        state.next(prompt.as_deref())
-    } else {
-        (Behavior::Ok, Duration::ZERO)
-    };
+    let (behavior, latency) = behavior_for(&state, authorized, prompt.as_deref());
+    let invalid = prompt.as_deref().is_none_or(str::is_empty).then(|| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            None,
+            "Missing required parameter: 'prompt'.",
+        )
+    });
     let call = RecordedCall {
         endpoint: Endpoint::Generations,
-        authorized: ok_key,
+        authorized,
         model: text("model"),
         prompt,
         quality: text("quality"),
@@ -175,76 +235,63 @@ async fn generations(
         image: None,
         behavior,
     };
-    if !ok_key {
-        state.record(call);
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_request_error",
-            Some("invalid_api_key"),
-            "Incorrect API key provided.",
-        );
+    respond(state, call, latency, invalid).await
+}
+
+/// The text fields and the uploaded image of an edit's multipart body, or the 400 to answer.
+async fn read_form(
+    mut form: Multipart,
+) -> Result<(HashMap<String, String>, Option<UploadedImage>), Response> {
+    let mut fields = HashMap::new();
+    let mut image = None;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => return Ok((fields, image)),
+            Err(_) => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    None,
+                    "Malformed multipart body.",
+                ));
+            }
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let content_type = field.content_type().map(str::to_string);
+        let Ok(bytes) = field.bytes().await else {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                None,
+                "Could not read the multipart body.",
+            ));
+        };
+        if name == "image" || name == "image[]" {
+            image = Some(UploadedImage {
+                file_name,
+                content_type,
+                len: bytes.len(),
+            });
+        } else {
+            fields.insert(name, String::from_utf8_lossy(&bytes).to_string());
+        }
     }
-    if call.prompt.as_deref().is_none_or(str::is_empty) {
-        state.record(call);
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            None,
-            "Missing required parameter: 'prompt'.",
-        );
-    }
-    answer(state, call, latency).await
 }
 
 async fn edits(
     AxumState(state): AxumState<Arc<State>>,
     headers: HeaderMap,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Response {
-    let ok_key = authorized(&state, &headers);
-    let mut fields = std::collections::HashMap::new();
-    let mut image = None;
-    loop {
-        match form.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or_default().to_string();
-                let file_name = field.file_name().map(str::to_string);
-                let content_type = field.content_type().map(str::to_string);
-                let Ok(bytes) = field.bytes().await else {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_request_error",
-                        None,
-                        "Could not read the multipart body.",
-                    );
-                };
-                if name == "image" || name == "image[]" {
-                    image = Some(UploadedImage {
-                        file_name,
-                        content_type,
-                        len: bytes.len(),
-                    });
-                } else {
-                    fields.insert(name, String::from_utf8_lossy(&bytes).to_string());
-                }
-            }
-            Ok(None) => break,
-            Err(_) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request_error",
-                    None,
-                    "Malformed multipart body.",
-                );
-            }
-        }
-    }
-    let prompt = fields.get("prompt").cloned();
-    let (behavior, latency) = if ok_key {
-        state.next(prompt.as_deref())
-    } else {
-        (Behavior::Ok, Duration::ZERO)
+    let authorized = authorized(&state, &headers);
+    let (fields, image) = match read_form(form).await {
+        Ok(form) => form,
+        Err(refusal) => return refusal,
     };
+    let prompt = fields.get("prompt").cloned();
+    let (behavior, latency) = behavior_for(&state, authorized, prompt.as_deref());
     let image_ok = image.as_ref().is_some_and(|i| {
         i.len > 0
             && matches!(
@@ -252,9 +299,17 @@ async fn edits(
                 Some("image/png" | "image/jpeg" | "image/webp")
             )
     });
+    let invalid = (!image_ok).then(|| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            Some("invalid_image_format"),
+            "Invalid file 'image': unsupported mimetype. Supported file formats are 'image/jpeg', 'image/png', and 'image/webp'.",
+        )
+    });
     let call = RecordedCall {
         endpoint: Endpoint::Edits,
-        authorized: ok_key,
+        authorized,
         model: fields.get("model").cloned(),
         prompt,
         quality: fields.get("quality").cloned(),
@@ -263,25 +318,7 @@ async fn edits(
         image,
         behavior,
     };
-    if !ok_key {
-        state.record(call);
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_request_error",
-            Some("invalid_api_key"),
-            "Incorrect API key provided.",
-        );
-    }
-    if !image_ok {
-        state.record(call);
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            Some("invalid_image_format"),
-            "Invalid file 'image': unsupported mimetype. Supported file formats are 'image/jpeg', 'image/png', and 'image/webp'.",
-        );
-    }
-    answer(state, call, latency).await
+    respond(state, call, latency, invalid).await
 }
 
 async fn file(AxumState(state): AxumState<Arc<State>>, Path(file): Path<String>) -> Response {
