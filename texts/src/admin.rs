@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 use tokenbot_ledger::{ImageSize, Quality, TelegramId, Tokens};
 
-use crate::Lang;
 use crate::bundle::{Count, tr};
 use crate::labels::utc_minutes;
+use crate::lang::Lang;
 use crate::markup::{escape, group_thousands};
 
 /// A command or button for admins only, from someone else.
@@ -26,14 +26,21 @@ pub fn admin_panel(lang: Lang) -> String {
 /// Everything /stats shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdminStatsView<'a> {
+    /// Accounts ever opened.
     pub total_users: u64,
+    /// Accounts opened since UTC midnight.
     pub users_today: u64,
+    /// Users seen (registered, asked for a task, changed settings) since UTC midnight.
     pub active_users_today: u64,
+    /// Tasks ever requested.
     pub total_tasks: u64,
+    /// Tasks requested since UTC midnight.
     pub tasks_today: u64,
     /// Status name and count, in display order.
     pub tasks_by_status: &'a [(String, u64)],
+    /// Tokens debited minus tokens refunded, shown with thousands grouped.
     pub total_tokens_spent: u64,
+    /// When the figures were read; shown as the time of day so an admin sees how fresh they are.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -181,17 +188,27 @@ pub fn userinfo_not_number(lang: Lang) -> String {
 /// Everything /userinfo shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserInfoView<'a> {
+    /// Whom the admin asked about.
     pub telegram_id: TelegramId,
+    /// Telegram @username without the `@`; missing or blank shows a dash.
     pub username: Option<&'a str>,
+    /// Telegram first name; missing or blank shows a dash.
     pub first_name: Option<&'a str>,
+    /// Current balance, from the read model.
     pub balance: Tokens,
     /// From [`crate::model_label`].
     pub model: &'a str,
+    /// The user's chosen quality for new pictures.
     pub quality: Quality,
+    /// The user's chosen size for new pictures.
     pub size: ImageSize,
+    /// Tasks ever requested.
     pub tasks_total: u64,
+    /// Tasks delivered.
     pub tasks_done: u64,
+    /// Tasks that failed (and were refunded).
     pub tasks_failed: u64,
+    /// When the account was opened, shown in UTC.
     pub registered_at: DateTime<Utc>,
 }
 

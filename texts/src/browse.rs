@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 use tokenbot_ledger::{ImageSize, Quality, TaskKind, TaskStatus, Tokens};
 
-use crate::Lang;
 use crate::bundle::tr;
 use crate::labels::{task_kind_label, task_status_label, utc_minutes};
+use crate::lang::Lang;
 use crate::markup::{escape, html_preview};
 
 /// "🤖 Выбрать модель"; `current_label` from [`crate::model_label`].
@@ -46,22 +46,30 @@ pub fn model_selected_toast(lang: Lang, name: &str) -> String {
 /// One task of the profile's list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProfileTask<'a> {
+    /// Generation, edit or template: picks the line's icon and label.
     pub kind: TaskKind,
+    /// Where the task stands, as the user should read it.
     pub status: TaskStatus,
+    /// When it was asked for, shown in UTC to the minute.
     pub created_at: DateTime<Utc>,
+    /// The user's prompt as typed; cut and escaped here.
     pub prompt: &'a str,
 }
 
 /// Everything "👤 Личный кабинет" shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProfileView<'a> {
+    /// Current balance, from the read model.
     pub balance: Tokens,
     /// From [`crate::model_label`].
     pub model: &'a str,
+    /// The quality new pictures will have.
     pub quality: Quality,
+    /// The size new pictures will have.
     pub size: ImageSize,
     /// The user's real totals, not counted over the recent list as the original did.
     pub total_tasks: u64,
+    /// Of `total_tasks`, those delivered.
     pub done_tasks: u64,
     /// Newest first; numbered from 1 in this order.
     pub recent: &'a [ProfileTask<'a>],

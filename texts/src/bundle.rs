@@ -12,7 +12,7 @@ use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use tokenbot_ledger::{TaskId, TelegramId, Tokens};
 
-use crate::Lang;
+use crate::lang::Lang;
 
 /// `(name, source)` of each resource of a language, embedded at compile time.
 macro_rules! resources {

@@ -3,9 +3,9 @@
 
 use tokenbot_ledger::TaskKind;
 
-use crate::Lang;
 use crate::bundle::tr;
 use crate::labels::task_kind_label;
+use crate::lang::Lang;
 
 /// "◀️ Назад в меню".
 pub fn back_to_menu(lang: Lang) -> String {

@@ -3,9 +3,9 @@
 
 use tokenbot_ledger::{ImageSize, Quality, TaskId, TaskKind, Tokens};
 
-use crate::Lang;
 use crate::bundle::tr;
 use crate::labels::kind_selector;
+use crate::lang::Lang;
 use crate::markup::{escape, html_preview};
 
 /// How much of a user's prompt the confirmation screen shows.
@@ -71,22 +71,36 @@ pub fn edit_ask_prompt_error_non_text(lang: Lang) -> String {
 /// What the confirmation screen confirms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConfirmKind<'a> {
+    /// A picture from the user's prompt.
     Generate,
+    /// A change to the photo the user sent, described by the prompt.
     Edit,
-    Template { name: &'a str, description: &'a str },
+    /// A picture from one of the templates ("Идеи и тренды"), whose name and description head
+    /// the screen.
+    Template {
+        /// The template's name in the user's language.
+        name: &'a str,
+        /// What the template makes, in the user's language.
+        description: &'a str,
+    },
 }
 
 /// Everything the confirmation screen shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConfirmView<'a> {
+    /// What is being confirmed: picks the screen's heading.
     pub kind: ConfirmKind<'a>,
     /// The user's prompt, or the template's.
     pub prompt: &'a str,
     /// From [`crate::model_label`].
     pub model: &'a str,
+    /// The quality the task will be asked at.
     pub quality: Quality,
+    /// The size the task will be asked at.
     pub size: ImageSize,
+    /// What confirming debits, from the price table.
     pub cost: Tokens,
+    /// What the user has now, so they see whether the cost fits.
     pub balance: Tokens,
     /// The user confirmed an expensive task once; this screen asks again.
     pub second_step: bool,

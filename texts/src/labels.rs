@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use tokenbot_ledger::{ImageSize, Quality, TaskKind, TaskStatus};
 
-use crate::Lang;
 use crate::bundle::tr;
+use crate::lang::Lang;
 use crate::markup::escape;
 
 /// The label of a quality (the original used the same English labels in its Russian UI).
@@ -105,8 +105,11 @@ pub fn model_description(lang: Lang, model_id: &str) -> String {
 /// A template ("Идеи и тренды") in one language.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TemplateText {
+    /// Stable identifier carried in callback data and in the task's event (never translated).
     pub id: &'static str,
+    /// The button's and the confirmation screen's title in the user's language.
     pub name: String,
+    /// One line saying what the template makes, in the user's language.
     pub description: String,
     /// Sent to OpenAI as is; English in both languages because that is what the prompts were
     /// tuned in.

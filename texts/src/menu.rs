@@ -2,8 +2,8 @@
 
 use tokenbot_ledger::{ImageSize, Quality, Tokens};
 
-use crate::Lang;
 use crate::bundle::{Count, tr};
+use crate::lang::Lang;
 use crate::markup::escape;
 
 /// /start for a new user.

@@ -2,10 +2,10 @@
 
 use tokenbot_ledger::{ImageSize, Quality, TaskKind, Tokens};
 
-use crate::CAPTION_PROMPT_PREVIEW_CHARS;
-use crate::Lang;
+use crate::browse::CAPTION_PROMPT_PREVIEW_CHARS;
 use crate::bundle::tr;
 use crate::labels::kind_selector;
+use crate::lang::Lang;
 use crate::markup::preview;
 
 /// The caption of the delivered document. Plain text, so the prompt is not escaped.
