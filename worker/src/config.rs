@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use tokenbot_ledger::bus::BusConfig;
 
+/// Everything a worker process needs to know besides its connections: where the tasks come from,
+/// how many run at once, and every limit and pause of a task's journey.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
+    /// The JetStream stream and subjects the relay publishes `TaskRequested` on.
     pub bus: BusConfig,
     /// Durable JetStream consumer; every worker process sharing it shares the work.
     pub consumer: String,
@@ -93,8 +96,11 @@ impl WorkerConfig {
     }
 }
 
-/// Bounds of [`WorkerConfig::sweep_interval`].
+/// Lower bound of [`WorkerConfig::sweep_interval`]: short stall times in tests must not make the
+/// sweeper spin on the database.
 pub const SWEEP_INTERVAL_MIN: Duration = Duration::from_millis(100);
+/// Upper bound of [`WorkerConfig::sweep_interval`]: a long stall time must not leave a stalled
+/// task waiting much longer than it.
 pub const SWEEP_INTERVAL_MAX: Duration = Duration::from_secs(30);
 
 /// teloxide's default HTTP client gives up on a Bot API request after this long.

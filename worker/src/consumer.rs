@@ -21,8 +21,10 @@ use crate::config::WorkerConfig;
 use crate::pull::Puller;
 use crate::runner::{Disposition, Runner};
 
+/// Why the worker cannot run at all (as opposed to a failed task, which the ledger records).
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
+    /// The configuration is out of bounds (e.g. a concurrency of 0); nothing was started.
     #[error("worker configuration: {0}")]
     Config(String),
 }

@@ -15,10 +15,13 @@ use tokenbot_ledger::{Actor, CommandContext, EventId, EventMetadata, StreamId, T
 
 use crate::config::WorkerConfig;
 
+/// Why the open tasks could not be read; the sweeper tries again on its next round.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenTasksError {
+    /// No connection could be taken from the pool (Postgres down or the pool exhausted).
     #[error("no database connection: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
+    /// The query failed.
     #[error("database: {0}")]
     Database(#[from] tokio_postgres::Error),
 }
@@ -26,6 +29,7 @@ pub enum OpenTasksError {
 /// A paid task nobody has worked on for longer than the stall time.
 #[derive(Debug, Clone)]
 pub struct StalledTask {
+    /// The task to drive to its end.
     pub task_id: TaskId,
     /// `pending`, `processing` (its lease ran out) or `succeeded` (not delivered).
     pub status: String,

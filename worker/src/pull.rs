@@ -48,18 +48,25 @@ pub const LOST_AFTER: Duration = Duration::from_secs(3);
 /// Lost requests in a row after which the session ends (the consumer is looked up again).
 const MAX_LOST_IN_A_ROW: u32 = 3;
 
+/// Why a pull session ended; the consumer loop backs off and starts a new one.
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {
+    /// The reply inbox could not be subscribed to (NATS unreachable).
     #[error("cannot subscribe to the pull inbox: {0}")]
     Subscribe(String),
+    /// A pull request could not be published.
     #[error("cannot send a pull request: {0}")]
     Request(String),
+    /// The subscription ended, which happens only when the client is closed.
     #[error("the pull subscription closed (the NATS client was closed)")]
     Closed,
+    /// Pull requests went unanswered (see [`LOST_AFTER`]) this many times in a row.
     #[error(
         "{0} pull requests in a row got no answer (the connection is down or the consumer gone)"
     )]
     Unanswered(u32),
+    /// The server answered a pull request with a status that ends the session (e.g. the
+    /// consumer was deleted).
     #[error("the server ended a pull request: {0}")]
     Status(String),
 }
@@ -75,6 +82,7 @@ pub struct Puller {
 }
 
 impl Puller {
+    /// Opens a session: subscribes to a fresh reply inbox on `js`'s connection for `consumer`.
     pub async fn new(js: &jetstream::Context, consumer: PullConsumer) -> Result<Self, PullError> {
         let client = js.client();
         let inbox = client.new_inbox();

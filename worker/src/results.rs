@@ -5,20 +5,27 @@ use bytes::Bytes;
 use deadpool_postgres::Pool;
 use tokenbot_ledger::TaskId;
 
+/// Why the result store could not be read or written; the task's step is retried.
 #[derive(Debug, thiserror::Error)]
 pub enum ResultStoreError {
+    /// No connection could be taken from the pool.
     #[error("cannot reach Postgres for the result store: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
+    /// The statement failed.
     #[error("result store query failed: {0}")]
     Query(#[from] tokio_postgres::Error),
 }
 
+/// Finished images kept in Postgres between `TaskSucceeded` and `TaskDelivered`, so any worker
+/// can deliver a picture another worker made (or retry a delivery after a crash) without asking
+/// the provider again.
 #[derive(Clone)]
 pub struct ResultStore {
     pool: Pool,
 }
 
 impl ResultStore {
+    /// A store on `pool` (the runtime role's; `worker.results` is the worker's own table).
     pub fn new(pool: Pool) -> Self {
         Self { pool }
     }
@@ -42,6 +49,7 @@ impl ResultStore {
         Ok(())
     }
 
+    /// The image kept for `task`, if any (a delivery after a crash reads it here).
     pub async fn get(&self, task: TaskId) -> Result<Option<Bytes>, ResultStoreError> {
         let client = self.pool.get().await?;
         let row = client
@@ -53,6 +61,7 @@ impl ResultStore {
         Ok(row.map(|r| Bytes::from(r.get::<_, Vec<u8>>(0))))
     }
 
+    /// Drops the image of a delivered task; deleting a missing one is not an error.
     pub async fn delete(&self, task: TaskId) -> Result<(), ResultStoreError> {
         let client = self.pool.get().await?;
         client

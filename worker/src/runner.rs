@@ -19,7 +19,7 @@ use tokenbot_ledger::{
 use tokenbot_texts::{self as texts, Lang};
 
 use crate::config::WorkerConfig;
-use crate::provider::{ImageProvider, ImageRequest, ProviderError, Refusal};
+use crate::provider::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, Refusal};
 use crate::results::ResultStore;
 use crate::telegram::{Courier, SendError};
 
@@ -41,6 +41,8 @@ const INFRA_RETRY: Duration = Duration::from_secs(2);
 /// return.
 const UNKNOWN_OUTCOME_RETRIES: u32 = 5;
 
+/// Drives tasks through their journey; shared by the consumer (tasks the bus delivers) and the
+/// sweeper (tasks the bus lost), which may run the same task at once without harm.
 pub struct Runner {
     ledger: Ledger,
     provider: Arc<dyn ImageProvider>,
@@ -60,6 +62,7 @@ fn user_reason(refusal: Refusal, lang: Lang) -> String {
 }
 
 impl Runner {
+    /// A runner writing to `ledger`, drawing with `provider`, delivering through `courier`.
     pub fn new(
         ledger: Ledger,
         provider: Arc<dyn ImageProvider>,
@@ -164,22 +167,7 @@ impl Runner {
         let span = tracing::info_span!("attempt", %task_id, attempt);
         let _enter = span.enter();
         metrics::counter!("worker_attempts_total").increment(1);
-        let result = match self.image_request(&request).await {
-            Ok(image_request) => {
-                // The provider's own timeout is shorter; this bound keeps the lease honest even
-                // if a provider ignores it.
-                let limit = self.config.lease.mul_f64(0.9);
-                match tokio::time::timeout(limit, self.provider.create(&image_request)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(ProviderError::Retryable {
-                        reason: format!("no answer within {limit:?}"),
-                        retry_after: None,
-                    }),
-                }
-            }
-            Err(e) => Err(e),
-        };
-        match result {
+        match self.call_provider(&request).await {
             Ok(image) => {
                 self.results.put(task_id, attempt, &image.png).await?;
                 let key = step_key("task-succeed", task_id, attempt, None)?;
@@ -204,31 +192,8 @@ impl Runner {
                 reason,
                 retry_after,
             }) => {
-                metrics::counter!("worker_generations_total", "outcome" => "retryable_error")
-                    .increment(1);
-                // Expected now and then; retried. The final failure is what operators act on.
-                tracing::info!(error = %reason, "attempt failed");
-                if attempt >= self.ledger.config().max_attempts {
-                    let task = self.load(task_id).await?;
-                    return self.give_up(&task, &reason, None, ctx).await;
-                }
-                let key = step_key("task-attempt-failed", task_id, attempt, None)?;
-                let ctx_failed = ctx.clone().with_key(key);
-                match keyed(|| {
-                    self.ledger
-                        .record_attempt_failure(&ctx_failed, task_id, attempt, &reason, true)
-                })
-                .await
-                {
-                    Ok(_) => {}
-                    Err(e) if superseded(&e) => return Ok(Disposition::Done),
-                    Err(e) => return Err(e.into()),
-                }
-                let delay = self
-                    .config
-                    .retry_delay(attempt)
-                    .max(retry_after.unwrap_or_default());
-                Ok(Disposition::RetryIn(delay))
+                self.attempt_failed(task_id, attempt, &reason, retry_after, ctx)
+                    .await
             }
             Err(ProviderError::Permanent { refusal, reason }) => {
                 metrics::counter!("worker_generations_total", "outcome" => "refused").increment(1);
@@ -237,6 +202,60 @@ impl Runner {
                 self.give_up(&task, &reason, Some(refusal), ctx).await
             }
         }
+    }
+
+    /// One call to the provider for the task, bounded so it cannot outlive the lease.
+    async fn call_provider(
+        &self,
+        request: &TaskRequested,
+    ) -> Result<GeneratedImage, ProviderError> {
+        let image_request = self.image_request(request).await?;
+        // The provider's own timeout is shorter; this bound keeps the lease honest even if a
+        // provider ignores it.
+        let limit = self.config.lease.mul_f64(0.9);
+        match tokio::time::timeout(limit, self.provider.create(&image_request)).await {
+            Ok(r) => r,
+            Err(_) => Err(ProviderError::Retryable {
+                reason: format!("no answer within {limit:?}"),
+                retry_after: None,
+            }),
+        }
+    }
+
+    /// After a retryable failure: records it and asks for another attempt after the retry delay
+    /// (or the provider's `Retry-After`, if longer), or gives up and refunds after the last one.
+    async fn attempt_failed(
+        &self,
+        task_id: TaskId,
+        attempt: u32,
+        reason: &str,
+        retry_after: Option<Duration>,
+        ctx: &CommandContext,
+    ) -> Result<Disposition, StepError> {
+        metrics::counter!("worker_generations_total", "outcome" => "retryable_error").increment(1);
+        // Expected now and then; retried. The final failure is what operators act on.
+        tracing::info!(error = %reason, "attempt failed");
+        if attempt >= self.ledger.config().max_attempts {
+            let task = self.load(task_id).await?;
+            return self.give_up(&task, reason, None, ctx).await;
+        }
+        let key = step_key("task-attempt-failed", task_id, attempt, None)?;
+        let ctx_failed = ctx.clone().with_key(key);
+        match keyed(|| {
+            self.ledger
+                .record_attempt_failure(&ctx_failed, task_id, attempt, reason, true)
+        })
+        .await
+        {
+            Ok(_) => {}
+            Err(e) if superseded(&e) => return Ok(Disposition::Done),
+            Err(e) => return Err(e.into()),
+        }
+        let delay = self
+            .config
+            .retry_delay(attempt)
+            .max(retry_after.unwrap_or_default());
+        Ok(Disposition::RetryIn(delay))
     }
 
     async fn image_request(&self, r: &TaskRequested) -> Result<ImageRequest, ProviderError> {

@@ -73,6 +73,7 @@ pub struct Sweeper {
 }
 
 impl Sweeper {
+    /// A sweeper that drives stalled tasks through `runner`, reading them from `ledger`'s pool.
     pub fn new(runner: Arc<Runner>, ledger: Ledger, config: Arc<WorkerConfig>) -> Self {
         Self {
             runner,

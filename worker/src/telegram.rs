@@ -15,12 +15,15 @@ use tokenbot_ledger::TelegramId;
 
 use crate::provider::{ProviderError, Refusal, SourceImage};
 
+/// Why Telegram did not take a message, sorted by what follows: try again later, or refund.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
     /// Flood control, a network failure or a Telegram outage.
     #[error("Telegram is unavailable: {reason}")]
     Retry {
+        /// What Telegram or the network said, for the logs.
         reason: String,
+        /// Telegram's flood-control wait, when it named one.
         after: Option<Duration>,
     },
     /// The user blocked the bot, deleted their account, or the chat is gone.
@@ -57,6 +60,8 @@ pub struct Courier {
 }
 
 impl Courier {
+    /// A courier on `bot`'s Bot API client that refuses to download source images larger than
+    /// `max_source_bytes`.
     pub fn new(bot: Bot, max_source_bytes: u64) -> Self {
         Self {
             bot,
@@ -90,6 +95,7 @@ impl Courier {
             })
     }
 
+    /// Sends a plain-text notice (a failure or a refund) to the user.
     pub async fn send_text(&self, to: TelegramId, text: String) -> Result<(), SendError> {
         self.bot
             .send_message(ChatId(to.get()), text)

@@ -16,68 +16,35 @@ use super::{GeneratedImage, ImageProvider, ImageRequest, ProviderError, Refusal}
 /// Largest image accepted from the provider (a 1536x1024 PNG is a few MB).
 pub const MAX_RESULT_BYTES: usize = 25 * 1024 * 1024;
 
+/// Where and how to reach the OpenAI Images API.
 #[derive(Debug, Clone)]
 pub struct OpenAiConfig {
     /// OPENAI_BASE_URL, e.g. `https://api.openai.com/v1` or a gateway.
     pub base_url: String,
+    /// OPENAI_API_KEY, sent as `Authorization: Bearer`.
     pub api_key: String,
     /// One attempt's limit (the original's SDK default of 600 s let stuck calls linger).
     pub timeout: Duration,
 }
 
+/// The OpenAI Images provider: `images/generations` and `images/edits` over HTTP, one attempt per
+/// call, with OpenAI's errors sorted into retryable and permanent ones.
 pub struct OpenAiImages {
     http: reqwest::Client,
     config: OpenAiConfig,
 }
 
 impl OpenAiImages {
+    /// A provider with its own HTTP client whose timeout is the config's, so a hung call ends
+    /// as a retryable failure; fails only when the TLS backend cannot start.
     pub fn new(config: OpenAiConfig) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder().timeout(config.timeout).build()?;
         Ok(Self { http, config })
     }
 
     async fn attempt(&self, request: &ImageRequest) -> Result<GeneratedImage, ProviderError> {
-        let base = self.config.base_url.trim_end_matches('/');
-        let builder = match request.kind {
-            TaskKind::Generate => {
-                self.http
-                    .post(format!("{base}/images/generations"))
-                    .json(&serde_json::json!({
-                        "model": request.model.as_str(),
-                        "prompt": request.prompt.as_str(),
-                        "n": 1,
-                        "quality": request.quality.as_str(),
-                        "size": request.size.as_str(),
-                    }))
-            }
-            TaskKind::Edit => {
-                let source = request
-                    .source
-                    .as_ref()
-                    .ok_or_else(|| ProviderError::Permanent {
-                        refusal: Refusal::InvalidImage,
-                        reason: "an edit needs a source image".into(),
-                    })?;
-                let part = reqwest::multipart::Part::bytes(source.bytes.to_vec())
-                    .file_name(source.file_name.clone())
-                    .mime_str(&source.content_type)
-                    .map_err(|e| ProviderError::Permanent {
-                        refusal: Refusal::InvalidImage,
-                        reason: e.to_string(),
-                    })?;
-                let form = reqwest::multipart::Form::new()
-                    .text("model", request.model.as_str().to_string())
-                    .text("prompt", request.prompt.as_str().to_string())
-                    .text("n", "1")
-                    .text("quality", request.quality.as_str())
-                    .text("size", request.size.as_str())
-                    .part("image", part);
-                self.http
-                    .post(format!("{base}/images/edits"))
-                    .multipart(form)
-            }
-        };
-        let response = builder
+        let response = self
+            .request(request)?
             .bearer_auth(&self.config.api_key)
             .send()
             .await
@@ -93,49 +60,96 @@ impl OpenAiImages {
         if !status.is_success() {
             return Err(classify(status, &body, retry_after));
         }
-        let parsed: ImagesResponse =
-            serde_json::from_slice(&body).map_err(|e| ProviderError::Retryable {
-                reason: format!("the provider's answer is not the expected JSON: {e}"),
-                retry_after: None,
-            })?;
+        let parsed: ImagesResponse = serde_json::from_slice(&body).map_err(|e| {
+            retryable(format!(
+                "the provider's answer is not the expected JSON: {e}"
+            ))
+        })?;
         let item = parsed
             .data
             .into_iter()
             .next()
-            .ok_or_else(|| ProviderError::Retryable {
-                reason: "the provider returned no image".into(),
-                retry_after: None,
-            })?;
-        let png = match (item.b64_json, item.url) {
-            (Some(b64), _) => Bytes::from(
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64.as_bytes())
-                    .map_err(|e| ProviderError::Retryable {
-                        reason: format!("the image is not valid base64: {e}"),
-                        retry_after: None,
-                    })?,
-            ),
+            .ok_or_else(|| retryable("the provider returned no image".into()))?;
+        Ok(GeneratedImage {
+            png: self.image(item).await?,
+            usage: parsed.usage,
+        })
+    }
+
+    /// The HTTP request for `request`: JSON to `images/generations`, or multipart with the source
+    /// picture to `images/edits`.
+    fn request(&self, request: &ImageRequest) -> Result<reqwest::RequestBuilder, ProviderError> {
+        let base = self.config.base_url.trim_end_matches('/');
+        match request.kind {
+            TaskKind::Generate => {
+                Ok(self
+                    .http
+                    .post(format!("{base}/images/generations"))
+                    .json(&serde_json::json!({
+                        "model": request.model.as_str(),
+                        "prompt": request.prompt.as_str(),
+                        "n": 1,
+                        "quality": request.quality.as_str(),
+                        "size": request.size.as_str(),
+                    })))
+            }
+            TaskKind::Edit => Ok(self
+                .http
+                .post(format!("{base}/images/edits"))
+                .multipart(edit_form(request)?)),
+        }
+    }
+
+    /// The picture's bytes: decoded from base64, or downloaded when the provider sent a link.
+    async fn image(&self, item: ImageItem) -> Result<Bytes, ProviderError> {
+        match (item.b64_json, item.url) {
+            (Some(b64), _) => base64::engine::general_purpose::STANDARD
+                .decode(b64.as_bytes())
+                .map(Bytes::from)
+                .map_err(|e| retryable(format!("the image is not valid base64: {e}"))),
             (None, Some(url)) => {
                 let r = self.http.get(&url).send().await.map_err(transport)?;
                 if !r.status().is_success() {
-                    return Err(ProviderError::Retryable {
-                        reason: format!("image download answered {}", r.status()),
-                        retry_after: None,
-                    });
+                    return Err(retryable(format!("image download answered {}", r.status())));
                 }
-                read_limited(r).await?
+                read_limited(r).await
             }
-            (None, None) => {
-                return Err(ProviderError::Retryable {
-                    reason: "the provider returned no image".into(),
-                    retry_after: None,
-                });
-            }
-        };
-        Ok(GeneratedImage {
-            png,
-            usage: parsed.usage,
-        })
+            (None, None) => Err(retryable("the provider returned no image".into())),
+        }
+    }
+}
+
+/// An edit's multipart body: the fields of a generation plus the source picture, sent with its
+/// real content type.
+fn edit_form(request: &ImageRequest) -> Result<reqwest::multipart::Form, ProviderError> {
+    let source = request
+        .source
+        .as_ref()
+        .ok_or_else(|| ProviderError::Permanent {
+            refusal: Refusal::InvalidImage,
+            reason: "an edit needs a source image".into(),
+        })?;
+    let part = reqwest::multipart::Part::bytes(source.bytes.to_vec())
+        .file_name(source.file_name.clone())
+        .mime_str(&source.content_type)
+        .map_err(|e| ProviderError::Permanent {
+            refusal: Refusal::InvalidImage,
+            reason: e.to_string(),
+        })?;
+    Ok(reqwest::multipart::Form::new()
+        .text("model", request.model.as_str().to_string())
+        .text("prompt", request.prompt.as_str().to_string())
+        .text("n", "1")
+        .text("quality", request.quality.as_str())
+        .text("size", request.size.as_str())
+        .part("image", part))
+}
+
+/// A failure another attempt may not repeat (a garbled or empty answer), with no pause asked.
+fn retryable(reason: String) -> ProviderError {
+    ProviderError::Retryable {
+        reason,
+        retry_after: None,
     }
 }
 
