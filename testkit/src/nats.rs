@@ -42,6 +42,7 @@ impl TestNats {
         TestNats { url, prefix }
     }
 
+    /// The shared server's URL; isolation between tests comes from [`TestNats::prefix`].
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -213,6 +214,7 @@ impl OwnedNats {
         nats
     }
 
+    /// This server's URL (stable across stop and start, so clients reconnect to it).
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -70,6 +70,7 @@ pub enum CutPoint {
 /// on any connection through the proxy.
 #[derive(Debug, Clone)]
 pub struct Cut {
+    /// Where in the COMMIT's round trip the connection is severed.
     pub at: CutPoint,
     /// Only a transaction that sent these bytes since its `BEGIN` (in a query's text or a bound
     /// parameter, e.g. an event type of the ledger's write) is cut.
@@ -79,6 +80,7 @@ pub struct Cut {
 }
 
 impl Cut {
+    /// A cut of the next COMMIT of any transaction, at `at`, with no outage after it.
     pub fn at(at: CutPoint) -> Cut {
         Cut {
             at,
@@ -87,11 +89,14 @@ impl Cut {
         }
     }
 
+    /// Narrows the cut to a transaction that sent `needle` (e.g. `b"TaskRequested"`), so a test
+    /// can cut the write it is about and not a checkpoint or a relay's read.
     pub fn when_sent(mut self, needle: impl AsRef<[u8]>) -> Cut {
         self.when_sent = Some(needle.as_ref().to_vec());
         self
     }
 
+    /// Keeps the proxy down for `outage` after the cut, as a Postgres restart would.
     pub fn then_down_for(mut self, outage: Duration) -> Cut {
         self.then_down_for = outage;
         self
@@ -107,6 +112,8 @@ pub struct CutDone(oneshot::Receiver<()>);
 pub struct NotCut(pub Duration);
 
 impl CutDone {
+    /// Waits for the cut, at most `within`: a test that armed a cut must know it happened
+    /// before it asserts what the cut did.
     pub async fn wait(self, within: Duration) -> Result<(), NotCut> {
         match tokio::time::timeout(within, self.0).await {
             Ok(Ok(())) => Ok(()),
@@ -200,6 +207,7 @@ impl PgProxy {
         })
     }
 
+    /// The proxy's loopback address, where clients connect instead of the server.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -240,6 +248,7 @@ impl PgProxy {
         self.shared.go_down_for(outage);
     }
 
+    /// Whether the proxy is refusing connections now (during an outage).
     pub fn is_down(&self) -> bool {
         *self.shared.down.borrow()
     }

@@ -5,7 +5,7 @@
 //! only a whole database gives it a clean, private world while every test shares one server and
 //! all run in parallel.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -79,21 +79,7 @@ pub async fn start_private_postgres() -> Result<String, String> {
 /// `fsync=off` because the data is thrown away; the server is stopped and its directory removed
 /// after the test process exits (see [`cleanup_after_exit`]).
 fn start_private_server() -> Result<String, StartError> {
-    let initdb = find_binary("initdb").ok_or(StartError::NotFound {
-        binary: "initdb",
-        hint: "install Postgres (Debian package postgresql) or set TEST_DATABASE_URL",
-    })?;
-    // pg_ctl from the same installation as initdb: a data directory only works with its version.
-    let pg_ctl = std::fs::canonicalize(&initdb)
-        .ok()
-        .and_then(|real| real.parent().map(|dir| dir.join("pg_ctl")))
-        .filter(|candidate| candidate.is_file())
-        .or_else(|| find_binary("pg_ctl"))
-        .ok_or(StartError::NotFound {
-            binary: "pg_ctl",
-            hint: "install Postgres (Debian package postgresql) or set TEST_DATABASE_URL",
-        })?;
-
+    let (initdb, pg_ctl) = find_tools()?;
     let dir = temp_dir("pg")?;
     if is_root() {
         // initdb and postgres run as `postgres` (they refuse root), so they must own the dir.
@@ -102,8 +88,6 @@ fn start_private_server() -> Result<String, StartError> {
         run("chown of the Postgres temp dir to postgres", chown)?;
     }
     let data = path_arg(&dir.join("data"));
-    let log = path_arg(&dir.join("postgres.log"));
-
     run(
         "initdb",
         postgres_tool(
@@ -122,43 +106,13 @@ fn start_private_server() -> Result<String, StartError> {
             ]),
         ),
     )?;
-
     // Registered before the start so that a half-started server is cleaned up as well.
     let stop = postgres_tool_line(&pg_ctl, &args(&["-D", &data, "-m", "immediate", "stop"]));
     cleanup_after_exit(&format!(
         "{stop} >/dev/null 2>&1; rm -rf {}",
         shell_quote(&path_arg(&dir))
     ));
-
-    let port = free_port();
-    // pg_ctl hands -o to the shell that starts postgres, hence the quoting of the socket dir.
-    let options = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections={PRIVATE_MAX_CONNECTIONS}",
-        shell_quote(&path_arg(&dir))
-    );
-    let started = run(
-        "pg_ctl start",
-        postgres_tool(
-            &pg_ctl,
-            &args(&[
-                "-D", &data, "-l", &log, "-o", &options, "-w", "-t", "60", "start",
-            ]),
-        ),
-    );
-    if let Err(StartError::Failed {
-        what,
-        status,
-        output,
-    }) = started
-    {
-        let server_log = std::fs::read_to_string(&log).unwrap_or_default();
-        return Err(StartError::Failed {
-            what,
-            status,
-            output: format!("{output}\nserver log:\n{server_log}"),
-        });
-    }
-    started?;
+    let port = start_server(&pg_ctl, &dir)?;
     warn(&format!(
         "private Postgres {} on port {port}, data in {}",
         pg_ctl.display(),
@@ -167,17 +121,70 @@ fn start_private_server() -> Result<String, StartError> {
     Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
 }
 
+/// `initdb` and the `pg_ctl` of the same installation (a data directory only works with its
+/// own version).
+fn find_tools() -> Result<(PathBuf, PathBuf), StartError> {
+    let initdb = find_binary("initdb").ok_or(StartError::NotFound {
+        binary: "initdb",
+        hint: "install Postgres (Debian package postgresql) or set TEST_DATABASE_URL",
+    })?;
+    let pg_ctl = std::fs::canonicalize(&initdb)
+        .ok()
+        .and_then(|real| real.parent().map(|dir| dir.join("pg_ctl")))
+        .filter(|candidate| candidate.is_file())
+        .or_else(|| find_binary("pg_ctl"))
+        .ok_or(StartError::NotFound {
+            binary: "pg_ctl",
+            hint: "install Postgres (Debian package postgresql) or set TEST_DATABASE_URL",
+        })?;
+    Ok((initdb, pg_ctl))
+}
+
+/// `pg_ctl start` on the data under `dir`, on a free port (returned); a failure carries the
+/// server's own log, which says why.
+fn start_server(pg_ctl: &Path, dir: &Path) -> Result<u16, StartError> {
+    let data = path_arg(&dir.join("data"));
+    let log = path_arg(&dir.join("postgres.log"));
+    let port = free_port();
+    // pg_ctl hands -o to the shell that starts postgres, hence the quoting of the socket dir.
+    let options = format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections={PRIVATE_MAX_CONNECTIONS}",
+        shell_quote(&path_arg(dir))
+    );
+    let started = run(
+        "pg_ctl start",
+        postgres_tool(
+            pg_ctl,
+            &args(&[
+                "-D", &data, "-l", &log, "-o", &options, "-w", "-t", "60", "start",
+            ]),
+        ),
+    );
+    match started {
+        Err(StartError::Failed {
+            what,
+            status,
+            output,
+        }) => {
+            let server_log = std::fs::read_to_string(&log).unwrap_or_default();
+            Err(StartError::Failed {
+                what,
+                status,
+                output: format!("{output}\nserver log:\n{server_log}"),
+            })
+        }
+        other => other.map(|_| port),
+    }
+}
+
 /// An error with its causes: tokio-postgres' own text ("db error", "error connecting to
 /// server") leaves the useful part in the source chain.
 fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    let chain = std::iter::successors(Some(error), |e| e.source());
+    chain
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 fn args(words: &[&str]) -> Vec<String> {
@@ -251,6 +258,8 @@ impl TestDatabase {
         with_user(&self.url, role)
     }
 
+    /// The database's name (`tb_test_` and a random suffix), for tests that connect to it or
+    /// inspect it by name.
     pub fn name(&self) -> &str {
         &self.name
     }
