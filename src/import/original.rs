@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio_postgres::{Client, IsolationLevel, NoTls, Portal, Row, Statement, Transaction};
 
-use super::ImportError;
+use super::error::{ImportError, describe};
 use super::mapping::{OriginalTask, OriginalUser};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,19 +57,6 @@ const TASKS_SQL: &str = "SELECT id::bigint, user_id::bigint, task_type::text, mo
      result_image_url::text, result_file_id::text, status::text, tokens_spent::bigint, \
      retry_count::bigint, error_message::text \
      FROM generation_tasks ORDER BY user_id, id";
-
-/// An error with its causes (tokio-postgres keeps the useful part, "connection refused", in the
-/// source chain).
-pub(super) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
 
 /// host:port/database, without the password.
 fn target_of(config: &tokio_postgres::Config) -> String {
