@@ -14,12 +14,14 @@ use crate::configuration::Settings;
 /// Longest wait for NATS when an auditor's command reads checkpoints from it.
 const NATS_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// `tokenbot ledger checkpoints ...`.
 #[derive(Subcommand)]
 pub enum CheckpointsCommand {
     /// Write every signed checkpoint on the checkpoint stream as JSON lines (an auditor's copy).
     Export(ExportArgs),
 }
 
+/// `tokenbot ledger checkpoints export`: where to write, and the key to check against.
 #[derive(Args)]
 pub struct ExportArgs {
     /// Write to this file (created; never overwritten) instead of stdout.
@@ -31,6 +33,7 @@ pub struct ExportArgs {
     public_key: Option<String>,
 }
 
+/// `tokenbot ledger keygen`: where to keep the secret key.
 #[derive(Args)]
 pub struct KeygenArgs {
     /// Write the secret key (64 hex characters) to this file, readable by its owner only, and
@@ -49,6 +52,7 @@ pub enum Source {
 }
 
 impl Source {
+    /// `nats` means the stream; anything else is a file's path.
     pub fn parse(raw: &str) -> Self {
         if raw == "nats" {
             Source::Nats
@@ -147,6 +151,7 @@ fn create_new(path: &Path) -> anyhow::Result<std::fs::File> {
         .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))
 }
 
+/// Makes a signing key and prints (or writes) it; the secret never goes to an existing file.
 pub fn keygen(args: KeygenArgs) -> anyhow::Result<i32> {
     let signer = CheckpointSigner::generate();
     let mut out = std::io::stdout().lock();
@@ -169,6 +174,7 @@ pub fn keygen(args: KeygenArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// Runs a checkpoints subcommand; its exit status (1 when a checkpoint is forged).
 pub async fn run(settings: &Settings, cmd: CheckpointsCommand) -> anyhow::Result<i32> {
     match cmd {
         CheckpointsCommand::Export(args) => {

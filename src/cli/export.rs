@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
+use indicatif::ProgressBar;
 use serde::Serialize;
 use tokenbot_ledger::global_order::{HORIZON_PATIENCE, LogSnapshot};
 use tokenbot_ledger::replay::{REPLAY_BATCH, ReplayLine};
@@ -18,6 +19,7 @@ use crate::cli::progress;
 use crate::configuration::Settings;
 use crate::startup;
 
+/// What `ledger export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum What {
     /// Every event recorded in the period, in global order.
@@ -27,12 +29,16 @@ pub enum What {
     Balances,
 }
 
+/// How `ledger export` writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Comma-separated, with a header row.
     Csv,
+    /// One JSON object per line.
     Jsonl,
 }
 
+/// `tokenbot ledger export`: what, over which period, in which format, to where.
 #[derive(Args)]
 pub struct ExportArgs {
     #[arg(value_enum, default_value = "events")]
@@ -52,6 +58,7 @@ pub struct ExportArgs {
     out: Option<PathBuf>,
 }
 
+/// An RFC 3339 time given to `flag`, or an error naming the flag and showing an example.
 pub fn parse_time(raw: &str, flag: &str) -> anyhow::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(raw.trim())
         .map(|t| t.with_timezone(&Utc))
@@ -176,6 +183,7 @@ impl AccountPeriod {
     }
 }
 
+/// Writes the export; exit status 0.
 pub async fn run(settings: &Settings, args: ExportArgs) -> anyhow::Result<i32> {
     let from = args
         .from
@@ -209,64 +217,90 @@ pub async fn run(settings: &Settings, args: ExportArgs) -> anyhow::Result<i32> {
         false => None,
     };
     let bar = progress::bar_if_terminal(total, "exporting");
-    let mut read = 0u64;
+    let period = (from, to);
     match args.what {
-        What::Events => {
-            if args.format == Format::Csv {
-                csv_line(&mut out, &EVENT_HEADER)?;
-            }
-            snapshot
-                .each_batch(REPLAY_BATCH, from, to, |batch| {
-                    for e in batch {
-                        write_event(&mut out, args.format, e)?;
-                    }
-                    read += batch.len() as u64;
-                    bar.set_position(read);
-                    anyhow::Ok(())
-                })
-                .await?;
-            bar.finish_and_clear();
-            eprintln!("{read} events exported");
-        }
-        What::Balances => {
-            let mut accounts: BTreeMap<i64, AccountPeriod> = BTreeMap::new();
-            snapshot
-                .each_batch(REPLAY_BATCH, None, to, |batch| {
-                    for raw in batch {
-                        let Some(owner) = raw.stream_id.account_owner() else {
-                            continue;
-                        };
-                        let e = raw.decode()?;
-                        let before = from.is_some_and(|f| e.recorded_at < f);
-                        let row = accounts.entry(i64::from(owner)).or_default();
-                        row.telegram_id = i64::from(owner);
-                        row.add(&e.event, before);
-                    }
-                    read += batch.len() as u64;
-                    bar.set_position(read);
-                    anyhow::Ok(())
-                })
-                .await?;
-            bar.finish_and_clear();
-            if args.format == Format::Csv {
-                csv_line(&mut out, &BALANCE_HEADER)?;
-            }
-            for row in accounts.values() {
-                row.write(&mut out, args.format)?;
-            }
-            let sum = |f: fn(&AccountPeriod) -> i64| accounts.values().map(f).sum::<i64>();
-            eprintln!(
-                "{} accounts: opening {}, granted {}, debited {}, refunded {}, closing {}",
-                accounts.len(),
-                sum(|a| a.opening),
-                sum(|a| a.granted),
-                sum(|a| a.debited),
-                sum(|a| a.refunded),
-                sum(|a| a.closing)
-            );
-        }
+        What::Events => export_events(&snapshot, &mut out, args.format, period, &bar).await?,
+        What::Balances => export_balances(&snapshot, &mut out, args.format, period, &bar).await?,
     }
     out.flush()?;
     snapshot.close().await?;
     Ok(0)
+}
+
+/// The start and end of the exported period, each optional.
+type Period = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// Every event of the period, in global order.
+async fn export_events(
+    snapshot: &LogSnapshot,
+    out: &mut impl Write,
+    format: Format,
+    (from, to): Period,
+    bar: &ProgressBar,
+) -> anyhow::Result<()> {
+    if format == Format::Csv {
+        csv_line(out, &EVENT_HEADER)?;
+    }
+    let mut read = 0u64;
+    snapshot
+        .each_batch(REPLAY_BATCH, from, to, |batch| {
+            for e in batch {
+                write_event(out, format, e)?;
+            }
+            read += batch.len() as u64;
+            bar.set_position(read);
+            anyhow::Ok(())
+        })
+        .await?;
+    bar.finish_and_clear();
+    eprintln!("{read} events exported");
+    Ok(())
+}
+
+/// Every account's balances over the period: the log up to its end is read, the events before
+/// its start make the opening balances.
+async fn export_balances(
+    snapshot: &LogSnapshot,
+    out: &mut impl Write,
+    format: Format,
+    (from, to): Period,
+    bar: &ProgressBar,
+) -> anyhow::Result<()> {
+    let mut accounts: BTreeMap<i64, AccountPeriod> = BTreeMap::new();
+    let mut read = 0u64;
+    snapshot
+        .each_batch(REPLAY_BATCH, None, to, |batch| {
+            for raw in batch {
+                let Some(owner) = raw.stream_id.account_owner() else {
+                    continue;
+                };
+                let e = raw.decode()?;
+                let before = from.is_some_and(|f| e.recorded_at < f);
+                let row = accounts.entry(i64::from(owner)).or_default();
+                row.telegram_id = i64::from(owner);
+                row.add(&e.event, before);
+            }
+            read += batch.len() as u64;
+            bar.set_position(read);
+            anyhow::Ok(())
+        })
+        .await?;
+    bar.finish_and_clear();
+    if format == Format::Csv {
+        csv_line(out, &BALANCE_HEADER)?;
+    }
+    for row in accounts.values() {
+        row.write(out, format)?;
+    }
+    let sum = |f: fn(&AccountPeriod) -> i64| accounts.values().map(f).sum::<i64>();
+    eprintln!(
+        "{} accounts: opening {}, granted {}, debited {}, refunded {}, closing {}",
+        accounts.len(),
+        sum(|a| a.opening),
+        sum(|a| a.granted),
+        sum(|a| a.debited),
+        sum(|a| a.refunded),
+        sum(|a| a.closing)
+    );
+    Ok(())
 }

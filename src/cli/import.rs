@@ -8,6 +8,7 @@ use crate::configuration::Settings;
 use crate::import::{self, ImportOptions, ImportProgress, Source};
 use crate::startup;
 
+/// `tokenbot import`: where the original is, and how many users to read at a time.
 #[derive(Args)]
 pub struct ImportArgs {
     /// The original bot's Postgres URL (its `postgresql+asyncpg://` form is accepted too).

@@ -19,6 +19,7 @@ use crate::cli::progress;
 use crate::configuration::Settings;
 use crate::startup;
 
+/// `tokenbot ledger ...`: the auditor's commands.
 #[derive(Subcommand)]
 pub enum LedgerCommand {
     /// Recompute the hash chain and every balance from the first event, in one snapshot; exit 1
@@ -28,6 +29,7 @@ pub enum LedgerCommand {
     Replay,
     /// A user's balance now, or at a past moment.
     Balance {
+        /// The user's Telegram id.
         #[arg(allow_hyphen_values = true)]
         telegram_id: String,
         /// An RFC 3339 time, e.g. 2026-11-25T10:00:00Z.
@@ -39,6 +41,7 @@ pub enum LedgerCommand {
     },
     /// Every event of a user's account, oldest first.
     History {
+        /// The user's Telegram id.
         #[arg(allow_hyphen_values = true)]
         telegram_id: String,
         /// One JSON object per event.
@@ -56,6 +59,7 @@ pub enum LedgerCommand {
     Checkpoints(CheckpointsCommand),
 }
 
+/// `tokenbot ledger verify`: the output form and the checkpoints to hold the log against.
 #[derive(Args)]
 pub struct VerifyArgs {
     /// Print the report as JSON.
@@ -77,6 +81,7 @@ fn parse_user(raw: &str) -> anyhow::Result<TelegramId> {
     raw.parse::<TelegramId>().map_err(anyhow::Error::from)
 }
 
+/// Runs an auditor's command; its exit status (0 clean, 1 a finding).
 pub async fn run(settings: &Settings, cmd: LedgerCommand) -> anyhow::Result<i32> {
     match cmd {
         LedgerCommand::Verify(args) => run_verify(settings, args).await,

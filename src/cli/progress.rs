@@ -10,6 +10,7 @@ pub fn on_terminal() -> bool {
     std::io::stderr().is_terminal()
 }
 
+/// A bar of `total` steps labelled `what`, drawn on stderr when it is a terminal.
 pub fn bar(total: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")

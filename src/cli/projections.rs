@@ -9,13 +9,18 @@ use crate::cli::progress;
 use crate::configuration::Settings;
 use crate::startup;
 
+/// `tokenbot projections ...`.
 #[derive(Subcommand)]
 pub enum ProjectionsCommand {
     /// Replay the log into shadow tables and swap them in (all projections, or one by name).
     /// Runs as the owner (MIGRATION_DATABASE_URL).
-    Rebuild { name: Option<String> },
+    Rebuild {
+        /// users or tasks; all when left out.
+        name: Option<String>,
+    },
     /// List rows where the live tables differ from a fresh replay; exit 1 if any.
     Diff {
+        /// users or tasks; all when left out.
         name: Option<String>,
         /// Print the reports as one JSON object.
         #[arg(long)]
@@ -36,6 +41,7 @@ fn selected(name: Option<&str>) -> anyhow::Result<Vec<Projection>> {
     })
 }
 
+/// Runs a read-model command; its exit status (1 when `diff` finds a difference).
 pub async fn run(settings: &Settings, cmd: ProjectionsCommand) -> anyhow::Result<i32> {
     match cmd {
         ProjectionsCommand::Rebuild { name } => {

@@ -20,6 +20,7 @@ use crate::cli::sim::{SimOptions, SimSystem};
 use crate::configuration::Settings;
 use crate::startup;
 
+/// `tokenbot bench bot`: how many simulated users at once, and whether to update the docs.
 #[derive(Args)]
 pub struct BotBenchArgs {
     /// Simulated users, all active at once.
@@ -111,6 +112,8 @@ async fn echo(bot: teloxide::Bot, shutdown: Shutdown) -> anyhow::Result<()> {
     }
 }
 
+/// Measures the real bot against an echo bot on the same fake Telegram, prints the JSON and
+/// updates docs/benchmarks.md; exit status 0.
 pub async fn run(settings: &Settings, args: BotBenchArgs) -> anyhow::Result<i32> {
     // The baseline first, on its own fake.
     let echo_telegram = FakeTelegram::start().await?;

@@ -16,6 +16,7 @@ use tokenbot_ledger::{
 use super::{ScratchDb, measure, open_rich_accounts, replace_section};
 use crate::configuration::Settings;
 
+/// `tokenbot bench ledger`: how long each phase runs and how large the replayed log is.
 #[derive(Args)]
 pub struct LedgerBenchArgs {
     /// Seconds per measured phase.
@@ -180,6 +181,8 @@ async fn replay(db: &Database, store: &EventStore, events: u64) -> anyhow::Resul
     })
 }
 
+/// Measures charges and replay on a scratch database (dropped afterwards), prints the JSON and
+/// updates docs/benchmarks.md.
 pub async fn run(settings: &Settings, args: LedgerBenchArgs) -> anyhow::Result<i32> {
     let (scratch, db) = ScratchDb::create(settings, "ledger").await?;
     let result = run_ledger(&db, &args).await;

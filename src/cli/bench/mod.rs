@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod read_side;
 pub mod worker;
 
+/// `tokenbot bench ...`: one benchmark per part of the system.
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Charges/s (TaskRequested + TokensDebited) and replay events/s against raw Postgres.
@@ -31,6 +32,7 @@ pub enum BenchCommand {
     Bot(bot::BotBenchArgs),
 }
 
+/// Runs one benchmark; its exit status.
 pub async fn run(settings: &Settings, cmd: BenchCommand) -> anyhow::Result<i32> {
     match cmd {
         BenchCommand::Ledger(args) => ledger::run(settings, args).await,

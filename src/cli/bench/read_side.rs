@@ -24,6 +24,8 @@ use crate::configuration::Settings;
 use crate::startup;
 use crate::system::{System, last_committed};
 
+/// `tokenbot bench read-side`: the sizes of the logs the relay publishes and the projections
+/// are rebuilt from.
 #[derive(Args)]
 pub struct ReadSideArgs {
     /// Events in the log the relay publishes.
@@ -401,6 +403,8 @@ async fn rebuild_phase(db: &Database, events: u64) -> anyhow::Result<RebuildRow>
     })
 }
 
+/// Measures the relay, live projection lag and rebuild on a scratch database and JetStream
+/// stream, prints the JSON and updates docs/benchmarks.md.
 pub async fn run(settings: &Settings, args: ReadSideArgs) -> anyhow::Result<i32> {
     let js = startup::jetstream(settings).await?;
     let (scratch, db) = ScratchDb::create(settings, "readside").await?;

@@ -25,6 +25,7 @@ use crate::cli::sim::{SimOptions, SimSystem};
 use crate::configuration::Settings;
 use crate::startup;
 
+/// `tokenbot bench worker`: how many tasks, how many at once, and the fake provider's latency.
 #[derive(Args)]
 pub struct WorkerBenchArgs {
     /// Tasks generated in all.
@@ -272,6 +273,8 @@ async fn bus_to_started(ledger: &Ledger, published: &[Published]) -> anyhow::Res
     Ok(ms)
 }
 
+/// Measures the real worker against the fake OpenAI and Telegram on a scratch database, prints
+/// the JSON and updates docs/benchmarks.md.
 pub async fn run(settings: &Settings, args: WorkerBenchArgs) -> anyhow::Result<i32> {
     let (scratch, db) = ScratchDb::create(settings, "worker").await?;
     let mut config = LedgerConfig::seed_default();
