@@ -11,7 +11,9 @@ use crate::{Call, ChatMessage, FakeTelegram, TgUser, Update, WaitTimeout};
 
 /// One user's chat with the bot.
 pub struct Conversation<'a> {
+    /// The fake the bot polls; shared by every conversation of a test.
     pub telegram: &'a FakeTelegram,
+    /// Who is talking; their id is the chat's.
     pub user: TgUser,
     /// How long one update may take before [`Conversation::deliver`] gives up.
     pub timeout: Duration,
@@ -29,6 +31,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The text (or caption) of [`Outcome::last`]; empty when the bot wrote nothing.
     pub fn text(&self) -> String {
         self.last
             .as_ref()
@@ -61,6 +64,7 @@ fn chat_of(call: &Call) -> Option<i64> {
 }
 
 impl<'a> Conversation<'a> {
+    /// A conversation of `user` through `telegram`, allowing 30 s per update.
     pub fn new(telegram: &'a FakeTelegram, user: TgUser) -> Self {
         Self {
             telegram,
@@ -69,6 +73,7 @@ impl<'a> Conversation<'a> {
         }
     }
 
+    /// The chat's id (the user's).
     pub fn id(&self) -> i64 {
         self.user.id
     }
@@ -108,6 +113,7 @@ impl<'a> Conversation<'a> {
         chat.iter().rev().find(|m| m.from_bot).cloned()
     }
 
+    /// Sends a text message (a command, a prompt, a menu label) and waits until it is handled.
     pub async fn say(&self, text: &str) -> Result<Outcome, WaitTimeout> {
         self.deliver(Update::text(&self.user, text)).await
     }

@@ -63,6 +63,8 @@ pub struct Call {
 pub struct Failure {
     /// The HTTP status, which Telegram repeats as `error_code`.
     pub status: u16,
+    /// Telegram's `description`, e.g. "Forbidden: bot was blocked by the user"; teloxide maps
+    /// the known ones to its `ApiError` variants.
     pub description: String,
     /// Sent as `parameters.retry_after`: teloxide turns it into `RequestError::RetryAfter`.
     pub retry_after: Option<u64>,
@@ -110,36 +112,52 @@ impl Failure {
 /// A file Telegram holds, as messages refer to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRef {
+    /// What the bot passes to getFile or sends again.
     pub file_id: String,
+    /// Stable across bots; Telegram's dedup key.
     pub file_unique_id: String,
+    /// Size in bytes.
     pub file_size: u64,
     /// From the image header; 0 for other files.
     pub width: u32,
+    /// From the image header; 0 for other files.
     pub height: u32,
 }
 
 /// A file the fake holds (uploaded by the bot or added by the test) with its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Uploaded {
+    /// The id the fake gave it.
     pub file_id: String,
+    /// The name the uploader gave it (a document's `file_name`).
     pub file_name: Option<String>,
+    /// The part's content type, as uploaded.
     pub mime_type: Option<String>,
+    /// The content, for a test to check what the user would download.
     pub bytes: Vec<u8>,
 }
 
 /// The webhook as last set by setWebhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookInfo {
+    /// Where updates are posted.
     pub url: String,
+    /// Sent back as `X-Telegram-Bot-Api-Secret-Token` with every update.
     pub secret_token: Option<String>,
+    /// Whether the bot asked to drop the updates queued before.
     pub drop_pending_updates: bool,
+    /// The update kinds the bot asked for; `None`: all.
     pub allowed_updates: Option<Vec<String>>,
+    /// The bot's cap on concurrent webhook connections, as sent.
     pub max_connections: Option<i64>,
 }
 
+/// One entry of a bot's command menu, as set by setMyCommands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BotCommand {
+    /// The command without the slash, e.g. `start`.
     pub command: String,
+    /// The text the menu shows next to it.
     pub description: String,
 }
 
@@ -148,14 +166,18 @@ pub struct BotCommand {
 pub struct CommandSet {
     /// The `BotCommandScope` JSON; `{"type":"default"}` when none was given.
     pub scope: Value,
+    /// The users' language this list is for; `None`: everyone else.
     pub language_code: Option<String>,
+    /// The menu, in order.
     pub commands: Vec<BotCommand>,
 }
 
 /// A message in a chat as the user sees it now (after edits).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatMessage {
+    /// Its id in the chat.
     pub message_id: i64,
+    /// Sent by the bot (else by the user).
     pub from_bot: bool,
     /// The text, or the caption of a media message, with markup parsed away.
     pub text: Option<String>,
@@ -172,8 +194,11 @@ pub struct ChatMessage {
 /// An inline keyboard button.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Button {
+    /// The label the user sees.
     pub text: String,
+    /// What a tap sends back to the bot; `None` for a link button.
     pub callback_data: Option<String>,
+    /// Where a link button leads.
     pub url: Option<String>,
 }
 
@@ -226,7 +251,9 @@ impl ChatMessage {
 /// No call matched in time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitTimeout {
+    /// The first call index that was looked at.
     pub since: usize,
+    /// How long the wait lasted.
     pub timeout: Duration,
     /// Methods of the calls from `since` on, to tell what happened instead.
     pub calls_seen: Vec<String>,
@@ -261,7 +288,9 @@ impl Drop for FakeTelegram {
 impl FakeTelegram {
     /// The only token the fake accepts; any other gets 401 "Unauthorized".
     pub const TOKEN: &'static str = "123456:TEST-TOKEN";
+    /// The bot's own user id (the token's prefix, as in real tokens).
     pub const BOT_ID: i64 = 123456;
+    /// The bot's @username, as getMe answers it.
     pub const BOT_USERNAME: &'static str = wire::BOT_USERNAME;
 
     /// Binds 127.0.0.1 on a free port and serves.
@@ -309,6 +338,7 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// How many requests arrived so far: the `since` of a later [`Self::wait_for_call`].
     pub fn call_count(&self) -> usize {
         self.state.lock().calls.len()
     }
@@ -430,6 +460,7 @@ impl FakeTelegram {
         Ok(request.send().await?.status().as_u16())
     }
 
+    /// The webhook the bot set, if it set one (and has not deleted it).
     pub fn webhook(&self) -> Option<WebhookInfo> {
         self.state.lock().webhook.clone()
     }
@@ -504,6 +535,7 @@ impl FakeTelegram {
             .unwrap_or_default()
     }
 
+    /// The newest message in a chat, from either side.
     pub fn last_message(&self, chat_id: i64) -> Option<ChatMessage> {
         let inner = self.state.lock();
         let chat = inner.chats.get(&chat_id)?;
