@@ -6,7 +6,17 @@
 
 use clap::Args;
 
-use super::{DEFAULT_DATABASE_URL, DEFAULT_IMAGE_MODELS, DEFAULT_NATS_URL, DEFAULT_PRICE_TABLE};
+/// Where the ledger lives, unless DATABASE_URL says otherwise.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/tokenbot";
+
+/// Where NATS is, unless NATS_URL says otherwise.
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// The prices of the original, unless PRICE_TABLE says otherwise.
+pub const DEFAULT_PRICE_TABLE: &str = "low:272/408/400,medium:1056/1584/1568,high:4160/6240/6208";
+
+/// The models offered, unless IMAGE_MODELS says otherwise.
+pub const DEFAULT_IMAGE_MODELS: &str = "gpt-image-1,gpt-image-1.5";
 
 /// Where the variables appear in `--help`.
 const HEADING: &str = "Configuration (environment variables; a flag of the same name wins)";

@@ -13,20 +13,10 @@ use std::time::Duration;
 use secrecy::SecretString;
 use tokenbot_ledger::LedgerConfig;
 
-pub use environment::Environment;
+pub use environment::{
+    DEFAULT_DATABASE_URL, DEFAULT_IMAGE_MODELS, DEFAULT_NATS_URL, DEFAULT_PRICE_TABLE, Environment,
+};
 pub use secret::{SecretUrl, redact};
-
-/// Where the ledger lives, unless DATABASE_URL says otherwise.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/tokenbot";
-
-/// Where NATS is, unless NATS_URL says otherwise.
-pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
-
-/// The prices of the original, unless PRICE_TABLE says otherwise.
-pub const DEFAULT_PRICE_TABLE: &str = "low:272/408/400,medium:1056/1584/1568,high:4160/6240/6208";
-
-/// The models offered, unless IMAGE_MODELS says otherwise.
-pub const DEFAULT_IMAGE_MODELS: &str = "gpt-image-1,gpt-image-1.5";
 
 /// Everything a tokenbot process is configured with, validated. Its `Debug` shows no secret.
 #[derive(Debug, Clone)]
@@ -150,30 +140,6 @@ pub struct LogSettings {
     pub filter: String,
     /// JSON lines instead of text.
     pub json: bool,
-}
-
-impl Settings {
-    /// Validates every variable; the first invalid one is named in the error.
-    pub fn from_environment(env: &Environment) -> anyhow::Result<Self> {
-        Ok(Self {
-            database_url: parse::database_url(&env.database_url)
-                .unwrap_or_else(|| SecretUrl::new(DEFAULT_DATABASE_URL)),
-            migration_database_url: parse::database_url(&env.migration_database_url),
-            writer_password: parse::secret(&env.database_writer_password),
-            reader_password: parse::secret(&env.database_reader_password),
-            db_pool_size: parse::db_pool_size(env)?,
-            ledger: parse::ledger_rules(env)?,
-            nats_url: SecretUrl::new(parse::text(&env.nats_url, DEFAULT_NATS_URL)),
-            bus: parse::bus(env)?,
-            http_addr: parse::http_addr(env)?,
-            admin_api_key: parse::admin_api_key(env)?,
-            telegram: parse::telegram(env)?,
-            openai: parse::openai(env)?,
-            worker: parse::worker(env)?,
-            checkpoints: parse::checkpoints(env)?,
-            log: parse::log(env)?,
-        })
-    }
 }
 
 impl Default for Settings {

@@ -1,14 +1,40 @@
 //! Validation of each variable's raw text, with the messages operators have always seen: the
 //! variable's name, the value, and what it expects. Blank values count as unset.
+//! [`Settings::from_environment`] assembles the validated values.
 
 use anyhow::{Context, bail};
 use secrecy::SecretString;
 use tokenbot_ledger::{LedgerConfig, ModelId, PriceTable, Tokens};
 
+use super::environment::{DEFAULT_DATABASE_URL, DEFAULT_NATS_URL};
 use super::{
-    CheckpointEnv, Environment, LogSettings, OpenAiSettings, SecretUrl, TelegramSettings,
+    CheckpointEnv, Environment, LogSettings, OpenAiSettings, SecretUrl, Settings, TelegramSettings,
     WebhookSettings, WorkerSettings,
 };
+
+impl Settings {
+    /// Validates every variable; the first invalid one is named in the error.
+    pub fn from_environment(env: &Environment) -> anyhow::Result<Self> {
+        Ok(Self {
+            database_url: database_url(&env.database_url)
+                .unwrap_or_else(|| SecretUrl::new(DEFAULT_DATABASE_URL)),
+            migration_database_url: database_url(&env.migration_database_url),
+            writer_password: secret(&env.database_writer_password),
+            reader_password: secret(&env.database_reader_password),
+            db_pool_size: db_pool_size(env)?,
+            ledger: ledger_rules(env)?,
+            nats_url: SecretUrl::new(text(&env.nats_url, DEFAULT_NATS_URL)),
+            bus: bus(env)?,
+            http_addr: http_addr(env)?,
+            admin_api_key: admin_api_key(env)?,
+            telegram: telegram(env)?,
+            openai: openai(env)?,
+            worker: worker(env)?,
+            checkpoints: checkpoints(env)?,
+            log: log(env)?,
+        })
+    }
+}
 
 /// The trimmed value; None when unset or blank.
 fn value(raw: &Option<String>) -> Option<&str> {

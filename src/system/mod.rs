@@ -35,6 +35,7 @@ use crate::configuration::Settings;
 use crate::startup;
 
 pub use handle::{SystemHandle, last_committed};
+use roles::{Http, Selection};
 
 /// The entry point: `System::builder(settings)`.
 pub struct System;
@@ -46,13 +47,7 @@ impl System {
             settings,
             ledger: None,
             jetstream: None,
-            relay: None,
-            projector: None,
-            projector_observer: None,
-            worker: None,
-            bot: None,
-            http: None,
-            open_task_age: false,
+            roles: Selection::default(),
             stop_on_signal: false,
         }
     }
@@ -67,20 +62,8 @@ pub struct SystemBuilder {
     settings: Settings,
     ledger: Option<Ledger>,
     jetstream: Option<async_nats::jetstream::Context>,
-    relay: Option<RelayConfig>,
-    projector: Option<LiveConfig>,
-    projector_observer: Option<Observer>,
-    worker: Option<WorkerConfig>,
-    bot: Option<BotConfig>,
-    http: Option<Http>,
-    open_task_age: bool,
+    roles: Selection,
     stop_on_signal: bool,
-}
-
-/// What the HTTP server serves beside `/health`, `/metrics` and `/openapi.json`.
-#[derive(Debug, Clone, Copy)]
-struct Http {
-    admin: bool,
 }
 
 impl SystemBuilder {
@@ -104,7 +87,7 @@ impl SystemBuilder {
 
     /// The relay, configured by `config`.
     pub fn relay_with(mut self, config: RelayConfig) -> Self {
-        self.relay = Some(config);
+        self.roles.relay = Some(config);
         self
     }
 
@@ -116,14 +99,14 @@ impl SystemBuilder {
 
     /// The live projector, configured by `config`.
     pub fn projector_with(mut self, config: LiveConfig) -> Self {
-        self.projector = Some(config);
+        self.roles.projector = Some(config);
         self
     }
 
     /// Also tells `observer` about every batch the projector applies (the handle's
     /// `projected()` is told anyway).
     pub fn observe_projector(mut self, observer: Observer) -> Self {
-        self.projector_observer = Some(observer);
+        self.roles.projector_observer = Some(observer);
         self
     }
 
@@ -136,8 +119,8 @@ impl SystemBuilder {
 
     /// The image worker and its sweeper, configured by `config`.
     pub fn worker_with(mut self, config: WorkerConfig) -> Self {
-        self.worker = Some(config);
-        self.open_task_age = true;
+        self.roles.worker = Some(config);
+        self.roles.open_task_age = true;
         self
     }
 
@@ -151,29 +134,29 @@ impl SystemBuilder {
     /// The Telegram bot, configured by `config`.
     pub fn bot_with(mut self, config: BotConfig) -> Self {
         if self.settings.telegram.webhook.is_some() {
-            self.http.get_or_insert(Http { admin: false });
+            self.roles.http.get_or_insert(Http { admin: false });
         }
-        self.bot = Some(config);
+        self.roles.bot = Some(config);
         self
     }
 
     /// The HTTP server on `HTTP_ADDR` with the admin API (`ADMIN_API_KEY`).
     pub fn api(mut self) -> Self {
-        self.http = Some(Http { admin: true });
+        self.roles.http = Some(Http { admin: true });
         self
     }
 
     /// The HTTP server on `HTTP_ADDR` with `/health`, `/metrics` and `/openapi.json` only
     /// (what every role of a deployment serves).
     pub fn http(mut self) -> Self {
-        self.http.get_or_insert(Http { admin: false });
+        self.roles.http.get_or_insert(Http { admin: false });
         self
     }
 
     /// Measures the oldest open task's age (a gauge, and `/health` reports `degraded` past the
     /// bound), with or without a worker in this process.
     pub fn open_task_age(mut self) -> Self {
-        self.open_task_age = true;
+        self.roles.open_task_age = true;
         self
     }
 
@@ -200,7 +183,7 @@ impl SystemBuilder {
             Some(js) => js,
             None => startup::jetstream(&self.settings).await?,
         };
-        let prepared = roles::prepare(&self, ledger, js).await?;
+        let prepared = roles::prepare(&self.settings, &self.roles, ledger, js).await?;
         if self.stop_on_signal {
             startup::cancel_on_signal(prepared.shutdown.clone());
         }

@@ -20,7 +20,7 @@ use tokenbot_worker::open_tasks;
 use tokenbot_worker::sweeper::Sweeper;
 use tokio::sync::watch;
 
-use super::{SystemBuilder, parts};
+use super::parts;
 use crate::configuration::Settings;
 
 /// A role's work until shutdown.
@@ -37,6 +37,24 @@ pub(super) struct Prepared {
     pub http_addr: Option<SocketAddr>,
 }
 
+/// Which roles to run and how each is configured: what the builder collects.
+#[derive(Default)]
+pub(super) struct Selection {
+    pub relay: Option<relay::RelayConfig>,
+    pub projector: Option<live::LiveConfig>,
+    pub projector_observer: Option<Observer>,
+    pub worker: Option<tokenbot_worker::WorkerConfig>,
+    pub bot: Option<tokenbot_bot::BotConfig>,
+    pub http: Option<Http>,
+    pub open_task_age: bool,
+}
+
+/// What the HTTP server serves beside `/health`, `/metrics` and `/openapi.json`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Http {
+    pub admin: bool,
+}
+
 /// What every role is built from.
 struct Parts<'a> {
     settings: &'a Settings,
@@ -46,44 +64,45 @@ struct Parts<'a> {
 }
 
 pub(super) async fn prepare(
-    builder: &SystemBuilder,
+    settings: &Settings,
+    chosen: &Selection,
     ledger: Ledger,
     js: async_nats::jetstream::Context,
 ) -> anyhow::Result<Prepared> {
     let shutdown = Shutdown::new();
     let p = Parts {
-        settings: &builder.settings,
+        settings,
         ledger: &ledger,
         js: &js,
         shutdown: &shutdown,
     };
     let mut roles: Vec<(&'static str, RoleFuture)> = Vec::new();
     let (relay_tx, relayed) = watch::channel(LogCursor::START);
-    if let Some(config) = &builder.relay {
+    if let Some(config) = &chosen.relay {
         roles.push(("relay", relay(&p, config.clone(), relay_tx)));
     }
     let (projected_tx, projected) = watch::channel(LogCursor::START);
-    if let Some(config) = &builder.projector {
-        let observer = observer(projected_tx, builder.projector_observer.clone());
+    if let Some(config) = &chosen.projector {
+        let observer = observer(projected_tx, chosen.projector_observer.clone());
         roles.push(("projector", projector(&p, config.clone(), observer)));
     }
-    if let Some(config) = &builder.worker {
+    if let Some(config) = &chosen.worker {
         roles.extend(worker(&p, config.clone())?);
     }
     let mut checks: Vec<Arc<dyn HealthCheck>> = vec![Arc::new(NatsCheck(js.client()))];
-    if builder.open_task_age {
+    if chosen.open_task_age {
         let (monitor, check) = open_task_age(&p);
         roles.push(("open-task monitor", monitor));
         checks.push(Arc::new(check));
     }
     let mut webhook = None;
-    if let Some(config) = &builder.bot {
+    if let Some(config) = &chosen.bot {
         let (bot_roles, router) = bot(&p, config.clone()).await?;
         roles.extend(bot_roles);
         webhook = router;
     }
     let mut http_addr = None;
-    if let Some(http) = builder.http {
+    if let Some(http) = chosen.http {
         // Every role serves /health and /metrics on HTTP_ADDR (in containers each has its own
         // address); the admin endpoints only where the api role runs.
         let router = admin_router(&p, checks, http.admin);

@@ -15,7 +15,7 @@ use tokenbot_ledger::bus::BusConfig;
 use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_ledger::{Ledger, LedgerConfig};
 
-use super::{ScratchDb, quantile, replace_section};
+use super::support::{ScratchDb, quantile, replace_section};
 use crate::cli::sim::{SimOptions, SimSystem};
 use crate::configuration::Settings;
 use crate::startup;

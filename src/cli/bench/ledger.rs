@@ -13,7 +13,7 @@ use tokenbot_ledger::{
     TaskKind, TaskRequest, TelegramId,
 };
 
-use super::{ScratchDb, measure, open_rich_accounts, replace_section};
+use super::support::{ScratchDb, measure, open_rich_accounts, replace_section};
 use crate::configuration::Settings;
 
 /// `tokenbot bench ledger`: how long each phase runs and how large the replayed log is.

@@ -19,7 +19,7 @@ use tokenbot_projections::Projection;
 use tokenbot_projections::live::{LiveConfig, Observer};
 use tokenbot_projections::rebuild::rebuild;
 
-use super::{ScratchDb, open_rich_accounts, quantile, replace_section};
+use super::support::{ScratchDb, open_rich_accounts, quantile, replace_section};
 use crate::configuration::Settings;
 use crate::startup;
 use crate::system::{System, last_committed};

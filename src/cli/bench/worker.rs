@@ -20,7 +20,7 @@ use tokenbot_ledger::{
     TaskId, TaskKind, TaskRequest, TelegramId,
 };
 
-use super::{ScratchDb, open_rich_accounts, quantile, replace_section};
+use super::support::{ScratchDb, open_rich_accounts, quantile, replace_section};
 use crate::cli::sim::{SimOptions, SimSystem};
 use crate::configuration::Settings;
 use crate::startup;

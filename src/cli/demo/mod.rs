@@ -110,7 +110,7 @@ async fn demo_settings(settings: &Settings) -> anyhow::Result<Settings> {
         .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a Postgres URL: {e}"))?;
     let name = format!("{}_demo", db.get_dbname().unwrap_or("tokenbot"));
     db.dbname(&name);
-    settings.database_url = SecretUrl::new(crate::cli::bench::config_url(&db));
+    settings.database_url = SecretUrl::new(crate::cli::bench::support::config_url(&db));
     settings.bus = tokenbot_ledger::bus::BusConfig::prefixed("demo");
     Ok(settings)
 }
