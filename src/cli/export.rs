@@ -217,10 +217,15 @@ pub async fn run(settings: &Settings, args: ExportArgs) -> anyhow::Result<i32> {
         false => None,
     };
     let bar = progress::bar_if_terminal(total, "exporting");
-    let period = (from, to);
+    let job = Job {
+        snapshot: &snapshot,
+        format: args.format,
+        period: (from, to),
+        bar: &bar,
+    };
     match args.what {
-        What::Events => export_events(&snapshot, &mut out, args.format, period, &bar).await?,
-        What::Balances => export_balances(&snapshot, &mut out, args.format, period, &bar).await?,
+        What::Events => export_events(&job, &mut out).await?,
+        What::Balances => export_balances(&job, &mut out).await?,
     }
     out.flush()?;
     snapshot.close().await?;
@@ -230,67 +235,74 @@ pub async fn run(settings: &Settings, args: ExportArgs) -> anyhow::Result<i32> {
 /// The start and end of the exported period, each optional.
 type Period = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
-/// Every event of the period, in global order.
-async fn export_events(
-    snapshot: &LogSnapshot,
-    out: &mut impl Write,
+/// One export: what it reads from, how it writes, over which period, and its progress bar.
+struct Job<'a> {
+    snapshot: &'a LogSnapshot,
     format: Format,
+    period: Period,
+    bar: &'a ProgressBar,
+}
+
+/// Hands the events of `period` to `f` a batch at a time, moving `bar` along; the number read.
+async fn read_with_progress(
+    snapshot: &LogSnapshot,
     (from, to): Period,
     bar: &ProgressBar,
-) -> anyhow::Result<()> {
-    if format == Format::Csv {
-        csv_line(out, &EVENT_HEADER)?;
-    }
+    mut f: impl FnMut(&[RawEvent]) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
     let mut read = 0u64;
     snapshot
         .each_batch(REPLAY_BATCH, from, to, |batch| {
-            for e in batch {
-                write_event(out, format, e)?;
-            }
+            f(batch)?;
             read += batch.len() as u64;
             bar.set_position(read);
             anyhow::Ok(())
         })
         .await?;
     bar.finish_and_clear();
+    Ok(read)
+}
+
+/// Every event of the period, in global order.
+async fn export_events(job: &Job<'_>, out: &mut impl Write) -> anyhow::Result<()> {
+    if job.format == Format::Csv {
+        csv_line(out, &EVENT_HEADER)?;
+    }
+    let read = read_with_progress(job.snapshot, job.period, job.bar, |batch| {
+        for e in batch {
+            write_event(out, job.format, e)?;
+        }
+        Ok(())
+    })
+    .await?;
     eprintln!("{read} events exported");
     Ok(())
 }
 
 /// Every account's balances over the period: the log up to its end is read, the events before
 /// its start make the opening balances.
-async fn export_balances(
-    snapshot: &LogSnapshot,
-    out: &mut impl Write,
-    format: Format,
-    (from, to): Period,
-    bar: &ProgressBar,
-) -> anyhow::Result<()> {
+async fn export_balances(job: &Job<'_>, out: &mut impl Write) -> anyhow::Result<()> {
+    let (from, to) = job.period;
     let mut accounts: BTreeMap<i64, AccountPeriod> = BTreeMap::new();
-    let mut read = 0u64;
-    snapshot
-        .each_batch(REPLAY_BATCH, None, to, |batch| {
-            for raw in batch {
-                let Some(owner) = raw.stream_id.account_owner() else {
-                    continue;
-                };
-                let e = raw.decode()?;
-                let before = from.is_some_and(|f| e.recorded_at < f);
-                let row = accounts.entry(i64::from(owner)).or_default();
-                row.telegram_id = i64::from(owner);
-                row.add(&e.event, before);
-            }
-            read += batch.len() as u64;
-            bar.set_position(read);
-            anyhow::Ok(())
-        })
-        .await?;
-    bar.finish_and_clear();
-    if format == Format::Csv {
+    read_with_progress(job.snapshot, (None, to), job.bar, |batch| {
+        for raw in batch {
+            let Some(owner) = raw.stream_id.account_owner() else {
+                continue;
+            };
+            let e = raw.decode()?;
+            let before = from.is_some_and(|f| e.recorded_at < f);
+            let row = accounts.entry(i64::from(owner)).or_default();
+            row.telegram_id = i64::from(owner);
+            row.add(&e.event, before);
+        }
+        Ok(())
+    })
+    .await?;
+    if job.format == Format::Csv {
         csv_line(out, &BALANCE_HEADER)?;
     }
     for row in accounts.values() {
-        row.write(out, format)?;
+        row.write(out, job.format)?;
     }
     let sum = |f: fn(&AccountPeriod) -> i64| accounts.values().map(f).sum::<i64>();
     eprintln!(
