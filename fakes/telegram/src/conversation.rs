@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use crate::{Call, ChatMessage, FakeTelegram, TgUser, Update, WaitTimeout};
+use crate::fake::FakeTelegram;
+use crate::records::{Call, ChatMessage, WaitTimeout};
+use crate::updates::{TgUser, Update};
 
 /// One user's chat with the bot.
 pub struct Conversation<'a> {

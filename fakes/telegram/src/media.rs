@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::messages::{caption, inline_markup, reply_target, set, set_formatted, target_chat};
-use crate::methods::Request;
+use crate::request::Request;
 use crate::state::{FileKind, Inner};
 use crate::wire::{self, ApiError, Reply};
 

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::html;
-use crate::methods::Request;
+use crate::request::Request;
 use crate::state::Inner;
 use crate::wire::{ApiError, Reply, now};
 

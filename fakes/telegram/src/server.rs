@@ -11,8 +11,8 @@ use axum::routing::{any, get};
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use crate::FakeTelegram;
-use crate::methods::{self, Upload};
+use crate::methods;
+use crate::request::{Request as BotRequest, Upload};
 use crate::state::SharedState;
 use crate::wire::{self, ApiError};
 
@@ -29,7 +29,7 @@ pub(crate) fn router(state: SharedState) -> Router {
 }
 
 fn token_ok(bot: &str) -> bool {
-    bot.strip_prefix("bot") == Some(FakeTelegram::TOKEN)
+    bot.strip_prefix("bot") == Some(wire::TOKEN)
 }
 
 fn reply(result: wire::Reply) -> Response {
@@ -47,7 +47,7 @@ async fn api(
     Path((bot, method)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    let mut req = methods::Request {
+    let mut req = BotRequest {
         method: methods::canonical(&method),
         ..Default::default()
     };
@@ -60,7 +60,7 @@ async fn api(
     reply(state.handle(req, authorized).await)
 }
 
-async fn read_params(request: Request, req: &mut methods::Request) -> Result<(), ApiError> {
+async fn read_params(request: Request, req: &mut BotRequest) -> Result<(), ApiError> {
     if let Ok(Query(pairs)) = Query::<Vec<(String, String)>>::try_from_uri(request.uri()) {
         for (k, v) in pairs {
             req.params.insert(k, Value::String(v));
@@ -108,10 +108,7 @@ async fn read_params(request: Request, req: &mut methods::Request) -> Result<(),
 /// Fields whose text is never JSON, even when it looks like it.
 const TEXT_FIELDS: &[&str] = &["text", "caption", "description", "title"];
 
-async fn read_multipart(
-    mut multipart: Multipart,
-    req: &mut methods::Request,
-) -> Result<(), ApiError> {
+async fn read_multipart(mut multipart: Multipart, req: &mut BotRequest) -> Result<(), ApiError> {
     let bad = |e: axum::extract::multipart::MultipartError| ApiError::bad_request(e.body_text());
     let mut parts: HashMap<String, Upload> = HashMap::new();
     while let Some(field) = multipart.next_field().await.map_err(bad)? {

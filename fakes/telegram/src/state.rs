@@ -4,17 +4,15 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
-use tokio::time::Instant;
 
-use crate::methods::{self, Request};
+use crate::records::{Call, CommandSet, Failure, FileRef, WebhookInfo};
+use crate::request::Request;
 use crate::updates::{Kind, Update};
-use crate::wire::{self, ApiError, Reply};
-use crate::{Call, CommandSet, Failure, FileRef, WebhookInfo};
+use crate::wire;
 
 pub(crate) struct ChatLog {
     pub chat: Value,
@@ -73,7 +71,7 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    fn record(&mut self, req: &Request, authorized: bool) {
+    pub(crate) fn record(&mut self, req: &Request, authorized: bool) {
         let index = self.calls.len();
         self.calls.push(Call {
             method: req.method.clone(),
@@ -226,7 +224,7 @@ impl Inner {
     }
 
     /// Updates for a poll, in order, skipping kinds the bot did not ask for.
-    fn pending(&self, limit: usize) -> Vec<Value> {
+    pub(crate) fn pending(&self, limit: usize) -> Vec<Value> {
         self.queue
             .iter()
             .filter(|u| self.allowed_updates.is_empty() || allowed(u, &self.allowed_updates))
@@ -235,7 +233,7 @@ impl Inner {
             .collect()
     }
 
-    fn confirm(&mut self, offset: i64) {
+    pub(crate) fn confirm(&mut self, offset: i64) {
         if offset > 0 {
             self.queue
                 .retain(|u| u["update_id"].as_i64().is_some_and(|id| id >= offset));
@@ -255,23 +253,12 @@ fn allowed(update: &Value, allowed: &[String]) -> bool {
         .any(|k| k != "update_id" && allowed.iter().any(|a| a == k))
 }
 
-struct Poll {
-    generation: u64,
-    limit: usize,
-    deadline: Instant,
-}
-
-enum Step {
-    Done(Reply),
-    Poll(Poll),
-}
-
 pub(crate) struct State {
     inner: Mutex<Inner>,
     /// Bumped after every recorded call.
-    calls_changed: watch::Sender<u64>,
+    pub(crate) calls_changed: watch::Sender<u64>,
     /// Bumped whenever a waiting getUpdates may have something new to answer.
-    updates_changed: watch::Sender<u64>,
+    pub(crate) updates_changed: watch::Sender<u64>,
 }
 
 impl State {
@@ -302,87 +289,6 @@ impl State {
         self.lock().record(&req, authorized);
         self.calls_changed.send_modify(|n| *n += 1);
     }
-
-    /// Records one Bot API request and answers it.
-    pub async fn handle(&self, req: Request, authorized: bool) -> Reply {
-        let step = {
-            let mut inner = self.lock();
-            inner.record(&req, authorized);
-            if !authorized {
-                Step::Done(Err(ApiError::unauthorized()))
-            } else if let Some(f) = inner.take_failure(&req.method) {
-                Step::Done(Err(f.to_api_error()))
-            } else if req.method == "getUpdates" {
-                start_poll(&mut inner, &req)
-            } else {
-                Step::Done(methods::handle(&mut inner, &req))
-            }
-        };
-        self.calls_changed.send_modify(|n| *n += 1);
-        // Any call may change what a waiting poll answers (a webhook set, a newer poll).
-        self.updates_changed();
-        match step {
-            Step::Done(reply) => reply,
-            Step::Poll(poll) => self.long_poll(poll).await,
-        }
-    }
-
-    async fn long_poll(&self, poll: Poll) -> Reply {
-        let mut changed = self.updates_changed.subscribe();
-        loop {
-            {
-                let inner = self.lock();
-                if inner.poll_generation != poll.generation {
-                    return Err(ApiError::conflict(
-                        "terminated by other getUpdates request; make sure that only one bot instance is running",
-                    ));
-                }
-                if inner.webhook.is_some() {
-                    return Err(webhook_conflict());
-                }
-                let batch = inner.pending(poll.limit);
-                if !batch.is_empty() || Instant::now() >= poll.deadline {
-                    return Ok(Value::Array(batch));
-                }
-            }
-            match tokio::time::timeout_at(poll.deadline, changed.changed()).await {
-                Ok(Ok(())) | Err(_) => {}
-                Ok(Err(_)) => return Ok(json!([])),
-            }
-        }
-    }
-}
-
-fn webhook_conflict() -> ApiError {
-    ApiError::conflict(
-        "can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
-    )
-}
-
-fn start_poll(inner: &mut Inner, req: &Request) -> Step {
-    if inner.webhook.is_some() {
-        return Step::Done(Err(webhook_conflict()));
-    }
-    if let Some(offset) = req.i64("offset") {
-        inner.confirm(offset);
-    }
-    if let Some(kinds) = req
-        .json("allowed_updates")
-        .and_then(|v| v.as_array().cloned())
-    {
-        inner.allowed_updates = kinds
-            .iter()
-            .filter_map(|k| k.as_str().map(str::to_owned))
-            .collect();
-    }
-    inner.poll_generation += 1;
-    let limit = req.i64("limit").unwrap_or(100).clamp(1, 100) as usize;
-    let timeout = req.i64("timeout").unwrap_or(0).max(0) as u64;
-    Step::Poll(Poll {
-        generation: inner.poll_generation,
-        limit,
-        deadline: Instant::now() + Duration::from_secs(timeout),
-    })
 }
 
 pub(crate) type SharedState = Arc<State>;

@@ -2,11 +2,15 @@
 
 use serde_json::{Value, json};
 
-use crate::updates::TgUser;
-use crate::{FakeTelegram, FileRef};
+use crate::records::{Failure, FileRef};
+use crate::tg_user::TgUser;
 
 pub(crate) const BOT_FIRST_NAME: &str = "TokenBot Test";
 pub(crate) const BOT_USERNAME: &str = "tokenbot_test_bot";
+/// The only token the fake accepts (`FakeTelegram::TOKEN`).
+pub(crate) const TOKEN: &str = "123456:TEST-TOKEN";
+/// The bot's own user id, the token's prefix (`FakeTelegram::BOT_ID`).
+pub(crate) const BOT_ID: i64 = 123456;
 
 /// A Bot API error: the HTTP status doubles as `error_code`, as Telegram does it.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +18,17 @@ pub(crate) struct ApiError {
     pub status: u16,
     pub description: String,
     pub parameters: Option<Value>,
+}
+
+/// A programmed failure, answered as Telegram answers it.
+impl From<&Failure> for ApiError {
+    fn from(f: &Failure) -> Self {
+        ApiError {
+            status: f.status,
+            description: f.description.clone(),
+            parameters: f.retry_after.map(|s| json!({ "retry_after": s })),
+        }
+    }
 }
 
 impl ApiError {
@@ -70,7 +85,7 @@ pub(crate) fn now() -> i64 {
 
 pub(crate) fn bot_user() -> Value {
     json!({
-        "id": FakeTelegram::BOT_ID,
+        "id": BOT_ID,
         "is_bot": true,
         "first_name": BOT_FIRST_NAME,
         "username": BOT_USERNAME,
