@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// Why the import could not run (or stopped). Problems with single users are not errors: they
-/// are counted in the [`ImportSummary`] and the import goes on.
+/// are counted in the [`ImportSummary`](super::ImportSummary) and the import goes on.
 #[derive(Debug)]
 pub enum ImportError {
     /// `--from` could not be parsed as a Postgres URL.

@@ -7,7 +7,7 @@
 //! nothing: an unchanged user is answered from the first run's result, and a user whose rows
 //! changed in the original since then is reported (the ledger refuses the same key with a
 //! different payload) and left as it is. How rows become events: [`mapping`]; how the original is
-//! read: [`original`].
+//! read: `original`.
 
 mod error;
 pub mod mapping;

@@ -2,8 +2,8 @@
 //! without a database; and every stream is folded through the ledger's own aggregates before it
 //! is sent, so a mapping mistake is reported by name instead of as a refused append.
 //!
-//! The original's rows: [`rows`]; their loose columns read into the ledger's types: [`fields`];
-//! a task: [`task`]; a user, their account's money history and their plan: [`user`].
+//! The original's rows: `rows`; their loose columns read into the ledger's types: `fields`; a
+//! task: `task`; a user, their account's money history and their plan: `user`.
 
 mod fields;
 mod rows;
