@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Checks that the files and folders the docs name in backticks exist.
+"""Checks that the files and folders the docs name exist.
 
-Reads README.md and docs/*.md. A backticked word is taken for a path when it has no blank, no
-URL scheme, does not start with `/` or `<` (an HTTP route, a bot command, a URL template), and contains a `/` or ends
-in a source or doc extension. `<name>` placeholders and `*` match anything; `a::b` after a file
+Reads README.md and docs/*.md: backticked words, and the words of fenced code blocks (the data
+walk names its files there). A backticked word is taken for a path when it has no blank, no URL
+scheme, does not start with `/` or `<` (an HTTP route, a bot command, a URL template), and
+contains a `/` or ends in a source or doc extension; a word of a code block likewise, when it is
+made of path characters only. `<name>` placeholders and `*` match anything; `a::b` after a file
 names an item in it (only the file is checked). A path whose first part is at the top of the
 repository must exist there; a shorter one (`flows/`, `app.rs`, `executor/stored.rs`) must be
 the end of some path in the repository.
@@ -41,7 +43,22 @@ def tracked(root):
     return files, dirs
 
 
+def looks_like_path(word):
+    return "/" in word or word.endswith(EXTENSIONS)
+
+
+def in_code_blocks(text):
+    """Path-looking words of fenced code blocks (the data walk's file names), with their lines."""
+    for block in re.finditer(r"^```[^\n]*\n(.*?)^```", text, re.S | re.M):
+        for m in re.finditer(r"[^\s,;()]+", block.group(1)):
+            word = m.group(0).strip(".:`'\"")
+            if re.fullmatch(r"[A-Za-z0-9_.<>*/-]+", word) and not word.startswith("/"):
+                if looks_like_path(word):
+                    yield word, text.count("\n", 0, block.start(1) + m.start()) + 1
+
+
 def candidates(text):
+    yield from in_code_blocks(text)
     for m in re.finditer(r"`([^`\n]+)`", text):
         word = m.group(1).strip()
         if not word or re.search(r"\s", word) or "://" in word or word.startswith(("/", "<")):
@@ -51,7 +68,7 @@ def candidates(text):
         word = re.sub(r"::.*$", "", word)
         if ":" in word:
             continue
-        if "/" in word or word.endswith(EXTENSIONS):
+        if looks_like_path(word):
             yield word, text.count("\n", 0, m.start()) + 1
 
 
