@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokenbot_ledger::backoff::Backoff;
 use tokenbot_ledger::events::TaskRequested;
 use tokenbot_ledger::{
     CommandContext, DomainError, Executed, IdempotencyKey, Ledger, LedgerError, StartedAttempt,
@@ -36,10 +37,15 @@ pub enum Disposition {
 
 /// Pause after an infrastructure error (Postgres unreachable, say) before the message returns.
 const INFRA_RETRY: Duration = Duration::from_secs(2);
-/// Times a command whose outcome could not be learned is sent again under the same key (also
-/// while Postgres stays unreachable after it) before the step gives up and lets the message
-/// return.
-const UNKNOWN_OUTCOME_RETRIES: u32 = 5;
+/// How long a step keeps writing what it holds (a keyed command whose outcome is unknown or that
+/// could not reach Postgres, a finished image) before it gives up and lets the message return.
+/// Giving up mid-attempt is expensive: the attempt keeps its lease until it runs out (minutes in
+/// production) and its picture is made again, so a Postgres restart is waited out here.
+const WRITE_RETRY_BUDGET: Duration = Duration::from_secs(30);
+/// Pauses between those writes: short first, since most outages seen are a broken connection
+/// that the pool replaces at once.
+const WRITE_RETRY_MIN: Duration = Duration::from_millis(50);
+const WRITE_RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// Drives tasks through their journey; shared by the consumer (tasks the bus delivers) and the
 /// sweeper (tasks the bus lost), which may run the same task at once without harm.
@@ -169,7 +175,7 @@ impl Runner {
         metrics::counter!("worker_attempts_total").increment(1);
         match self.call_provider(&request).await {
             Ok(image) => {
-                self.results.put(task_id, attempt, &image.png).await?;
+                self.keep(task_id, attempt, &image.png).await?;
                 let key = step_key("task-succeed", task_id, attempt, None)?;
                 let ctx = &ctx.clone().with_key(key);
                 let usage = image.usage;
@@ -256,6 +262,23 @@ impl Runner {
             .retry_delay(attempt)
             .max(retry_after.unwrap_or_default());
         Ok(Disposition::RetryIn(delay))
+    }
+
+    /// Keeps the finished image for delivery, waiting out a Postgres outage (within
+    /// [`WRITE_RETRY_BUDGET`]) rather than dropping a picture that was paid for.
+    async fn keep(&self, task_id: TaskId, attempt: u32, png: &[u8]) -> Result<(), StepError> {
+        let started = tokio::time::Instant::now();
+        let mut backoff = Backoff::new(WRITE_RETRY_MIN, WRITE_RETRY_MAX);
+        loop {
+            match self.results.put(task_id, attempt, png).await {
+                Ok(()) => return Ok(()),
+                Err(e) if started.elapsed() < WRITE_RETRY_BUDGET => {
+                    tracing::warn!(error = %e, "the finished image could not be kept yet; trying again");
+                    tokio::time::sleep(backoff.next_pause()).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     async fn image_request(&self, r: &TaskRequested) -> Result<ImageRequest, ProviderError> {
@@ -397,30 +420,31 @@ fn step_key(
     IdempotencyKey::derived(namespace, value).map_err(|_| StepError::Config("step key"))
 }
 
-/// Runs a keyed ledger command; when its outcome could not be learned, sends it again under the
-/// same key (answered with the first result if that was written), and keeps doing so while
-/// Postgres cannot be reached: only this call knows the key of a start. The flag is true if an
-/// outcome was unknown on the way.
+/// Runs a keyed ledger command; when its outcome could not be learned, or Postgres could not be
+/// reached, sends it again under the same key (answered with the first result if that was
+/// written), for up to [`WRITE_RETRY_BUDGET`]: only this call knows the key of a start, and an
+/// attempt that gives up holds its task until its lease runs out. The flag is true if an outcome
+/// was unknown on the way.
 async fn keyed<T, F, Fut>(mut call: F) -> Result<(Executed<T>, bool), LedgerError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Executed<T>, LedgerError>>,
 {
-    let mut repeats = 0;
+    let started = tokio::time::Instant::now();
+    let mut backoff = Backoff::new(WRITE_RETRY_MIN, WRITE_RETRY_MAX);
     let mut unknown = false;
     loop {
         match call().await {
             Err(e)
-                if (e.is_outcome_unknown() || (unknown && e.is_transient()))
-                    && repeats < UNKNOWN_OUTCOME_RETRIES =>
+                if (e.is_outcome_unknown() || e.is_transient())
+                    && started.elapsed() < WRITE_RETRY_BUDGET =>
             {
-                repeats += 1;
                 if e.is_outcome_unknown() {
                     unknown = true;
                     metrics::counter!("worker_unknown_outcomes_total").increment(1);
                 }
-                tracing::warn!(error = %e, "ledger command outcome unknown; sending it again under its key");
-                tokio::time::sleep(INFRA_RETRY).await;
+                tracing::warn!(error = %e, "ledger command not settled; sending it again under its key");
+                tokio::time::sleep(backoff.next_pause()).await;
             }
             Ok(done) => return Ok((done, unknown)),
             Err(e) => return Err(e),

@@ -95,6 +95,11 @@ impl Sweeper {
         let mut backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
         while !shutdown.is_cancelled() {
             let term = self.term(&mut driving, &shutdown).await;
+            // A sweeper that led until now lost its connection, most likely to one outage: it
+            // comes back at the first pause, not at one grown by earlier outages.
+            if self.status.borrow().active {
+                backoff.reset();
+            }
             self.status.send_modify(|s| s.active = false);
             metrics::gauge!("sweeper_active").set(0.0);
             match term {
