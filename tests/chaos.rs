@@ -16,12 +16,14 @@
 // A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../common/mod.rs"]
 mod common;
 
-mod checks;
-mod faults;
-mod story;
+/// The suite's parts, in `tests/chaos/`.
+mod chaos {
+    pub mod checks;
+    pub mod faults;
+    pub mod story;
+}
 
 use std::io::Write;
 use std::time::Duration;
@@ -38,8 +40,9 @@ use tokenbot_ledger::LedgerConfig;
 use tokenbot_testkit::OwnedNats;
 use tokenbot_worker::WorkerConfig;
 
-use faults::{FaultFigures, Targets, WorkerProcess};
-use story::{User, UserFigures, Webhook};
+use chaos::checks;
+use chaos::faults::{self, FaultFigures, Targets, WorkerProcess};
+use chaos::story::{self, User, UserFigures, Webhook};
 
 /// Idle periods before the rounds of users, in seconds (each used once, in a seeded order).
 const IDLE_GAPS_S: [u64; 4] = [0, 6, 12, 20];
