@@ -192,16 +192,16 @@ async fn user_info(turn: &Turn<'_>, args: &str) -> Result<String, BotError> {
                 .profile
                 .as_ref()
                 .map_or_else(|| turn.telegram_id, |p| p.telegram_id),
-            username: view.username.as_deref(),
-            first_name: view.first_name.as_deref(),
+            username: view.user.username.as_deref(),
+            first_name: view.user.first_name.as_deref(),
             balance: account.balance,
             model: &model,
             quality: account.settings.quality,
             size: account.settings.size,
-            tasks_total: count(view.tasks_total),
+            tasks_total: count(view.user.tasks_total),
             tasks_done: count(view.tasks_done),
             tasks_failed: count(view.tasks_failed),
-            registered_at: view.created_at,
+            registered_at: view.user.created_at,
         },
     ))
 }
