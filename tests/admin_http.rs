@@ -392,7 +392,10 @@ async fn health_metrics_and_openapi() {
         .text()
         .await
         .expect("text");
-    assert!(metrics.contains("http_requests_total"), "{metrics}");
+    assert!(
+        metrics.contains("tokenbot_http_requests_total"),
+        "{metrics}"
+    );
 }
 
 fn problem_type(slug: &str) -> String {

@@ -19,6 +19,7 @@ pub mod doc;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod metric_catalog;
 pub mod ops;
 pub mod params;
 pub mod rejection;

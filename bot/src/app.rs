@@ -106,7 +106,7 @@ impl App {
         let _guard = lock.lock().await;
         if self.inner.handled.contains(update.id.0).await? {
             tracing::info!(update_id = update.id.0, "redelivered update skipped");
-            metrics::counter!("bot_updates_redelivered_total").increment(1);
+            metrics::counter!("tokenbot_bot_updates_redelivered_total").increment(1);
             return Ok(());
         }
         let Ok(telegram_id) = TelegramId::new(user.id.0 as i64) else {
@@ -127,7 +127,7 @@ impl App {
         let result =
             tracing::Instrument::instrument(self.run(&turn, update.kind.clone()), span.clone())
                 .await;
-        metrics::histogram!("bot_update_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("tokenbot_bot_update_seconds").record(started.elapsed().as_secs_f64());
         match result {
             Ok(()) => {
                 // The update is answered. The mark only stops a redelivery from answering it
@@ -137,14 +137,14 @@ impl App {
                 if let Err(e) = self.inner.handled.mark(update.id.0).await {
                     let _enter = span.enter();
                     tracing::warn!(error = %e, "update answered but not marked handled");
-                    metrics::counter!("bot_updates_unmarked_total").increment(1);
+                    metrics::counter!("tokenbot_bot_updates_unmarked_total").increment(1);
                 }
                 Ok(())
             }
             Err(e) => {
                 let _enter = span.enter();
                 tracing::error!(error = %e, "update failed");
-                metrics::counter!("bot_update_errors_total").increment(1);
+                metrics::counter!("tokenbot_bot_update_errors_total").increment(1);
                 if retry == Retry::First {
                     let _ = turn
                         .reply()

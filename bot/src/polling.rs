@@ -73,7 +73,7 @@ pub async fn run(app: App, shutdown: Shutdown) -> Result<(), teloxide::RequestEr
                 ?pause,
                 "updates failed for a reason a retry can fix; handling them again after a pause"
             );
-            metrics::counter!("bot_update_retries_total").increment(1);
+            metrics::counter!("tokenbot_bot_update_retries_total").increment(1);
             if pause_or_stop(pause, &shutdown).await {
                 return Ok(());
             }

@@ -8,6 +8,7 @@ pub mod checkpoints;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod export;
+pub mod health;
 pub mod import;
 pub mod ledger;
 pub mod progress;
@@ -62,6 +63,9 @@ pub enum Command {
     Up(roles::UpArgs),
     /// Carry users, balances and tasks over from the original bot's database (safe to re-run).
     Import(import::ImportArgs),
+    /// Ask a running process for its /health: exit 0 when it answers 200 (ok or degraded), 1
+    /// otherwise (the container health check; asks HTTP_ADDR on this machine unless --url).
+    Health(health::HealthArgs),
     /// Operator and auditor tools for the read models: rebuild, diff, status.
     #[command(subcommand)]
     Projections(projections::ProjectionsCommand),
@@ -124,5 +128,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Bot(args) => roles::run_bot(settings, args).await,
         Command::Up(args) => roles::run_up(settings, args).await,
         Command::Import(args) => import::run(&settings, args).await,
+        Command::Health(args) => health::run(&settings, args).await,
     }
 }

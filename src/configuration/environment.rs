@@ -93,7 +93,7 @@ pub struct Environment {
     /// The X-Admin-API-Key, at least 16 characters [default: unset: the admin routes answer 404].
     #[arg(long, env = "ADMIN_API_KEY", global = true, hide_env_values = true, help_heading = HEADING, value_name = "ADMIN_API_KEY")]
     pub admin_api_key: Option<String>,
-    /// The Telegram bot token (bot and worker) [default: unset: `up` runs without them].
+    /// The Telegram bot token (bot and worker) [default: unset: `up` runs without them; `bot` and `worker` stay off and only serve /health and /metrics].
     #[arg(long, env = "BOT_TOKEN", global = true, hide_env_values = true, help_heading = HEADING, value_name = "BOT_TOKEN")]
     pub bot_token: Option<String>,
     /// A local Bot API server or a test double [default: Telegram's].
@@ -120,7 +120,7 @@ pub struct Environment {
     /// Shown in the bot's guide.
     #[arg(long, env = "SUPPORT_CONTACT", default_value = "@support_bot", global = true, help_heading = HEADING, value_name = "SUPPORT_CONTACT")]
     pub support_contact: Option<String>,
-    /// The worker's OpenAI key [default: unset: `up` runs without the worker].
+    /// The worker's OpenAI key [default: unset: `up` runs without the worker; `worker` stays off].
     #[arg(long, env = "OPENAI_API_KEY", global = true, hide_env_values = true, help_heading = HEADING, value_name = "OPENAI_API_KEY")]
     pub openai_api_key: Option<String>,
     /// An OpenAI-compatible endpoint.

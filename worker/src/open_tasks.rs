@@ -1,5 +1,5 @@
 //! Paid tasks that are not finished, as the ledger shows them: the stalled ones the sweeper takes
-//! up, and the age of the oldest one (the `tasks_oldest_open_age_seconds` gauge, and what
+//! up, and the age of the oldest one (the `tokenbot_tasks_oldest_open_age_seconds` gauge, and what
 //! `/health` compares with its bound).
 //!
 //! Read from the stream heads, through the partial index of open tasks (`sql/V5__open_tasks.sql`),
@@ -124,7 +124,7 @@ pub async fn oldest_open_age(pool: &Pool) -> Result<Duration, OpenTasksError> {
 }
 
 /// Measures the oldest open task's age every `interval` until `shutdown`: sets the
-/// `tasks_oldest_open_age_seconds` gauge and sends the age to `age` (None while the database
+/// `tokenbot_tasks_oldest_open_age_seconds` gauge and sends the age to `age` (None while the database
 /// cannot be read, which the Postgres health check reports on its own).
 pub async fn monitor(
     pool: Pool,
@@ -140,7 +140,7 @@ pub async fn monitor(
         }
         match oldest_open_age(&pool).await {
             Ok(a) => {
-                metrics::gauge!("tasks_oldest_open_age_seconds").set(a.as_secs_f64());
+                metrics::gauge!("tokenbot_tasks_oldest_open_age_seconds").set(a.as_secs_f64());
                 age.send_replace(Some(a));
             }
             Err(e) => {

@@ -9,7 +9,7 @@
 //! first result if it was written, rather than refused as an invalid transition.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokenbot_ledger::backoff::Backoff;
 use tokenbot_ledger::events::TaskRequested;
@@ -103,7 +103,7 @@ impl Runner {
             Err(e @ StepError::Missing(_)) => Disposition::Park(e.to_string()),
             Err(e) => {
                 tracing::warn!(%task_id, error = %e, "task step failed; the message will return");
-                metrics::counter!("worker_infra_errors_total").increment(1);
+                metrics::counter!("tokenbot_worker_infra_errors_total").increment(1);
                 Disposition::RetryIn(INFRA_RETRY)
             }
         }
@@ -172,7 +172,7 @@ impl Runner {
         let task_id = request.task_id;
         let span = tracing::info_span!("attempt", %task_id, attempt);
         let _enter = span.enter();
-        metrics::counter!("worker_attempts_total").increment(1);
+        metrics::counter!("tokenbot_worker_attempts_total").increment(1);
         match self.call_provider(&request).await {
             Ok(image) => {
                 self.keep(task_id, attempt, &image.png).await?;
@@ -189,7 +189,7 @@ impl Runner {
                     Err(e) if superseded(&e) => return Ok(Disposition::Done),
                     Err(e) => return Err(e.into()),
                 }
-                metrics::counter!("worker_generations_total", "outcome" => "succeeded")
+                metrics::counter!("tokenbot_worker_generations_total", "outcome" => "succeeded")
                     .increment(1);
                 let task = self.load(task_id).await?;
                 self.deliver(&task, ctx).await
@@ -202,7 +202,8 @@ impl Runner {
                     .await
             }
             Err(ProviderError::Permanent { refusal, reason }) => {
-                metrics::counter!("worker_generations_total", "outcome" => "refused").increment(1);
+                metrics::counter!("tokenbot_worker_generations_total", "outcome" => "refused")
+                    .increment(1);
                 tracing::warn!(error = %reason, ?refusal, "attempt refused; no retry");
                 let task = self.load(task_id).await?;
                 self.give_up(&task, &reason, Some(refusal), ctx).await
@@ -219,13 +220,17 @@ impl Runner {
         // The provider's own timeout is shorter; this bound keeps the lease honest even if a
         // provider ignores it.
         let limit = self.config.lease.mul_f64(0.9);
-        match tokio::time::timeout(limit, self.provider.create(&image_request)).await {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(limit, self.provider.create(&image_request)).await {
             Ok(r) => r,
             Err(_) => Err(ProviderError::Retryable {
                 reason: format!("no answer within {limit:?}"),
                 retry_after: None,
             }),
-        }
+        };
+        metrics::histogram!("tokenbot_worker_generation_seconds")
+            .record(started.elapsed().as_secs_f64());
+        result
     }
 
     /// After a retryable failure: records it and asks for another attempt after the retry delay
@@ -238,7 +243,8 @@ impl Runner {
         retry_after: Option<Duration>,
         ctx: &CommandContext,
     ) -> Result<Disposition, StepError> {
-        metrics::counter!("worker_generations_total", "outcome" => "retryable_error").increment(1);
+        metrics::counter!("tokenbot_worker_generations_total", "outcome" => "retryable_error")
+            .increment(1);
         // Expected now and then; retried. The final failure is what operators act on.
         tracing::info!(error = %reason, "attempt failed");
         if attempt >= self.ledger.config().max_attempts {
@@ -365,7 +371,7 @@ impl Runner {
             Err(e) => return Err(e.into()),
         }
         self.results.delete(r.task_id).await?;
-        metrics::counter!("worker_deliveries_total").increment(1);
+        metrics::counter!("tokenbot_worker_deliveries_total").increment(1);
         Ok(Disposition::Done)
     }
 
@@ -393,7 +399,7 @@ impl Runner {
         tracing::info!(task_id = %r.task_id, refunded = %outcome.value.refunded, error, "task failed and refunded");
         // A replay after an unknown outcome is most likely this call's own first try.
         if !outcome.replayed || was_unknown {
-            metrics::counter!("worker_refunds_total").increment(1);
+            metrics::counter!("tokenbot_worker_refunds_total").increment(1);
             let lang = self.lang_of(task).await;
             let reason = refusal.map(|f| user_reason(f, lang));
             let text = texts::failure_refunded(lang, outcome.value.refunded, reason.as_deref());
@@ -441,7 +447,7 @@ where
             {
                 if e.is_outcome_unknown() {
                     unknown = true;
-                    metrics::counter!("worker_unknown_outcomes_total").increment(1);
+                    metrics::counter!("tokenbot_worker_unknown_outcomes_total").increment(1);
                 }
                 tracing::warn!(error = %e, "ledger command not settled; sending it again under its key");
                 tokio::time::sleep(backoff.next_pause()).await;
