@@ -12,7 +12,7 @@ use crate::error::ProjectionError;
 
 /// A `projections.tasks` row: what the projector writes, and what the bot's profile and the
 /// read queries show.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskRow {
     /// The task id.
     pub task_id: Uuid,
