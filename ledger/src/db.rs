@@ -1,17 +1,16 @@
 //! Connecting to Postgres: one pool for requests, plus the raw config for the dedicated
 //! connections that LISTEN or hold session advisory locks.
 
-use std::str::FromStr;
-
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
+
+use crate::pg::{PgConfig, PgUrlError};
 
 /// What can go wrong connecting.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// The URL does not parse.
-    #[error("DATABASE_URL is not a valid Postgres URL: {0}")]
-    InvalidUrl(tokio_postgres::Error),
+    #[error("DATABASE_URL is not usable")]
+    InvalidUrl(#[source] PgUrlError),
     /// The pool cannot be built.
     #[error("cannot build the connection pool: {0}")]
     Pool(String),
@@ -29,24 +28,21 @@ pub enum DbError {
 #[derive(Clone)]
 pub struct Database {
     pool: Pool,
-    config: tokio_postgres::Config,
+    config: PgConfig,
 }
 
 impl Database {
     /// Builds the pool; does not connect yet (see [`Database::check`]).
     pub fn connect_lazy(url: &str, max_connections: usize) -> Result<Self, DbError> {
-        let config = tokio_postgres::Config::from_str(url).map_err(DbError::InvalidUrl)?;
+        let config = PgConfig::parse(url).map_err(DbError::InvalidUrl)?;
         Self::from_config(config, max_connections)
     }
 
     /// [`Database::connect_lazy`] from a parsed configuration.
-    pub fn from_config(
-        config: tokio_postgres::Config,
-        max_connections: usize,
-    ) -> Result<Self, DbError> {
+    pub fn from_config(config: PgConfig, max_connections: usize) -> Result<Self, DbError> {
         let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
+            (*config).clone(),
+            config.tls(),
             ManagerConfig {
                 // Every use of a connection ends its transaction explicitly or through
                 // tokio-postgres's Transaction drop guard, so the cheap check is enough.
@@ -86,8 +82,8 @@ impl Database {
         &self.pool
     }
 
-    /// What the pool connects with (for dedicated connections).
-    pub fn config(&self) -> &tokio_postgres::Config {
+    /// What the pool connects with, TLS included (for dedicated connections).
+    pub fn config(&self) -> &PgConfig {
         &self.config
     }
 
@@ -115,7 +111,7 @@ impl Database {
     /// A connection outside the pool (LISTEN, session-level locks). The connection task is
     /// spawned; it ends when the client is dropped.
     pub async fn dedicated(&self) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-        let (client, connection) = self.config.connect(NoTls).await?;
+        let (client, connection) = self.config.connect().await?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "dedicated connection closed");
