@@ -115,7 +115,7 @@ type Refusal = (
 
 #[test]
 fn an_invalid_value_stops_the_start_naming_the_variable() {
-    let cases: [Refusal; 7] = [
+    let cases: [Refusal; 8] = [
         (
             &["migrate"],
             ("DB_POOL_SIZE", "0"),
@@ -158,6 +158,12 @@ fn an_invalid_value_stops_the_start_naming_the_variable() {
             "error: ADMIN_API_KEY is too short: use at least 16 characters (or leave it unset to turn the admin API off)\n",
             1,
         ),
+        (
+            &["up"],
+            ("ADMIN_API_KEYS", "alice:my-plaintext-key"),
+            "error: ADMIN_API_KEYS is invalid: the digest of \"alice\" is not 64 hex digits (the SHA-256 of the key, never the key itself)\n",
+            1,
+        ),
     ];
     for (args, var, message, status) in cases {
         let out = tokenbot(args, &[var]);
@@ -176,5 +182,37 @@ fn a_flag_wins_over_its_variable() {
     assert_eq!(
         stderr(&out),
         "error: DB_POOL_SIZE=0 is invalid: expected 1..=256\n"
+    );
+}
+
+#[test]
+fn admin_key_new_prints_a_key_and_the_line_of_its_digest() {
+    let out = tokenbot(&["admin", "key", "new", "alice"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let lines: Vec<&str> = printed.lines().collect();
+    let key = lines[0].strip_prefix("key:  ").expect("the key line");
+    let line = lines[1]
+        .strip_prefix("line: ")
+        .expect("the configuration line");
+    assert!(key.starts_with("tbk_") && key.len() == 68, "{key}");
+    assert_eq!(
+        line,
+        tokenbot_api::auth::AdminKeys::line(
+            &tokenbot_api::auth::AdminName::parse("alice").unwrap(),
+            key
+        )
+    );
+    assert!(
+        !line.contains(key),
+        "the line holds the digest, not the key"
+    );
+    let again = tokenbot(&["admin", "key", "new", "alice"], &[]);
+    assert_ne!(stdout(&again), printed, "every key is new");
+
+    let bad = tokenbot(&["admin", "key", "new", "al ice"], &[]);
+    assert_eq!(
+        stderr(&bad),
+        "error: name \"al ice\" is not 1 to 64 letters, digits, '-', '_' or '.'\n"
     );
 }

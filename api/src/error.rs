@@ -77,6 +77,16 @@ impl ApiError {
         )
     }
 
+    /// 429: the client must wait (the caller adds `Retry-After`).
+    pub fn too_many_requests(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Too many requests",
+            detail,
+        )
+    }
+
     /// 400: the request is malformed as a whole.
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(

@@ -2,6 +2,7 @@
 //! read from the environment) and [`main`], which the binary calls. Subcommands are thin: parse
 //! arguments, call the library, print.
 
+pub mod admin;
 #[cfg(feature = "demo")]
 pub mod bench;
 pub mod checkpoints;
@@ -60,6 +61,9 @@ pub enum Command {
     Bot(roles::BotArgs),
     /// Run every role in one process (relay, projector, worker, bot, HTTP API) until Ctrl-C.
     Up(roles::UpArgs),
+    /// Admin API keys: `admin key new <name>`.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Carry users, balances and tasks over from the original bot's database (safe to re-run).
     Import(import::ImportArgs),
     /// Operator and auditor tools for the read models: rebuild, diff, status.
@@ -124,5 +128,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Bot(args) => roles::run_bot(settings, args).await,
         Command::Up(args) => roles::run_up(settings, args).await,
         Command::Import(args) => import::run(&settings, args).await,
+        Command::Admin(cmd) => admin::run(cmd),
     }
 }

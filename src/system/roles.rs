@@ -243,16 +243,27 @@ fn admin_router(
     with_admin: bool,
 ) -> axum::Router {
     use tokenbot_api::{AdminState, router};
-    if with_admin && p.settings.admin_api_key.is_none() {
-        tracing::warn!("ADMIN_API_KEY is not set: the admin API is off (its routes answer 404)");
+    let keys = &p.settings.admin_keys;
+    if with_admin && keys.is_empty() {
+        tracing::warn!(
+            "neither ADMIN_API_KEYS nor ADMIN_API_KEY is set: the admin API is off (its routes answer 404)"
+        );
+    } else if with_admin {
+        let names: Vec<&str> = keys.names().map(|n| n.as_str()).collect();
+        tracing::info!(admins = ?names, "admin API on");
+        if p.settings.admin_key_plaintext {
+            tracing::warn!(
+                "ADMIN_API_KEY holds a plaintext key (acting as admin `default`): make a named key \
+                 with `tokenbot admin key new <name>` and put its line in ADMIN_API_KEYS instead"
+            );
+        }
     }
-    let key = p
-        .settings
-        .admin_api_key
-        .as_ref()
-        .filter(|_| with_admin)
-        .map(|k| k.expose_secret());
-    let state = AdminState::new(p.ledger.clone(), key, checks)
+    let keys = if with_admin {
+        keys.clone()
+    } else {
+        tokenbot_api::auth::AdminKeys::none()
+    };
+    let state = AdminState::new(p.ledger.clone(), keys, checks)
         .with_checkpoints(p.js.clone(), p.settings.bus.clone());
     router(state)
 }
@@ -270,7 +281,9 @@ async fn http_server(
     eprintln!("HTTP on http://{bound}");
     let stop = p.shutdown.clone();
     let server = async move {
-        axum::serve(listener, router)
+        // The client's address, for the admin API's limit on failed authentications.
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await?;
         Ok(())

@@ -4,15 +4,16 @@
 
 use std::fmt;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Serialize;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use tokenbot_ledger::{Actor, CommandContext, GrantKind, IdempotencyKey, Tokens};
 use utoipa::ToSchema;
 
+use crate::auth::AdminName;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, UserId};
 use crate::state::AdminState;
@@ -148,6 +149,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiErr
     security(("admin_key" = [])))]
 pub async fn grant(
     State(state): State<AdminState>,
+    Extension(admin): Extension<AdminName>,
     UserId(id): UserId,
     headers: HeaderMap,
     ApiJson(request): ApiJson<GrantRequest>,
@@ -156,6 +158,7 @@ pub async fn grant(
     let mut ctx = CommandContext::new(Actor::Admin {
         telegram_id: None,
         via: "http".into(),
+        name: Some(admin.as_str().to_string()),
     });
     if let Some(key) = idempotency_key(&headers)? {
         ctx = ctx.with_key(key);
