@@ -17,6 +17,7 @@ use tokenbot_ledger::{Database, EventStore, Ledger, PgConfig};
 use secrecy::ExposeSecret;
 
 use crate::configuration::{SecretUrl, Settings};
+use crate::telemetry::LIFECYCLE;
 
 fn parse_url(url: &SecretUrl, name: &str) -> anyhow::Result<PgConfig> {
     PgConfig::parse(url.expose()).with_context(|| format!("{name} is not usable"))
@@ -86,9 +87,10 @@ async fn warn_if_owner(db: &Database) {
         .await
         .and_then(|r| r.try_get::<_, bool>(0));
     if let Ok(true) = can_rewrite {
-        eprintln!(
-            "warning: DATABASE_URL connects as {}, which can change or delete ledger events; \
-             run the system as {} (docs/operations.md, \"Database roles\")",
+        tracing::warn!(
+            target: LIFECYCLE,
+            "DATABASE_URL connects as {}, which can change or delete ledger events; run the \
+             system as {} (docs/operations.md, \"Database roles\")",
             db.user(),
             roles::WRITER_ROLE
         );
@@ -206,7 +208,7 @@ async fn create_database(db: &Database) -> anyhow::Result<()> {
         .await
     {
         Ok(()) => {
-            eprintln!("created database {name}");
+            tracing::info!(target: LIFECYCLE, "created database {name}");
             Ok(())
         }
         // Someone else created it in the meantime.
@@ -255,7 +257,7 @@ pub fn cancel_on_signal(shutdown: tokenbot_ledger::shutdown::Shutdown) {
         }
         #[cfg(not(unix))]
         let _ = ctrl_c.await;
-        eprintln!("shutting down: finishing work in hand");
+        tracing::info!(target: LIFECYCLE, "shutting down: finishing work in hand");
         shutdown.cancel();
     });
 }

@@ -216,3 +216,56 @@ fn admin_key_new_prints_a_key_and_the_line_of_its_digest() {
         "error: name \"al ice\" is not 1 to 64 letters, digits, '-', '_' or '.'\n"
     );
 }
+
+#[test]
+fn an_unreachable_postgres_is_said_once_layer_by_layer() {
+    // Nothing listens there: the port was free a moment ago and is not bound again.
+    let port = tokenbot_testkit::free_port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/tokenbot");
+    let out = tokenbot(&["migrate"], &[("DATABASE_URL", &url)]);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: cannot reach Postgres at 127.0.0.1:{port}/tokenbot: cannot open a \
+             connection: error connecting to server: Connection refused (os error 111)\n"
+        )
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = tokenbot(
+        &["migrate"],
+        &[("DATABASE_URL", &format!("{url}?sslmode=verify"))],
+    );
+    assert_eq!(
+        stderr(&out),
+        "error: DATABASE_URL is not usable: sslmode=\"verify\" is not one of disable, prefer, \
+         require, verify-ca, verify-full\n"
+    );
+}
+
+#[test]
+fn start_up_lines_go_through_tracing_as_json_when_asked() {
+    let port = tokenbot_testkit::free_port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/tokenbot");
+    // `up` without BOT_TOKEN warns at start before it reaches Postgres.
+    let out = tokenbot(&["up"], &[("DATABASE_URL", &url), ("LOG_FORMAT", "json")]);
+    let err = stderr(&out);
+    let mut lines = err.lines();
+    let first: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(first["level"], "WARN");
+    assert_eq!(first["target"], "lifecycle");
+    assert!(
+        first["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("BOT_TOKEN is not set"),
+        "{err}"
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .starts_with("error: cannot reach Postgres"),
+        "{err}"
+    );
+}

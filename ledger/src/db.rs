@@ -5,6 +5,52 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
 use crate::pg::{PgConfig, PgUrlError};
 
+/// A pool's failure to hand out a connection, said once. deadpool's own `Display` embeds its
+/// cause and its `source` returns that cause too, so `{e:#}` would print it twice
+/// ("Error occurred while creating a new object: error connecting to server: error connecting to
+/// server: ..."); this names its own layer only and passes the cause on as the source.
+#[derive(Debug)]
+pub struct PoolFailure(pub deadpool_postgres::PoolError);
+
+impl std::fmt::Display for PoolFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use deadpool_postgres::{PoolError, TimeoutType};
+        match &self.0 {
+            PoolError::Backend(_) => f.write_str("cannot open a connection"),
+            PoolError::Timeout(TimeoutType::Wait) => {
+                f.write_str("timed out waiting for a free connection in the pool")
+            }
+            PoolError::Timeout(_) => f.write_str("timed out opening a connection"),
+            PoolError::Closed => f.write_str("the connection pool is closed"),
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
+impl std::error::Error for PoolFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0 {
+            deadpool_postgres::PoolError::Backend(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// `impl From<deadpool_postgres::PoolError>` for an error enum whose `$variant` holds a
+/// [`PoolFailure`], so that `?` on a pool's result keeps working.
+#[macro_export]
+macro_rules! pool_failure_from {
+    ($ty:ident :: $variant:ident) => {
+        impl From<$crate::db::PoolError> for $ty {
+            fn from(e: $crate::db::PoolError) -> Self {
+                $ty::$variant($crate::db::PoolFailure(e))
+            }
+        }
+    };
+}
+
+pub use deadpool_postgres::PoolError;
+
 /// What can go wrong connecting.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -15,12 +61,13 @@ pub enum DbError {
     #[error("cannot build the connection pool: {0}")]
     Pool(String),
     /// Postgres did not answer.
-    #[error("cannot reach Postgres at {target}: {source}")]
+    #[error("cannot reach Postgres at {target}")]
     Unreachable {
         /// `host:port/db`, without the password.
         target: String,
         /// Why.
-        source: deadpool_postgres::PoolError,
+        #[source]
+        source: PoolFailure,
     },
 }
 
@@ -65,14 +112,10 @@ impl Database {
 
     /// Connects once: a wrong URL or a stopped server is reported now, by name.
     pub async fn check(&self) -> Result<(), DbError> {
-        let client = self
-            .pool
-            .get()
-            .await
-            .map_err(|source| DbError::Unreachable {
-                target: self.describe(),
-                source,
-            })?;
+        let client = self.pool.get().await.map_err(|e| DbError::Unreachable {
+            target: self.describe(),
+            source: PoolFailure(e),
+        })?;
         drop(client);
         Ok(())
     }

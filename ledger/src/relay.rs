@@ -58,7 +58,7 @@ pub enum RelayError {
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     /// Keeping the checkpoint failed.
-    #[error("database: {0}")]
+    #[error("relay checkpoint")]
     Database(#[from] tokio_postgres::Error),
 }
 

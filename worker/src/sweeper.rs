@@ -56,7 +56,7 @@ pub struct SweeperStatus {
 
 #[derive(Debug, thiserror::Error)]
 enum TermError {
-    #[error("database: {0}")]
+    #[error("database")]
     Database(#[from] tokio_postgres::Error),
     #[error(transparent)]
     OpenTasks(#[from] OpenTasksError),
