@@ -1,6 +1,7 @@
 //! Named admin keys over real HTTP: who granted is recorded by the key's name, failed
 //! authentications are limited per client address (each client binds its own loopback
-//! address), and every answer carries a request id.
+//! address), and every answer carries a request id. Also the `Idempotency-Key` while its first
+//! request is in flight (409).
 
 // A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -119,4 +120,66 @@ async fn every_answer_carries_a_request_id_made_or_passed_on() {
         .unwrap();
     assert_eq!(passed.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(passed.headers()["x-request-id"], "support-case-17");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeat_while_the_first_is_in_flight_is_409_and_after_it_the_first_result() {
+    let t = ledger().await;
+    open_with(&t.ledger, user(7001), 10).await;
+    let base = serve(&t).await;
+    let http = client([127, 0, 0, 1]);
+    let send = |http: reqwest::Client, base: String| async move {
+        http.post(format!("{base}/admin/users/7001/tokens"))
+            .header("X-Admin-API-Key", ALICE)
+            .header("Idempotency-Key", "\"grant-77\"")
+            .header("content-type", "application/json")
+            .body(r#"{"amount": 5}"#)
+            .send()
+            .await
+            .unwrap()
+    };
+    // Hold the account's stream lock so that the first grant waits inside its transaction.
+    let holder = t.db.pool().get().await.unwrap();
+    holder
+        .execute(
+            "SELECT pg_advisory_lock(hashtextextended('account-7001', 0))",
+            &[],
+        )
+        .await
+        .unwrap();
+    let first = tokio::spawn(send(http.clone(), base.clone()));
+    loop {
+        let waiting: i64 = holder
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let repeat = send(http.clone(), base.clone()).await;
+    assert_eq!(repeat.status(), StatusCode::CONFLICT);
+    holder
+        .execute(
+            "SELECT pg_advisory_unlock(hashtextextended('account-7001', 0))",
+            &[],
+        )
+        .await
+        .unwrap();
+    let first = first.await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let first: Value = first.json().await.unwrap();
+    let after = send(http, base).await;
+    assert_eq!(after.headers()["idempotent-replayed"], "true");
+    assert_eq!(after.json::<Value>().await.unwrap(), first);
+    assert_eq!(
+        balance(&t.ledger, user(7001)).await.get(),
+        15,
+        "granted once"
+    );
 }

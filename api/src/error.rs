@@ -177,9 +177,14 @@ impl From<LedgerError> for ApiError {
                 "Refused by a ledger rule",
                 e.to_string(),
             ),
-            LedgerError::IdempotencyConflict { .. } => Self::conflict(format!(
-                "{e}: the Idempotency-Key was already used with a different request body"
-            )),
+            // draft-ietf-httpapi-idempotency-key-header: a key reused with another payload is
+            // 422; 409 is kept for a repeat while the first is in flight (crate::idempotency).
+            LedgerError::IdempotencyConflict { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+                format!("{e}: the Idempotency-Key was already used with a different request body"),
+            ),
             LedgerError::OutcomeUnknown { .. } => {
                 tracing::error!(error = %e, "admin command: outcome unknown");
                 Self::new(

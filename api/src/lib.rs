@@ -20,6 +20,7 @@ pub mod doc;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod ops;
 pub mod params;
 pub mod rejection;

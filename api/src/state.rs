@@ -20,6 +20,8 @@ pub(crate) struct Inner {
     pub(crate) ledger: Ledger,
     pub(crate) pool: Pool,
     pub(crate) admin_auth: AdminAuth,
+    /// Idempotency keys whose first request is being served.
+    pub(crate) in_flight: Arc<crate::idempotency::InFlight>,
     pub(crate) health_checks: Vec<Arc<dyn HealthCheck>>,
     /// Where the signed checkpoints are read from (unset: not served).
     pub(crate) checkpoints: OnceLock<(async_nats::jetstream::Context, BusConfig)>,
@@ -40,6 +42,7 @@ impl AdminState {
                 ledger,
                 pool,
                 admin_auth: AdminAuth::new(admin_keys.into()),
+                in_flight: Arc::default(),
                 health_checks,
                 checkpoints: OnceLock::new(),
             }),
