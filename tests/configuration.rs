@@ -269,3 +269,27 @@ fn start_up_lines_go_through_tracing_as_json_when_asked() {
         "{err}"
     );
 }
+
+#[test]
+fn import_reads_the_source_url_from_a_variable_or_a_file() {
+    let port = tokenbot_testkit::free_port();
+    let url = format!("postgres://someone:s3cret@127.0.0.1:{port}/original");
+    let unreachable =
+        format!("error: cannot reach the original database at 127.0.0.1:{port}/original");
+    let out = tokenbot(&["import"], &[("IMPORT_SOURCE_URL", &url)]);
+    assert!(stderr(&out).starts_with(&unreachable), "{}", stderr(&out));
+
+    let file = std::env::temp_dir().join(format!("tokenbot-import-url-{}", std::process::id()));
+    std::fs::write(&file, format!("{url}\n")).unwrap();
+    let path = file.to_string_lossy().into_owned();
+    let out = tokenbot(&["import", "--from-file", &path], &[]);
+    assert!(stderr(&out).starts_with(&unreachable), "{}", stderr(&out));
+    let out = tokenbot(&["import"], &[("IMPORT_SOURCE_URL_FILE", &path)]);
+    assert!(stderr(&out).starts_with(&unreachable), "{}", stderr(&out));
+    std::fs::remove_file(&file).unwrap();
+    assert!(!stderr(&out).contains("s3cret"));
+
+    let out = tokenbot(&["import"], &[]);
+    assert!(stderr(&out).contains("--from"), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "clap's usage error");
+}
