@@ -194,6 +194,15 @@ impl App {
     }
 }
 
+/// The update kinds [`App`] acts on (see `run` and `origin`), asked for by name in getUpdates and
+/// setWebhook: Telegram then sends nothing else, where by default it would send every kind but
+/// a few (edited messages, reactions, chat member changes...) only for the bot to drop them.
+/// Handling a new kind means adding it here too.
+pub const ALLOWED_UPDATES: [teloxide::types::AllowedUpdate; 2] = [
+    teloxide::types::AllowedUpdate::Message,
+    teloxide::types::AllowedUpdate::CallbackQuery,
+];
+
 fn origin(update: &Update) -> Option<(ChatId, User)> {
     match &update.kind {
         UpdateKind::Message(m) => {
