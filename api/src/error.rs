@@ -186,7 +186,7 @@ impl From<LedgerError> for ApiError {
                 format!("{e}: the Idempotency-Key was already used with a different request body"),
             ),
             LedgerError::OutcomeUnknown { .. } => {
-                tracing::error!(error = %e, "admin command: outcome unknown");
+                tracing::error!(error = %tokenbot_ledger::error::chain(&e), "admin command: outcome unknown");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "outcome-unknown",
@@ -200,13 +200,13 @@ impl From<LedgerError> for ApiError {
                 )
             }
             _ if e.is_transient() => {
-                tracing::warn!(error = %e, "admin command: database unavailable");
+                tracing::warn!(error = %tokenbot_ledger::error::chain(&e), "admin command: database unavailable");
                 Self::unavailable(format!(
                     "{e}. Nothing was written; the request may be sent again."
                 ))
             }
             _ => {
-                tracing::error!(error = %e, "admin request failed");
+                tracing::error!(error = %tokenbot_ledger::error::chain(&e), "admin request failed");
                 Self::internal(e.to_string())
             }
         }
@@ -215,7 +215,7 @@ impl From<LedgerError> for ApiError {
 
 impl From<ProjectionError> for ApiError {
     fn from(e: ProjectionError) -> Self {
-        tracing::error!(error = %e, "admin query failed");
+        tracing::error!(error = %tokenbot_ledger::error::chain(&e), "admin query failed");
         Self::internal(e.to_string())
     }
 }

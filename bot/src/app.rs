@@ -136,14 +136,14 @@ impl App {
                 // answers 200 and polling moves past it, and neither redelivers it.
                 if let Err(e) = self.inner.handled.mark(update.id.0).await {
                     let _enter = span.enter();
-                    tracing::warn!(error = %e, "update answered but not marked handled");
+                    tracing::warn!(error = %tokenbot_ledger::error::chain(&e), "update answered but not marked handled");
                     metrics::counter!("bot_updates_unmarked_total").increment(1);
                 }
                 Ok(())
             }
             Err(e) => {
                 let _enter = span.enter();
-                tracing::error!(error = %e, "update failed");
+                tracing::error!(error = %tokenbot_ledger::error::chain(&e), "update failed");
                 metrics::counter!("bot_update_errors_total").increment(1);
                 if retry == Retry::First {
                     let _ = turn

@@ -163,3 +163,21 @@ impl Database {
         Ok(client)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_layer_is_said_once_in_a_chain() {
+        let e = Database::connect_lazy("postgres://u@h/db?sslmode=verify", 1)
+            .err()
+            .unwrap();
+        assert_eq!(e.to_string(), "DATABASE_URL is not usable");
+        assert_eq!(
+            crate::error::chain(&e).to_string(),
+            "DATABASE_URL is not usable: sslmode=\"verify\" is not one of disable, prefer, \
+             require, verify-ca, verify-full"
+        );
+    }
+}

@@ -249,3 +249,24 @@ impl From<deadpool_postgres::PoolError> for LedgerError {
         LedgerError::Pool(crate::db::PoolFailure(e))
     }
 }
+
+/// An error and its causes on one line (`a: b: c`), for logs: messages name their own layer
+/// only, so `%e` alone would show the outermost layer.
+pub fn chain<'a>(error: &'a (dyn std::error::Error + 'static)) -> Chain<'a> {
+    Chain(error)
+}
+
+/// See [`chain`].
+pub struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}

@@ -190,7 +190,7 @@ pub async fn run(relay: Relay) -> Result<(), RelayError> {
         match lead(&store, &js, &bus, &config, &shutdown, progress.as_ref()).await {
             Ok(()) => break,
             Err(e) => {
-                tracing::warn!(error = %e, "relay interrupted; retrying");
+                tracing::warn!(error = %crate::error::chain(&e), "relay interrupted; retrying");
                 metrics::counter!("relay_errors_total").increment(1);
                 tokio::select! {
                     _ = tokio::time::sleep(backoff.next_pause()) => {}

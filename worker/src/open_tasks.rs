@@ -146,7 +146,7 @@ pub async fn monitor(
                 age.send_replace(Some(a));
             }
             Err(e) => {
-                tracing::debug!(error = %e, "open-task age not measured");
+                tracing::debug!(error = %tokenbot_ledger::error::chain(&e), "open-task age not measured");
                 age.send_replace(None);
             }
         }

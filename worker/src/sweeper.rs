@@ -100,7 +100,7 @@ impl Sweeper {
             match term {
                 Ok(()) => break,
                 Err(e) => {
-                    tracing::warn!(error = %e, "sweeper interrupted; standing by again");
+                    tracing::warn!(error = %tokenbot_ledger::error::chain(&e), "sweeper interrupted; standing by again");
                     metrics::counter!("sweeper_errors_total").increment(1);
                     let paused =
                         shutdown.run_until_cancelled(tokio::time::sleep(backoff.next_pause()));
