@@ -44,6 +44,7 @@ fn admin() -> CommandContext {
     CommandContext::new(Actor::Admin {
         telegram_id: None,
         via: "test".into(),
+        name: None,
     })
 }
 

@@ -136,14 +136,14 @@ impl App {
                 // answers 200 and polling moves past it, and neither redelivers it.
                 if let Err(e) = self.inner.handled.mark(update.id.0).await {
                     let _enter = span.enter();
-                    tracing::warn!(error = %e, "update answered but not marked handled");
+                    tracing::warn!(error = %tokenbot_ledger::error::chain(&e), "update answered but not marked handled");
                     metrics::counter!("tokenbot_bot_updates_unmarked_total").increment(1);
                 }
                 Ok(())
             }
             Err(e) => {
                 let _enter = span.enter();
-                tracing::error!(error = %e, "update failed");
+                tracing::error!(error = %tokenbot_ledger::error::chain(&e), "update failed");
                 metrics::counter!("tokenbot_bot_update_errors_total").increment(1);
                 if retry == Retry::First {
                     let _ = turn
@@ -193,6 +193,15 @@ impl App {
         Ok(())
     }
 }
+
+/// The update kinds [`App`] acts on (see `run` and `origin`), asked for by name in getUpdates and
+/// setWebhook: Telegram then sends nothing else, where by default it would send every kind but
+/// a few (edited messages, reactions, chat member changes...) only for the bot to drop them.
+/// Handling a new kind means adding it here too.
+pub const ALLOWED_UPDATES: [teloxide::types::AllowedUpdate; 2] = [
+    teloxide::types::AllowedUpdate::Message,
+    teloxide::types::AllowedUpdate::CallbackQuery,
+];
 
 fn origin(update: &Update) -> Option<(ChatId, User)> {
     match &update.kind {

@@ -39,6 +39,7 @@ pub async fn run(app: App, shutdown: Shutdown) -> Result<(), teloxide::RequestEr
             .bot()
             .get_updates()
             .offset(window.offset())
+            .allowed_updates(crate::app::ALLOWED_UPDATES)
             // Under teloxide's default client timeout (17 s), or every idle poll would fail.
             .timeout(10)
             .limit(GET_UPDATES_LIMIT);

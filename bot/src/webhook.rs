@@ -102,6 +102,7 @@ pub async fn set_webhook(bot: &Bot, config: &WebhookConfig) -> Result<(), teloxi
         match bot
             .set_webhook(config.url.clone())
             .secret_token(config.secret.clone())
+            .allowed_updates(crate::app::ALLOWED_UPDATES)
             .await
         {
             Ok(_) => return Ok(()),

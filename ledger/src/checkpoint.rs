@@ -456,7 +456,7 @@ pub async fn run_signer(
             }
             Err(e) => {
                 let wait = backoff.next_pause();
-                tracing::warn!(error = %e, retry_in_s = wait.as_secs_f64(), "publishing a checkpoint failed");
+                tracing::warn!(error = %crate::error::chain(&e), retry_in_s = wait.as_secs_f64(), "publishing a checkpoint failed");
                 wait
             }
         };

@@ -199,7 +199,7 @@ pub async fn run_sealer(
             }
             Ok(_) => idle,
             Err(e) => {
-                tracing::warn!(error = %e, "sealing failed; retrying");
+                tracing::warn!(error = %crate::error::chain(&e), "sealing failed; retrying");
                 idle * 4
             }
         };

@@ -58,7 +58,7 @@ pub enum RelayError {
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     /// Keeping the checkpoint failed.
-    #[error("database: {0}")]
+    #[error("relay checkpoint")]
     Database(#[from] tokio_postgres::Error),
 }
 
@@ -190,7 +190,7 @@ pub async fn run(relay: Relay) -> Result<(), RelayError> {
         match lead(&store, &js, &bus, &config, &shutdown, progress.as_ref()).await {
             Ok(()) => break,
             Err(e) => {
-                tracing::warn!(error = %e, "relay interrupted; retrying");
+                tracing::warn!(error = %crate::error::chain(&e), "relay interrupted; retrying");
                 metrics::counter!("tokenbot_relay_errors_total").increment(1);
                 tokio::select! {
                     _ = tokio::time::sleep(backoff.next_pause()) => {}

@@ -94,7 +94,7 @@ pub async fn run(projector: Projector) -> Result<(), ProjectionError> {
         match target.resume().await {
             Ok(c) => break c,
             Err(e) if e.is_transient() => {
-                tracing::warn!(error = %e, "Postgres unavailable at start; retrying");
+                tracing::warn!(error = %tokenbot_ledger::error::chain(&e), "Postgres unavailable at start; retrying");
                 if pause(&mut backoff, &shutdown).await {
                     return Ok(());
                 }
@@ -120,7 +120,7 @@ pub async fn run(projector: Projector) -> Result<(), ProjectionError> {
                 backoff.reset();
             }
             Err(e) if e.is_transient() => {
-                tracing::warn!(error = %e, "Postgres still unavailable");
+                tracing::warn!(error = %tokenbot_ledger::error::chain(&e), "Postgres still unavailable");
             }
             Err(e) => return Err(e),
         }

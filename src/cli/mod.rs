@@ -2,6 +2,7 @@
 //! read from the environment) and [`main`], which the binary calls. Subcommands are thin: parse
 //! arguments, call the library, print.
 
+pub mod admin;
 #[cfg(feature = "demo")]
 pub mod bench;
 pub mod checkpoints;
@@ -61,6 +62,9 @@ pub enum Command {
     Bot(roles::BotArgs),
     /// Run every role in one process (relay, projector, worker, bot, HTTP API) until Ctrl-C.
     Up(roles::UpArgs),
+    /// Admin API keys: `admin key new <name>`.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Carry users, balances and tasks over from the original bot's database (safe to re-run).
     Import(import::ImportArgs),
     /// Ask a running process for its /health: exit 0 when it answers 200 (ok or degraded), 1
@@ -129,5 +133,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Up(args) => roles::run_up(settings, args).await,
         Command::Import(args) => import::run(&settings, args).await,
         Command::Health(args) => health::run(&settings, args).await,
+        Command::Admin(cmd) => admin::run(cmd),
     }
 }

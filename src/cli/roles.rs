@@ -98,11 +98,13 @@ pub async fn run_up(settings: Settings, _args: UpArgs) -> anyhow::Result<i32> {
     let has_bot = settings.telegram.bot_token.is_some();
     let has_openai = settings.openai.api_key.is_some();
     if !has_bot {
-        eprintln!(
+        tracing::warn!(
+            target: crate::telemetry::LIFECYCLE,
             "BOT_TOKEN is not set: the Telegram bot and the worker stay off (`tokenbot demo` runs everything with fakes)"
         );
     } else if !has_openai {
-        eprintln!(
+        tracing::warn!(
+            target: crate::telemetry::LIFECYCLE,
             "OPENAI_API_KEY is not set: the worker stays off; tasks wait in the ledger until one runs"
         );
     }

@@ -19,12 +19,14 @@ use crate::config::WorkerConfig;
 #[derive(Debug, thiserror::Error)]
 pub enum OpenTasksError {
     /// No connection could be taken from the pool (Postgres down or the pool exhausted).
-    #[error("no database connection: {0}")]
-    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("no database connection")]
+    Pool(#[source] tokenbot_ledger::db::PoolFailure),
     /// The query failed.
-    #[error("database: {0}")]
+    #[error("database")]
     Database(#[from] tokio_postgres::Error),
 }
+
+tokenbot_ledger::pool_failure_from!(OpenTasksError::Pool);
 
 /// A paid task nobody has worked on for longer than the stall time.
 #[derive(Debug, Clone)]
@@ -144,7 +146,7 @@ pub async fn monitor(
                 age.send_replace(Some(a));
             }
             Err(e) => {
-                tracing::debug!(error = %e, "open-task age not measured");
+                tracing::debug!(error = %tokenbot_ledger::error::chain(&e), "open-task age not measured");
                 age.send_replace(None);
             }
         }

@@ -102,7 +102,7 @@ impl Runner {
             Ok(d) => d,
             Err(e @ StepError::Missing(_)) => Disposition::Park(e.to_string()),
             Err(e) => {
-                tracing::warn!(%task_id, error = %e, "task step failed; the message will return");
+                tracing::warn!(%task_id, error = %tokenbot_ledger::error::chain(&e), "task step failed; the message will return");
                 metrics::counter!("tokenbot_worker_infra_errors_total").increment(1);
                 Disposition::RetryIn(INFRA_RETRY)
             }
@@ -449,7 +449,7 @@ where
                     unknown = true;
                     metrics::counter!("tokenbot_worker_unknown_outcomes_total").increment(1);
                 }
-                tracing::warn!(error = %e, "ledger command not settled; sending it again under its key");
+                tracing::warn!(error = %tokenbot_ledger::error::chain(&e), "ledger command not settled; sending it again under its key");
                 tokio::time::sleep(backoff.next_pause()).await;
             }
             Ok(done) => return Ok((done, unknown)),

@@ -56,7 +56,7 @@ pub struct SweeperStatus {
 
 #[derive(Debug, thiserror::Error)]
 enum TermError {
-    #[error("database: {0}")]
+    #[error("database")]
     Database(#[from] tokio_postgres::Error),
     #[error(transparent)]
     OpenTasks(#[from] OpenTasksError),
@@ -105,7 +105,7 @@ impl Sweeper {
             match term {
                 Ok(()) => break,
                 Err(e) => {
-                    tracing::warn!(error = %e, "sweeper interrupted; standing by again");
+                    tracing::warn!(error = %tokenbot_ledger::error::chain(&e), "sweeper interrupted; standing by again");
                     metrics::counter!("tokenbot_sweeper_errors_total").increment(1);
                     let paused =
                         shutdown.run_until_cancelled(tokio::time::sleep(backoff.next_pause()));

@@ -135,6 +135,7 @@ async fn add_tokens(turn: &Turn<'_>, args: &str) -> Result<String, BotError> {
     let ctx = CommandContext::new(Actor::Admin {
         telegram_id: Some(turn.telegram_id),
         via: "telegram".into(),
+        name: None,
     })
     .with_correlation(turn.correlation)
     .with_key(key);

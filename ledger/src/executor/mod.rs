@@ -136,7 +136,7 @@ async fn run_batch(store: &EventStore, config: &LedgerConfig, mut batch: Vec<Box
         Err(e) => {
             // Run each command alone: one bad command cannot take its neighbours down, and a
             // connection lost on the way gets one more try on a fresh one.
-            tracing::warn!(error = %e, size = batch.len(), "batch failed before anything was written; running its commands one by one");
+            tracing::warn!(error = %crate::error::chain(&e), size = batch.len(), "batch failed before anything was written; running its commands one by one");
             for mut s in batch {
                 let one = std::slice::from_mut(&mut s);
                 let answer = match execute_with_retries(store, config, one).await {
