@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use teloxide::Bot;
 use teloxide::dispatching::dialogue::Storage;
 use teloxide::types::{ChatId, Update, UpdateKind, User};
 use tokenbot_ledger::{CorrelationId, Ledger, TelegramId};
+use tokenbot_telegram::Telegram;
 use tokenbot_texts::{self as texts, Lang};
 
 use crate::config::BotConfig;
@@ -42,12 +42,15 @@ struct Inner {
 }
 
 impl App {
-    /// The bot on `ledger`, talking to Telegram through `bot`.
-    pub fn new(bot: Bot, ledger: Ledger, config: BotConfig) -> Self {
+    /// The bot on `ledger`, talking to Telegram through `bot` (a teloxide `Bot`: no limits of
+    /// its own, or a [`Telegram`] whose limiter it shares, with the worker say).
+    pub fn new(bot: impl Into<Telegram>, ledger: Ledger, config: BotConfig) -> Self {
+        let bot = bot.into();
         let pool = ledger.store().database().pool().clone();
         // The token is "<bot id>:<secret>"; a token without a numeric prefix gets 0, which only
         // matters if two such bots share one database.
         let bot_id = bot
+            .bot()
             .token()
             .split_once(':')
             .and_then(|(id, _)| id.parse::<i64>().ok())
@@ -67,9 +70,14 @@ impl App {
         }
     }
 
-    /// The Telegram client.
-    pub fn bot(&self) -> &Bot {
+    /// The Telegram client and its limiter.
+    pub fn telegram(&self) -> &Telegram {
         &self.inner.services.bot
+    }
+
+    /// The teloxide client (a call made with it directly bypasses the limiter).
+    pub fn bot(&self) -> &teloxide::Bot {
+        self.inner.services.bot.bot()
     }
 
     /// The update ids already handled.

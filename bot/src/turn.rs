@@ -3,9 +3,9 @@
 //! builds a [`Turn`] and hands it to them.
 
 use deadpool_postgres::Pool;
-use teloxide::Bot;
 use teloxide::types::{ChatId, User};
 use tokenbot_ledger::{Actor, CommandContext, CorrelationId, Ledger, TelegramId};
+use tokenbot_telegram::Telegram;
 use tokenbot_texts::Lang;
 
 use crate::config::BotConfig;
@@ -13,7 +13,7 @@ use crate::reply::Reply;
 
 /// What a flow may call: Telegram, the ledger, the read models, the configuration.
 pub(crate) struct Services {
-    pub bot: Bot,
+    pub bot: Telegram,
     pub ledger: Ledger,
     pub pool: Pool,
     pub config: BotConfig,

@@ -26,6 +26,7 @@
 pub mod conversation;
 mod dispatch;
 mod fake;
+mod flood;
 mod html;
 mod media;
 mod messages;
@@ -33,6 +34,7 @@ mod methods;
 mod records;
 mod request;
 mod server;
+mod slow_and_flood;
 mod state;
 mod tg_user;
 pub mod updates;
@@ -40,6 +42,7 @@ mod wire;
 
 pub use conversation::{Conversation, Outcome};
 pub use fake::FakeTelegram;
+pub use flood::{FloodLimits, Refused, Window};
 pub use records::{
     BotCommand, Button, Call, ChatMessage, CommandSet, Failure, FileRef, Uploaded, WaitTimeout,
     WebhookInfo,
