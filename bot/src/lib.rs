@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod callback;
+mod chat_lock;
 pub mod config;
 pub mod dialogue;
 pub mod error;
