@@ -163,7 +163,7 @@ pub struct Environment {
 
 impl Environment {
     /// The name of every variable, in the order of `--help`.
-    pub const NAMES: [&'static str; 42] = [
+    pub const NAMES: [&'static str; 45] = [
         "DATABASE_URL",
         "MIGRATION_DATABASE_URL",
         "DATABASE_WRITER_PASSWORD",
@@ -189,6 +189,9 @@ impl Environment {
         "ADMIN_API_KEY",
         "BOT_TOKEN",
         "TELEGRAM_API_URL",
+        "TELEGRAM_LIMIT_OVERALL",
+        "TELEGRAM_LIMIT_CHAT",
+        "TELEGRAM_LIMIT_GROUP",
         "ADMIN_IDS",
         "WEBHOOK_URL",
         "WEBHOOK_SECRET_TOKEN",

@@ -266,12 +266,15 @@ pub(super) fn telegram(env: &Environment) -> anyhow::Result<TelegramSettings> {
 
 fn telegram_limits(env: &Environment) -> anyhow::Result<tokenbot_telegram::Limits> {
     use tokenbot_telegram::{Limits, Rate, RateSetting};
-    let rate = |name: &str, raw: &Option<String>, default: Option<Rate>| match value(raw) {
+    let rate = |name: &str, raw: &Option<String>, default: Option<Rate>| {
+        match value(raw) {
         None => Ok(default),
-        Some(v) => v
-            .parse::<RateSetting>()
-            .map(|s| s.0)
-            .with_context(|| format!("{name} is invalid")),
+        Some(v) => v.parse::<RateSetting>().map(|s| s.0).map_err(|_| {
+            anyhow::anyhow!(
+                "{name}={v:?} is invalid: expected N/<duration> such as 30/1s, 20/60s or 5/500ms, or off"
+            )
+        }),
+    }
     };
     let d = Limits::TELEGRAM;
     Ok(Limits {
