@@ -4,7 +4,7 @@
 //!
 //! Every call goes through [`Telegram::message`] (a call that sends or changes a message in a
 //! chat: it counts against the limits) or [`Telegram::call`] (any other: it only waits out a
-//! freeze). Clones share one limiter, so the bot and the worker of one process keep to the limits
+//! freeze, which a 429 starts). Clones share one limiter, so the bot and the worker of one process keep to the limits
 //! together. Why not teloxide's `Throttle` adaptor: see `docs/architecture.md`, "Telegram's
 //! limits".
 
@@ -21,8 +21,9 @@ pub use limiter::Limiter;
 pub use limits::{BadRate, Limits, Rate, RateSetting};
 
 /// How many 429s in a row one call is sent again after; then the 429 is returned (the worker
-/// retries later, the bot's flow fails).
-pub const MAX_REFUSALS: u32 = 5;
+/// retries later, the bot's flow fails). Telegram names when to come back, so this is only a
+/// bound for a flood that does not end.
+pub const MAX_REFUSALS: u32 = 20;
 
 /// The Bot API client and the limiter every call goes through. Cheap to clone; clones share both.
 #[derive(Clone, Debug)]
@@ -59,7 +60,7 @@ impl Telegram {
     }
 
     /// Sends a request that sends or changes a message in `chat`, when the limits allow; after a
-    /// 429, holds the chat back for the `retry_after` Telegram named and sends it again.
+    /// 429, holds every call back for the `retry_after` Telegram named and sends it again.
     pub async fn message<R>(&self, chat: ChatId, request: R) -> Result<Output<R>, RequestError>
     where
         R: Request<Err = RequestError>,

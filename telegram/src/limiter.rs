@@ -170,16 +170,18 @@ impl Limiter {
         }
     }
 
-    /// Telegram answered 429 "retry after `after`": no message to `chat` goes out before then;
-    /// with no chat (a call that sends no message), no call at all.
+    /// Telegram answered 429 "retry after `after`": no call goes out before then, and no message
+    /// to `chat` either. Telegram does not say which of its limits was hit, so the whole bot
+    /// waits (as teloxide's `Throttle` does); the chat's own freeze also holds its next message
+    /// back should a later 429 for another chat end sooner.
     pub fn freeze(&self, chat: Option<i64>, after: Duration) {
-        let until = Instant::now() + after;
+        let until = Some(Instant::now() + after);
         let mut state = self.lock();
-        let frozen = match chat {
-            Some(c) => &mut state.chats.entry(c).or_default().frozen_until,
-            None => &mut state.frozen_until,
-        };
-        *frozen = (*frozen).max(Some(until));
+        state.frozen_until = state.frozen_until.max(until);
+        if let Some(c) = chat {
+            let frozen = &mut state.chats.entry(c).or_default().frozen_until;
+            *frozen = (*frozen).max(until);
+        }
     }
 }
 
@@ -283,12 +285,13 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_freeze_holds_its_chat_or_everything() {
+    async fn a_freeze_holds_every_call() {
         let l = Limiter::new(Limits::NONE);
         let start = Instant::now();
         l.freeze(Some(7), Duration::from_secs(5));
         l.acquire(Some(8)).await;
-        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+        l.acquire(None).await;
         l.acquire(Some(7)).await;
         assert_eq!(start.elapsed(), Duration::from_secs(5));
         l.freeze(None, Duration::from_secs(2));
