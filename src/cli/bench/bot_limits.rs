@@ -62,11 +62,19 @@ pub(crate) async fn drain(settings: &Settings, users: u64) -> anyhow::Result<Dra
     }
     let start = Instant::now();
     for id in &ids {
-        telegram
-            .wait_for_call(since, Duration::from_secs(600), |c| {
-                c.method == "sendMessage" && c.params["chat_id"].as_i64() == Some(*id)
-            })
-            .await?;
+        // The first welcome the fake accepted (a refusal is recorded with its call).
+        let mut from = since;
+        loop {
+            let call = telegram
+                .wait_for_call(from, Duration::from_secs(600), |c| {
+                    c.method == "sendMessage" && c.params["chat_id"].as_i64() == Some(*id)
+                })
+                .await?;
+            if !telegram.refused().iter().any(|r| r.index == call.index) {
+                break;
+            }
+            from = call.index + 1;
+        }
     }
     let drain_s = start.elapsed().as_secs_f64();
     stop.cancel();
