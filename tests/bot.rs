@@ -493,7 +493,7 @@ async fn webhook_requests_need_the_secret_and_a_redelivered_update_has_no_second
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, router).await });
     tokenbot_bot::webhook::set_webhook(
-        app.bot(),
+        app.telegram(),
         &tokenbot_bot::webhook::WebhookConfig {
             url: reqwest::Url::parse(&format!("http://{addr}/webhook")).expect("url"),
             secret: secret.into(),

@@ -67,6 +67,9 @@ fn help_lists_every_variable_with_its_default() {
             "[default: 30]",
             "[default: warn]",
             "[default: text]",
+            "[default: 30/1s]",
+            "[default: 3/3s]",
+            "[default: 20/60s]",
             "[default: unset: long polling]",
         ] {
             assert!(help.contains(default), "{args:?} lacks {default}:\n{help}");
@@ -115,7 +118,13 @@ type Refusal = (
 
 #[test]
 fn an_invalid_value_stops_the_start_naming_the_variable() {
-    let cases: [Refusal; 8] = [
+    let cases: [Refusal; 9] = [
+        (
+            &["up"],
+            ("TELEGRAM_LIMIT_CHAT", "1 per second"),
+            "error: TELEGRAM_LIMIT_CHAT=\"1 per second\" is invalid: expected N/<duration> such as 30/1s, 20/60s or 5/500ms, or off\n",
+            1,
+        ),
         (
             &["migrate"],
             ("DB_POOL_SIZE", "0"),

@@ -241,6 +241,18 @@ pub const METRICS: &[Metric] = &[
         "Updates answered whose handled mark could not be written.",
     ),
     counter(
+        "tokenbot_bot_chat_lock_waits_total",
+        "Times an update waited because another bot process was handling its chat.",
+    ),
+    counter(
+        "tokenbot_bot_chat_lock_lost_total",
+        "Updates whose chat lock was lost with its Postgres session while they were handled.",
+    ),
+    counter(
+        "tokenbot_telegram_retry_after_total",
+        "Bot API calls Telegram refused with 429; each is sent again after its retry_after.",
+    ),
+    counter(
         "tokenbot_bot_tasks_requested_total",
         "Tasks requested (debits) through the bot.",
     ),

@@ -1,16 +1,18 @@
 //! The bot's core: one Telegram update in, ledger commands and replies out. Updates of one chat
-//! are handled one at a time (in this process); an update seen before is skipped; the dialogue
-//! state is loaded from and saved to Postgres around each update.
+//! are handled one at a time, across every bot process on the database ([`crate::chat_lock`]);
+//! an update seen before is skipped; the dialogue state is loaded from Postgres before each
+//! update and saved after it, or before the reply when that reply invites the next step
+//! ([`Turn::enter`]).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use teloxide::Bot;
 use teloxide::dispatching::dialogue::Storage;
 use teloxide::types::{ChatId, Update, UpdateKind, User};
 use tokenbot_ledger::{CorrelationId, Ledger, TelegramId};
+use tokenbot_telegram::Telegram;
 use tokenbot_texts::{self as texts, Lang};
 
+use crate::chat_lock::ChatLocks;
 use crate::config::BotConfig;
 use crate::dialogue::State;
 use crate::error::BotError;
@@ -36,58 +38,52 @@ pub struct App {
 
 struct Inner {
     services: Services,
-    storage: Arc<PgStorage<State>>,
     handled: HandledUpdates,
-    chat_locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    chat_locks: ChatLocks,
 }
 
 impl App {
-    /// The bot on `ledger`, talking to Telegram through `bot`.
-    pub fn new(bot: Bot, ledger: Ledger, config: BotConfig) -> Self {
+    /// The bot on `ledger`, talking to Telegram through `bot` (a teloxide `Bot`: no limits of
+    /// its own, or a [`Telegram`] whose limiter it shares, with the worker say).
+    pub fn new(bot: impl Into<Telegram>, ledger: Ledger, config: BotConfig) -> Self {
+        let bot = bot.into();
         let pool = ledger.store().database().pool().clone();
         // The token is "<bot id>:<secret>"; a token without a numeric prefix gets 0, which only
         // matters if two such bots share one database.
         let bot_id = bot
+            .bot()
             .token()
             .split_once(':')
             .and_then(|(id, _)| id.parse::<i64>().ok())
             .unwrap_or(0);
         Self {
             inner: Arc::new(Inner {
-                storage: PgStorage::new(pool.clone()),
                 handled: HandledUpdates::new(pool.clone(), bot_id),
+                chat_locks: ChatLocks::new(ledger.store().database().clone()),
                 services: Services {
                     bot,
                     ledger,
-                    pool,
+                    pool: pool.clone(),
                     config,
+                    storage: PgStorage::new(pool),
                 },
-                chat_locks: Mutex::new(HashMap::new()),
             }),
         }
     }
 
-    /// The Telegram client.
-    pub fn bot(&self) -> &Bot {
+    /// The Telegram client and its limiter.
+    pub fn telegram(&self) -> &Telegram {
         &self.inner.services.bot
+    }
+
+    /// The teloxide client (a call made with it directly bypasses the limiter).
+    pub fn bot(&self) -> &teloxide::Bot {
+        self.inner.services.bot.bot()
     }
 
     /// The update ids already handled.
     pub fn handled_updates(&self) -> &HandledUpdates {
         &self.inner.handled
-    }
-
-    fn chat_lock(&self, chat: i64) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .inner
-            .chat_locks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Bounded: locks nobody holds or waits for are dropped when the map grows.
-        if locks.len() > 10_000 {
-            locks.retain(|_, l| Arc::strong_count(l) > 1);
-        }
-        locks.entry(chat).or_default().clone()
     }
 
     /// Handles one update. Errors are logged and answered with the generic error message; they
@@ -102,8 +98,20 @@ impl App {
         let Some((chat, user)) = origin(&update) else {
             return Ok(()); // Channel posts, polls, ...: nothing this bot answers.
         };
-        let lock = self.chat_lock(chat.0);
-        let _guard = lock.lock().await;
+        let guard = self.inner.chat_locks.lock(chat.0).await?;
+        let result = self.handle_held(update, retry, chat, user).await;
+        guard.release().await;
+        result
+    }
+
+    /// [`App::handle_update_with`] once the chat is held.
+    async fn handle_held(
+        &self,
+        update: Update,
+        retry: Retry,
+        chat: ChatId,
+        user: User,
+    ) -> Result<(), BotError> {
         if self.inner.handled.contains(update.id.0).await? {
             tracing::info!(update_id = update.id.0, "redelivered update skipped");
             metrics::counter!("tokenbot_bot_updates_redelivered_total").increment(1);
@@ -122,6 +130,7 @@ impl App {
             lang: Lang::from_code(user.language_code.as_deref()),
             correlation,
             update_id: update.id.0,
+            saved: Mutex::new(None),
         };
         let started = std::time::Instant::now();
         let result =
@@ -162,7 +171,8 @@ impl App {
     }
 
     async fn run(&self, turn: &Turn<'_>, kind: UpdateKind) -> Result<(), BotError> {
-        let state = match self.inner.storage.clone().get_dialogue(turn.chat).await {
+        let storage = &self.inner.services.storage;
+        let state = match storage.clone().get_dialogue(turn.chat).await {
             Ok(s) => s.unwrap_or_default(),
             Err(StorageError::Decode(e)) => {
                 tracing::warn!(error = %e, "stored dialogue unreadable; starting over");
@@ -175,19 +185,18 @@ impl App {
             UpdateKind::CallbackQuery(q) => flows::on_callback(turn, state.clone(), &q).await?,
             _ => state.clone(),
         };
-        if next != state {
+        // What is stored now: what the flow saved before its reply, else what was loaded.
+        let stored = turn
+            .saved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or(state);
+        if next != stored {
             if next == State::Idle {
-                self.inner
-                    .storage
-                    .clone()
-                    .remove_dialogue(turn.chat)
-                    .await?;
+                storage.clone().remove_dialogue(turn.chat).await?;
             } else {
-                self.inner
-                    .storage
-                    .clone()
-                    .update_dialogue(turn.chat, next)
-                    .await?;
+                storage.clone().update_dialogue(turn.chat, next).await?;
             }
         }
         Ok(())

@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod callback;
+mod chat_lock;
 pub mod config;
 pub mod dialogue;
 pub mod error;
@@ -36,17 +37,19 @@ use tokenbot_texts::Lang;
 /// The command list Telegram shows in the client's menu (the original registered none): the
 /// Russian one for everybody, the English one for clients set to English (Telegram matches the
 /// user's `language_code`, as [`Lang::from_code`] does).
-pub async fn register_commands(bot: &teloxide::Bot) -> Result<(), teloxide::RequestError> {
+pub async fn register_commands(
+    bot: &tokenbot_telegram::Telegram,
+) -> Result<(), teloxide::RequestError> {
     for lang in Lang::ALL {
         let commands: Vec<BotCommand> = tokenbot_texts::buttons::command_menu(lang)
             .into_iter()
             .map(|(command, description)| BotCommand::new(command, description))
             .collect();
-        let request = bot.set_my_commands(commands);
+        let request = bot.bot().set_my_commands(commands);
         if lang == Lang::default() {
-            request.await?;
+            bot.call(request).await?;
         } else {
-            request.language_code(lang.code()).await?;
+            bot.call(request.language_code(lang.code())).await?;
         }
     }
     Ok(())
@@ -79,7 +82,9 @@ mod tests {
     #[tokio::test]
     async fn command_menu_in_russian_by_default_and_in_english_for_en() {
         let fake = FakeTelegram::start().await.expect("the fake starts");
-        let bot = teloxide::Bot::new(FakeTelegram::TOKEN).set_api_url(fake.api_url());
+        let bot = tokenbot_telegram::Telegram::from(
+            teloxide::Bot::new(FakeTelegram::TOKEN).set_api_url(fake.api_url()),
+        );
         register_commands(&bot).await.expect("setMyCommands");
         // Registering again at the next start replaces the lists rather than adding to them.
         register_commands(&bot).await.expect("setMyCommands again");

@@ -10,11 +10,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use subtle::ConstantTimeEq;
-use teloxide::Bot;
 use teloxide::payloads::SetWebhookSetters;
 use teloxide::prelude::Requester;
 use teloxide::types::Update;
 use tokenbot_ledger::backoff::Backoff;
+use tokenbot_telegram::Telegram;
 
 use crate::app::App;
 
@@ -94,17 +94,20 @@ pub const SET_WEBHOOK_PAUSE_MAX: Duration = Duration::from_secs(600);
 
 /// Registers the webhook, retrying with backoff; gives up (returning the last error) after
 /// `max_retries` attempts.
-pub async fn set_webhook(bot: &Bot, config: &WebhookConfig) -> Result<(), teloxide::RequestError> {
+pub async fn set_webhook(
+    bot: &Telegram,
+    config: &WebhookConfig,
+) -> Result<(), teloxide::RequestError> {
     let mut backoff =
         Backoff::new(config.retry_delay, SET_WEBHOOK_PAUSE_MAX).with_factor(config.backoff);
     let mut attempt = 1;
     loop {
-        match bot
+        let request = bot
+            .bot()
             .set_webhook(config.url.clone())
             .secret_token(config.secret.clone())
-            .allowed_updates(crate::app::ALLOWED_UPDATES)
-            .await
-        {
+            .allowed_updates(crate::app::ALLOWED_UPDATES);
+        match bot.call(request).await {
             Ok(_) => return Ok(()),
             Err(e) if attempt >= config.max_retries.max(1) => return Err(e),
             Err(e) => {

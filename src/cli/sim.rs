@@ -64,6 +64,9 @@ impl SimSystem {
         settings.telegram.bot_token = Some(SecretString::from(FakeTelegram::TOKEN));
         settings.telegram.api_url = Some(telegram.api_url());
         settings.telegram.webhook = None;
+        // The fake enforces no limits unless asked to: the simulated users get their answers as
+        // fast as the system gives them.
+        settings.telegram.limits = tokenbot_telegram::Limits::NONE;
         settings.telegram.admin_ids = options.admin_ids;
         settings.openai.api_key = Some(SecretString::from(openai.api_key()));
         settings.openai.base_url = openai.url().to_string();

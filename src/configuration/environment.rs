@@ -102,6 +102,15 @@ pub struct Environment {
     /// A local Bot API server or a test double [default: Telegram's].
     #[arg(long, env = "TELEGRAM_API_URL", global = true, help_heading = HEADING, value_name = "TELEGRAM_API_URL")]
     pub telegram_api_url: Option<String>,
+    /// The bot's messages overall, at most N per window: N/<duration> or off (Telegram: about 30 a second).
+    #[arg(long, env = "TELEGRAM_LIMIT_OVERALL", default_value = "30/1s", global = true, help_heading = HEADING, value_name = "TELEGRAM_LIMIT_OVERALL")]
+    pub telegram_limit_overall: Option<String>,
+    /// Messages to one chat: N/<duration> or off (Telegram: about one a second, short bursts allowed).
+    #[arg(long, env = "TELEGRAM_LIMIT_CHAT", default_value = "3/3s", global = true, help_heading = HEADING, value_name = "TELEGRAM_LIMIT_CHAT")]
+    pub telegram_limit_chat: Option<String>,
+    /// Messages to one group or channel, on top of the chat's: N/<duration> or off (Telegram: 20 a minute).
+    #[arg(long, env = "TELEGRAM_LIMIT_GROUP", default_value = "20/60s", global = true, help_heading = HEADING, value_name = "TELEGRAM_LIMIT_GROUP")]
+    pub telegram_limit_group: Option<String>,
     /// Comma-separated Telegram ids allowed /admin, /stats, /addtokens, /userinfo [default: none].
     #[arg(long, env = "ADMIN_IDS", global = true, help_heading = HEADING, value_name = "ADMIN_IDS")]
     pub admin_ids: Option<String>,
@@ -157,7 +166,7 @@ pub struct Environment {
 
 impl Environment {
     /// The name of every variable, in the order of `--help`.
-    pub const NAMES: [&'static str; 43] = [
+    pub const NAMES: [&'static str; 46] = [
         "DATABASE_URL",
         "MIGRATION_DATABASE_URL",
         "DATABASE_WRITER_PASSWORD",
@@ -184,6 +193,9 @@ impl Environment {
         "ADMIN_API_KEY",
         "BOT_TOKEN",
         "TELEGRAM_API_URL",
+        "TELEGRAM_LIMIT_OVERALL",
+        "TELEGRAM_LIMIT_CHAT",
+        "TELEGRAM_LIMIT_GROUP",
         "ADMIN_IDS",
         "WEBHOOK_URL",
         "WEBHOOK_SECRET_TOKEN",

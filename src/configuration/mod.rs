@@ -81,6 +81,9 @@ pub struct TelegramSettings {
     pub webhook: Option<WebhookSettings>,
     /// SUPPORT_CONTACT, shown in the guide.
     pub support_contact: String,
+    /// TELEGRAM_LIMIT_OVERALL, TELEGRAM_LIMIT_CHAT, TELEGRAM_LIMIT_GROUP: what the bot and the
+    /// worker of one process keep to, together.
+    pub limits: tokenbot_telegram::Limits,
 }
 
 /// WEBHOOK_URL + "/webhook", WEBHOOK_SECRET_TOKEN and the setWebhook retries.
@@ -172,6 +175,7 @@ mod tests {
         assert_eq!(s.worker.task_stall, Duration::from_secs(120));
         assert_eq!(s.openai.timeout, Duration::from_secs(120));
         assert_eq!(s.telegram.support_contact, "@support_bot");
+        assert_eq!(s.telegram.limits, tokenbot_telegram::Limits::TELEGRAM);
         let seed = LedgerConfig::seed_default();
         assert_eq!(s.ledger.initial_grant, seed.initial_grant);
         assert_eq!(s.ledger.max_grant, seed.max_grant);

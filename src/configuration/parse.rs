@@ -270,6 +270,31 @@ pub(super) fn telegram(env: &Environment) -> anyhow::Result<TelegramSettings> {
         admin_ids,
         webhook: webhook(env)?,
         support_contact: text(&env.support_contact, "@support_bot"),
+        limits: telegram_limits(env)?,
+    })
+}
+
+fn telegram_limits(env: &Environment) -> anyhow::Result<tokenbot_telegram::Limits> {
+    use tokenbot_telegram::{Limits, Rate, RateSetting};
+    let rate = |name: &str, raw: &Option<String>, default: Option<Rate>| {
+        match value(raw) {
+        None => Ok(default),
+        Some(v) => v.parse::<RateSetting>().map(|s| s.0).map_err(|_| {
+            anyhow::anyhow!(
+                "{name}={v:?} is invalid: expected N/<duration> such as 30/1s, 20/60s or 5/500ms, or off"
+            )
+        }),
+    }
+    };
+    let d = Limits::TELEGRAM;
+    Ok(Limits {
+        overall: rate(
+            "TELEGRAM_LIMIT_OVERALL",
+            &env.telegram_limit_overall,
+            d.overall,
+        )?,
+        chat: rate("TELEGRAM_LIMIT_CHAT", &env.telegram_limit_chat, d.chat)?,
+        group: rate("TELEGRAM_LIMIT_GROUP", &env.telegram_limit_group, d.group)?,
     })
 }
 

@@ -61,6 +61,15 @@ pub fn worker_config(settings: &Settings) -> WorkerConfig {
     }
 }
 
+/// The Bot API client behind the rate limiter of TELEGRAM_LIMIT_*; clones share the limiter, so
+/// give the bot and the worker of one process the same one.
+pub fn telegram(settings: &Settings, role: &str) -> anyhow::Result<tokenbot_telegram::Telegram> {
+    Ok(tokenbot_telegram::Telegram::new(
+        telegram_bot(settings, role)?,
+        settings.telegram.limits,
+    ))
+}
+
 /// The Bot API client: BOT_TOKEN against TELEGRAM_API_URL (Telegram's by default).
 pub fn telegram_bot(settings: &Settings, role: &str) -> anyhow::Result<teloxide::Bot> {
     let token = settings.telegram.bot_token.as_ref().with_context(|| {
@@ -73,17 +82,26 @@ pub fn telegram_bot(settings: &Settings, role: &str) -> anyhow::Result<teloxide:
     })
 }
 
-/// The image worker's runner on `ledger`: OpenAI (OPENAI_*), Telegram (BOT_TOKEN) and the
-/// result store, working by `config`.
+/// The image worker's runner on `ledger`: OpenAI (OPENAI_*), Telegram (BOT_TOKEN, with a
+/// limiter of its own) and the result store, working by `config`.
 pub fn worker_runner(
     settings: &Settings,
     ledger: &Ledger,
     config: Arc<WorkerConfig>,
 ) -> anyhow::Result<Arc<Runner>> {
+    worker_runner_on(settings, ledger, config, telegram(settings, "worker")?)
+}
+
+/// [`worker_runner`] talking to Telegram through `bot` (whose limiter the bot may share).
+pub fn worker_runner_on(
+    settings: &Settings,
+    ledger: &Ledger,
+    config: Arc<WorkerConfig>,
+    bot: tokenbot_telegram::Telegram,
+) -> anyhow::Result<Arc<Runner>> {
     let api_key = settings.openai.api_key.as_ref().context(
         "OPENAI_API_KEY is not set: the worker needs it to make images (`tokenbot demo` runs without one)",
     )?;
-    let bot = telegram_bot(settings, "worker")?;
     let provider = OpenAiImages::new(OpenAiConfig {
         base_url: settings.openai.base_url.clone(),
         api_key: api_key.expose_secret().to_string(),

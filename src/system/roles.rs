@@ -62,6 +62,19 @@ struct Parts<'a> {
     ledger: &'a Ledger,
     js: &'a async_nats::jetstream::Context,
     shutdown: &'a Shutdown,
+    /// The Bot API client of the bot and the worker: one rate limiter for both.
+    telegram: std::sync::OnceLock<tokenbot_telegram::Telegram>,
+}
+
+impl Parts<'_> {
+    /// The process's Bot API client, made by the first role that needs it.
+    fn telegram(&self, role: &str) -> anyhow::Result<tokenbot_telegram::Telegram> {
+        if let Some(t) = self.telegram.get() {
+            return Ok(t.clone());
+        }
+        let made = parts::telegram(self.settings, role)?;
+        Ok(self.telegram.get_or_init(|| made).clone())
+    }
 }
 
 pub(super) async fn prepare(
@@ -76,6 +89,7 @@ pub(super) async fn prepare(
         ledger: &ledger,
         js: &js,
         shutdown: &shutdown,
+        telegram: std::sync::OnceLock::new(),
     };
     let mut roles: Vec<(&'static str, RoleFuture)> = Vec::new();
     let (relay_tx, relayed) = watch::channel(LogCursor::START);
@@ -173,7 +187,8 @@ fn worker(
 ) -> anyhow::Result<Vec<(&'static str, RoleFuture)>> {
     config.bus = p.settings.bus.clone();
     let config = Arc::new(config);
-    let runner = parts::worker_runner(p.settings, p.ledger, config.clone())?;
+    let runner =
+        parts::worker_runner_on(p.settings, p.ledger, config.clone(), p.telegram("worker")?)?;
     let sweeper = Sweeper::new(runner.clone(), p.ledger.clone(), config.clone());
     let consumer = tokenbot_worker::consumer::run(runner, p.js.clone(), config, p.shutdown.clone());
     Ok(vec![
@@ -205,20 +220,16 @@ async fn bot(
     p: &Parts<'_>,
     config: tokenbot_bot::BotConfig,
 ) -> anyhow::Result<(Vec<(&'static str, RoleFuture)>, Option<axum::Router>)> {
-    let app = tokenbot_bot::App::new(
-        parts::telegram_bot(p.settings, "bot")?,
-        p.ledger.clone(),
-        config,
-    );
+    let app = tokenbot_bot::App::new(p.telegram("bot")?, p.ledger.clone(), config);
     let pruner = tokenbot_bot::prune_handled_updates(app.clone(), p.shutdown.clone());
     let mut roles: Vec<(&'static str, RoleFuture)> =
         vec![("update-id pruner", Box::pin(pruner.map(Ok)))];
-    if let Err(e) = tokenbot_bot::register_commands(app.bot()).await {
+    if let Err(e) = tokenbot_bot::register_commands(app.telegram()).await {
         tracing::warn!(error = %e, "setMyCommands failed; the command menu may be stale");
     }
     let router = match &p.settings.telegram.webhook {
         Some(webhook) => {
-            tokenbot_bot::webhook::set_webhook(app.bot(), &webhook.config())
+            tokenbot_bot::webhook::set_webhook(app.telegram(), &webhook.config())
                 .await
                 .map_err(|e| anyhow::anyhow!("setWebhook to {} failed: {e}", webhook.url))?;
             tracing::info!(target: LIFECYCLE, "Telegram webhook at {}", webhook.url);

@@ -69,6 +69,8 @@ pub fn test_settings(
         telegram: TelegramSettings {
             bot_token: Some(SecretString::from(FakeTelegram::TOKEN)),
             api_url: Some(telegram.api_url()),
+            // The fake enforces none unless a test asks it to.
+            limits: tokenbot_telegram::Limits::NONE,
             ..defaults.telegram
         },
         openai: OpenAiSettings {

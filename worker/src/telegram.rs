@@ -10,8 +10,9 @@ use teloxide::net::Download;
 use teloxide::payloads::SendDocumentSetters;
 use teloxide::prelude::Requester;
 use teloxide::types::{ChatId, InputFile};
-use teloxide::{ApiError, Bot, RequestError};
+use teloxide::{ApiError, RequestError};
 use tokenbot_ledger::TelegramId;
+use tokenbot_telegram::Telegram;
 
 use crate::provider::{ProviderError, Refusal, SourceImage};
 
@@ -52,19 +53,20 @@ fn classify(e: RequestError) -> SendError {
     }
 }
 
-/// Sends to and downloads from Telegram with the real Bot API client.
+/// Sends to and downloads from Telegram with the real Bot API client, through the rate limiter
+/// the bot shares.
 #[derive(Clone)]
 pub struct Courier {
-    bot: Bot,
+    bot: Telegram,
     max_source_bytes: u64,
 }
 
 impl Courier {
     /// A courier on `bot`'s Bot API client that refuses to download source images larger than
     /// `max_source_bytes`.
-    pub fn new(bot: Bot, max_source_bytes: u64) -> Self {
+    pub fn new(bot: impl Into<Telegram>, max_source_bytes: u64) -> Self {
         Self {
-            bot,
+            bot: bot.into(),
             max_source_bytes,
         }
     }
@@ -77,15 +79,13 @@ impl Courier {
         png: Bytes,
         caption: String,
     ) -> Result<String, SendError> {
-        let message = self
+        let chat = ChatId(to.get());
+        let request = self
             .bot
-            .send_document(
-                ChatId(to.get()),
-                InputFile::memory(png).file_name(file_name),
-            )
-            .caption(caption)
-            .await
-            .map_err(classify)?;
+            .bot()
+            .send_document(chat, InputFile::memory(png).file_name(file_name))
+            .caption(caption);
+        let message = self.bot.message(chat, request).await.map_err(classify)?;
         message
             .document()
             .map(|d| d.file.id.0.clone())
@@ -97,10 +97,9 @@ impl Courier {
 
     /// Sends a plain-text notice (a failure or a refund) to the user.
     pub async fn send_text(&self, to: TelegramId, text: String) -> Result<(), SendError> {
-        self.bot
-            .send_message(ChatId(to.get()), text)
-            .await
-            .map_err(classify)?;
+        let chat = ChatId(to.get());
+        let request = self.bot.bot().send_message(chat, text);
+        self.bot.message(chat, request).await.map_err(classify)?;
         Ok(())
     }
 
@@ -115,11 +114,11 @@ impl Courier {
             refusal: Refusal::InvalidImage,
             reason,
         };
-        let file = match self
+        let request = self
             .bot
-            .get_file(teloxide::types::FileId(file_id.to_string()))
-            .await
-        {
+            .bot()
+            .get_file(teloxide::types::FileId(file_id.to_string()));
+        let file = match self.bot.call(request).await {
             Ok(f) => f,
             // Any refusal by the Bot API itself (wrong or expired file id) will not change.
             Err(RequestError::Api(e)) => {
@@ -135,7 +134,7 @@ impl Courier {
                 file.size, self.max_source_bytes
             )));
         }
-        let mut stream = self.bot.download_file_stream(&file.path);
+        let mut stream = self.bot.bot().download_file_stream(&file.path);
         let mut bytes = Vec::new();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| retry(format!("source image download failed: {e}")))?;

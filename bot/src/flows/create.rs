@@ -29,6 +29,7 @@ pub(crate) async fn start(turn: &Turn<'_>, tap: &Tap<'_>, edit: bool) -> Result<
     } else {
         (texts::generate_ask_prompt(lang), State::AwaitingPrompt)
     };
+    turn.enter(&next).await?;
     turn.reply()
         .edit(tap.message, text, Some(keyboards::back_to_menu(lang)))
         .await?;
@@ -45,21 +46,25 @@ pub(crate) async fn on_image(turn: &Turn<'_>, message: &Message) -> Result<State
             .iter()
             .max_by_key(|p| u64::from(p.width) * u64::from(p.height))
     {
+        let next = State::AwaitingEditPrompt {
+            source_file_id: largest.file.id.0.clone(),
+        };
+        turn.enter(&next).await?;
         turn.reply()
             .send(texts::edit_photo_received(lang), back)
             .await?;
-        return Ok(State::AwaitingEditPrompt {
-            source_file_id: largest.file.id.0.clone(),
-        });
+        return Ok(next);
     }
     if let Some(doc) = message.document() {
         if is_supported_image(doc) && doc.file.size <= MAX_SOURCE_BYTES {
+            let next = State::AwaitingEditPrompt {
+                source_file_id: doc.file.id.0.clone(),
+            };
+            turn.enter(&next).await?;
             turn.reply()
                 .send(texts::edit_document_received(lang), back)
                 .await?;
-            return Ok(State::AwaitingEditPrompt {
-                source_file_id: doc.file.id.0.clone(),
-            });
+            return Ok(next);
         }
         turn.reply()
             .send(texts::edit_unsupported_format(lang), back)
@@ -133,8 +138,10 @@ pub(crate) async fn on_prompt(
     };
     let draft = new_draft(turn, kind, prompt, &account);
     let (text, keyboard) = screen(turn, &draft, account.balance)?;
+    let next = State::Confirming(draft);
+    turn.enter(&next).await?;
     turn.reply().send(text, Some(keyboard)).await?;
-    Ok(State::Confirming(draft))
+    Ok(next)
 }
 
 /// A fresh confirmation screen with the user's remembered model, quality and size.
@@ -176,9 +183,11 @@ pub(crate) async fn template(turn: &Turn<'_>, tap: &Tap<'_>, id: &str) -> Result
     };
     let draft = new_draft(turn, kind, &template.prompt, &account);
     let (text, keyboard) = screen(turn, &draft, account.balance)?;
+    let next = State::Confirming(draft);
+    turn.enter(&next).await?;
     turn.reply().edit(tap.message, text, Some(keyboard)).await?;
     tap.done(turn).await?;
-    Ok(State::Confirming(draft))
+    Ok(next)
 }
 
 fn task_kind(draft: &Draft) -> TaskKind {
@@ -287,9 +296,12 @@ pub(crate) async fn on_option(
     }
     let balance = account_of(turn).await?.map_or(Tokens::ZERO, |a| a.balance);
     let (text, keyboard) = screen(turn, &draft, balance)?;
+    // Saved first: a confirm tapped on the new screen must charge for what it shows.
+    let next = State::Confirming(draft);
+    turn.enter(&next).await?;
     turn.reply().edit(tap.message, text, Some(keyboard)).await?;
     tap.done(turn).await?;
-    Ok(State::Confirming(draft))
+    Ok(next)
 }
 
 /// "✅ Подтвердить": the second step for an expensive task, else the charge. The draft id is the
@@ -315,9 +327,11 @@ pub(crate) async fn confirm(
         draft.expensive_confirmed = true;
         let balance = account_of(turn).await?.map_or(Tokens::ZERO, |a| a.balance);
         let (text, keyboard) = screen(turn, &draft, balance)?;
+        let next = State::Confirming(draft);
+        turn.enter(&next).await?;
         turn.reply().edit(tap.message, text, Some(keyboard)).await?;
         tap.toast(turn, texts::second_confirm_toast(lang)).await?;
-        return Ok(State::Confirming(draft));
+        return Ok(next);
     }
     // Checked when the draft was made; a draft stored by an older release may not pass.
     let Ok(prompt) = Prompt::parse(&draft.prompt) else {
@@ -340,6 +354,7 @@ pub(crate) async fn confirm(
                 .and_then(|t| texts::template(lang, t))
                 .map(|t| t.name);
             let text = texts::task_created(lang, receipt.value.task_id, kind, template.as_deref());
+            turn.enter(&State::Idle).await?;
             turn.reply()
                 .edit(tap.message, text, Some(keyboards::main_menu(lang)))
                 .await?;

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::methods;
+use crate::records::Failure;
 use crate::request::Request;
 use crate::state::{Inner, State};
 use crate::wire::{ApiError, Reply};
@@ -26,22 +27,34 @@ enum Step {
 impl State {
     /// Records one Bot API request and answers it.
     pub async fn handle(&self, req: Request, authorized: bool) -> Reply {
-        let step = {
+        let (step, delay) = {
             let mut inner = self.lock();
             inner.record(&req, authorized);
-            if !authorized {
+            let index = inner.calls.len() - 1;
+            let delay = inner.flood.delay(&req);
+            if delay.is_some() {
+                inner.flood.hold();
+            }
+            let step = if !authorized {
                 Step::Done(Err(ApiError::unauthorized()))
             } else if let Some(f) = inner.take_failure(&req.method) {
                 Step::Done(Err(ApiError::from(&f)))
+            } else if let Some(after) = inner.flood.admit(&req, index) {
+                Step::Done(Err(ApiError::from(&Failure::retry_after(after))))
             } else if req.method == "getUpdates" {
                 start_poll(&mut inner, &req)
             } else {
                 Step::Done(methods::handle(&mut inner, &req))
-            }
+            };
+            (step, delay)
         };
         self.calls_changed.send_modify(|n| *n += 1);
         // Any call may change what a waiting poll answers (a webhook set, a newer poll).
         self.updates_changed();
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+            self.lock().flood.release();
+        }
         match step {
             Step::Done(reply) => reply,
             Step::Poll(poll) => self.long_poll(poll).await,

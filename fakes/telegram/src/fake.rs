@@ -17,7 +17,7 @@ use crate::wire;
 
 /// A running fake, serving on a loopback port until dropped.
 pub struct FakeTelegram {
-    state: SharedState,
+    pub(crate) state: SharedState,
     url: reqwest::Url,
     http: reqwest::Client,
     server: tokio::task::JoinHandle<()>,

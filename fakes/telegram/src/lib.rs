@@ -15,7 +15,9 @@
 //! What it checks as Telegram does: the token (401), empty and too long texts and captions,
 //! `parse_mode=HTML` markup (stricter than Telegram about a bare `&` or `>`), callback data
 //! over 64 bytes, "message is not modified" edits, unknown messages and file ids, getUpdates
-//! while a webhook is set and two concurrent getUpdates (409). What it does not: groups and
+//! while a webhook is set and two concurrent getUpdates (409), and, when asked, flood control
+//! (429 with `retry_after` over configured limits: [`FakeTelegram::enforce_limits`]) and slow
+//! answers to one chat ([`FakeTelegram::slow_chat`]). What it does not: groups and
 //! channels (a chat is a private chat with a user; positive ids the fake has not seen are
 //! accepted as such), Markdown parsing, file URLs, inline mode, payments, and every method
 //! not listed in [`FakeTelegram`], which answers 404 "Not Found: method not found".
@@ -26,6 +28,7 @@
 pub mod conversation;
 mod dispatch;
 mod fake;
+mod flood;
 mod html;
 mod media;
 mod messages;
@@ -33,6 +36,7 @@ mod methods;
 mod records;
 mod request;
 mod server;
+mod slow_and_flood;
 mod state;
 mod tg_user;
 pub mod updates;
@@ -40,6 +44,7 @@ mod wire;
 
 pub use conversation::{Conversation, Outcome};
 pub use fake::FakeTelegram;
+pub use flood::{FloodLimits, Refused, Window};
 pub use records::{
     BotCommand, Button, Call, ChatMessage, CommandSet, Failure, FileRef, Uploaded, WaitTimeout,
     WebhookInfo,

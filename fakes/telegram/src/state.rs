@@ -68,6 +68,7 @@ pub(crate) struct Inner {
     pub callbacks: HashSet<String>,
     pub callback_seq: u64,
     pub commands: Vec<CommandSet>,
+    pub flood: crate::flood::Flood,
 }
 
 impl Inner {

@@ -29,6 +29,9 @@ pub struct BotBenchArgs {
     /// Do not rewrite the bot section of docs/benchmarks.md.
     #[arg(long)]
     no_docs: bool,
+    /// New users sending /start at once to a bot at Telegram's limits (the drain figure).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    crowd: u64,
 }
 
 #[derive(Serialize)]
@@ -47,6 +50,7 @@ struct BotReport {
     bot: Side,
     echo_baseline: Side,
     ratio: f64,
+    at_telegram_limits: super::bot_limits::Drain,
 }
 
 /// Each user's flow; returns the handling time of every update.
@@ -115,6 +119,7 @@ async fn echo(bot: teloxide::Bot, shutdown: Shutdown) -> anyhow::Result<()> {
 /// Measures the real bot against an echo bot on the same fake Telegram, prints the JSON and
 /// updates docs/benchmarks.md; exit status 0.
 pub async fn run(settings: &Settings, args: BotBenchArgs) -> anyhow::Result<i32> {
+    let at_telegram_limits = super::bot_limits::drain(settings, args.crowd).await?;
     // The baseline first, on its own fake.
     let echo_telegram = FakeTelegram::start().await?;
     let stop = Shutdown::new();
@@ -156,6 +161,7 @@ pub async fn run(settings: &Settings, args: BotBenchArgs) -> anyhow::Result<i32>
         ratio: bot.updates_per_s / baseline.updates_per_s,
         bot,
         echo_baseline: baseline,
+        at_telegram_limits,
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     if !args.no_docs {
@@ -175,6 +181,10 @@ pub async fn run(settings: &Settings, args: BotBenchArgs) -> anyhow::Result<i32>
             report.echo_baseline.p50_ms,
             report.bot.p99_ms,
             report.echo_baseline.p99_ms,
+        );
+        let body = format!(
+            "{body}\n\n{}",
+            super::bot_limits::doc_lines(&report.at_telegram_limits)
         );
         replace_section("bot", "Telegram bot", &body)?;
     }

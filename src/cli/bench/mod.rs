@@ -7,6 +7,7 @@ use clap::Subcommand;
 use crate::configuration::Settings;
 
 pub mod bot;
+mod bot_limits;
 pub mod ledger;
 pub mod read_side;
 pub(crate) mod support;

@@ -1,0 +1,166 @@
+//! One update of a chat at a time, across every bot process on the database: several webhook
+//! processes behind one URL receive one chat's updates in any order and at once, and must still
+//! handle them one after the other, each seeing the state the previous one saved.
+//!
+//! In the process, a mutex per chat; across processes, a Postgres session advisory lock keyed by
+//! the chat (the two-`int4` key space, which nothing else here uses: the ledger's and the
+//! projections' locks take one `int8`). The sessions are not pooled connections: one dedicated
+//! connection per process holds the locks of all its chats (a session lock is reentrant within
+//! the session, which the in-process mutex makes harmless), so a chat in hand costs no pool
+//! connection and a burst of chats cannot starve the handlers of the pool. `pg_try_advisory_lock`
+//! is polled (a held chat is a few milliseconds of someone else's work), so the session never
+//! blocks on one chat while others wait behind it.
+//!
+//! When that connection is lost, Postgres releases every lock it held: the updates in hand
+//! finish without the guarantee (their release notices, logs and counts
+//! `bot_chat_lock_lost_total`), and the next updates take their locks on a new connection.
+//! What the loss can cost is bounded by the rest of the design: ledger commands are keyed by the
+//! update id, a redelivered update is skipped by `bot.handled_updates`, and the dialogue state
+//! is saved before the reply that invites the next step.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokenbot_ledger::db::Database;
+use tokio::sync::OwnedMutexGuard;
+use tokio_postgres::Client;
+
+use crate::storage::StorageError;
+
+/// The first pause before asking again for a chat another process holds; doubled up to the max.
+const RETRY_FIRST: Duration = Duration::from_millis(2);
+const RETRY_MAX: Duration = Duration::from_millis(50);
+
+/// The chats this process handles, and the session holding their locks.
+pub(crate) struct ChatLocks {
+    db: Database,
+    local: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    session: tokio::sync::Mutex<Option<Arc<Client>>>,
+}
+
+/// A chat held; [`ChatGuard::release`] gives it back (dropping it does too, in the background).
+pub(crate) struct ChatGuard {
+    key: (i32, i32),
+    session: Arc<Client>,
+    released: bool,
+    _local: OwnedMutexGuard<()>,
+}
+
+/// The advisory lock key of a chat: its id's two halves (every chat its own key).
+fn key_of(chat: i64) -> (i32, i32) {
+    ((chat >> 32) as i32, chat as i32)
+}
+
+impl ChatLocks {
+    pub fn new(db: Database) -> Self {
+        Self {
+            db,
+            local: Mutex::new(HashMap::new()),
+            session: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    fn local(&self, chat: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: locks nobody holds or waits for are dropped when the map grows.
+        if locks.len() > 10_000 {
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        locks.entry(chat).or_default().clone()
+    }
+
+    /// The session holding this process's chat locks, connected again if it was lost.
+    async fn session(&self) -> Result<Arc<Client>, StorageError> {
+        let mut session = self.session.lock().await;
+        if let Some(s) = session.as_ref().filter(|s| !s.is_closed()) {
+            return Ok(s.clone());
+        }
+        let fresh = Arc::new(self.db.dedicated().await?);
+        *session = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Waits until this process, and no other, handles `chat`.
+    pub async fn lock(&self, chat: i64) -> Result<ChatGuard, StorageError> {
+        let local = self.local(chat).lock_owned().await;
+        let key = key_of(chat);
+        let mut pause = RETRY_FIRST;
+        loop {
+            let session = self.session().await?;
+            let row = session
+                .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&key.0, &key.1])
+                .await?;
+            if row.get::<_, bool>(0) {
+                return Ok(ChatGuard {
+                    key,
+                    session,
+                    released: false,
+                    _local: local,
+                });
+            }
+            metrics::counter!("tokenbot_bot_chat_lock_waits_total").increment(1);
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(RETRY_MAX);
+        }
+    }
+}
+
+impl ChatGuard {
+    /// Gives the chat back; false (logged and counted) if the lock had been lost meanwhile with
+    /// its session.
+    pub async fn release(mut self) -> bool {
+        self.released = true;
+        let held = match self
+            .session
+            .query_one(
+                "SELECT pg_advisory_unlock($1, $2)",
+                &[&self.key.0, &self.key.1],
+            )
+            .await
+        {
+            Ok(row) => row.get::<_, bool>(0),
+            Err(_) => false,
+        };
+        if !held {
+            tracing::warn!(
+                "the chat's lock was lost with its Postgres session while the update was handled"
+            );
+            metrics::counter!("tokenbot_bot_chat_lock_lost_total").increment(1);
+        }
+        held
+    }
+}
+
+impl Drop for ChatGuard {
+    fn drop(&mut self) {
+        // Handling was cancelled midway (a webhook request dropped, shutdown): the lock must not
+        // outlive it in the session. The in-process mutex is released at once with the guard;
+        // an update of the chat taking the session lock before this unlock runs is fine, since
+        // the session lock counts its holders and this unlock takes back only this one.
+        if self.released {
+            return;
+        }
+        let (session, key) = (self.session.clone(), self.key);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = session
+                    .execute("SELECT pg_advisory_unlock($1, $2)", &[&key.0, &key.1])
+                    .await;
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_chat_has_its_own_key() {
+        assert_eq!(key_of(1), (0, 1));
+        assert_eq!(key_of(-1), (-1, -1));
+        assert_ne!(key_of(1 << 32), key_of(1));
+        assert_eq!(key_of(-1001234567890).0, -234);
+    }
+}
