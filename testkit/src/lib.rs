@@ -20,9 +20,11 @@ mod pg_proxy;
 mod ports;
 mod postgres;
 mod process;
+mod wire_counts;
 
 pub use nats::{OwnedNats, TestNats, start_private_nats};
 pub use pg_proxy::{Cut, CutDone, CutPoint, NotCut, PgProxy};
 pub use ports::free_port;
 pub use postgres::{TestDatabase, admin_client, start_private_postgres};
 pub use process::set_servers_dir;
+pub use wire_counts::WireCounts;

@@ -17,6 +17,11 @@
 //! cut.wait(Duration::from_secs(10)).await.expect("cut");
 //! ```
 //!
+//! It also counts what passes through ([`PgProxy::wire_counts`]): exchanges (a `Sync` or a
+//! simple `Query`, each answered by one `ReadyForQuery`), round trips (exchanges begun while
+//! the connection had none outstanding: pipelined ones ride along), statements executed and
+//! statements prepared, for a benchmark to show what an operation costs.
+//!
 //! A cut may also take the proxy down for a while afterwards ([`Cut::then_down_for`],
 //! [`PgProxy::down_for`]): every open connection is severed and new ones are closed at once, as
 //! when Postgres is unreachable.
@@ -34,6 +39,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
+
+use crate::wire_counts::WireCounts;
 
 /// Protocol codes of the preamble (first message, no type byte).
 const SSL_REQUEST: u32 = 80_877_103;
@@ -137,6 +144,11 @@ struct Shared {
     outages: AtomicU64,
     /// Server sides kept open by [`CutPoint::BeforeCommitServerUnaware`].
     held: Mutex<Vec<(BufReader<OwnedReadHalf>, OwnedWriteHalf)>>,
+    /// Exchanges, round trips, executions and prepares seen so far.
+    exchanges: AtomicU64,
+    round_trips: AtomicU64,
+    statements: AtomicU64,
+    prepares: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -152,6 +164,31 @@ impl Shared {
             Some(needle) => contains(sent, needle),
         });
         if qualifies { armed.take() } else { None }
+    }
+
+    /// Counts a client message by its type byte.
+    fn count(&self, kind: u8, conn: &Mutex<Conn>) {
+        match kind {
+            b'E' => {
+                self.statements.fetch_add(1, Ordering::Relaxed);
+            }
+            b'P' => {
+                self.prepares.fetch_add(1, Ordering::Relaxed);
+            }
+            // Each is answered by one ReadyForQuery, which the client waits for.
+            b'S' | b'Q' => {
+                if kind == b'Q' {
+                    self.statements.fetch_add(1, Ordering::Relaxed);
+                }
+                self.exchanges.fetch_add(1, Ordering::Relaxed);
+                let mut c = lock(conn);
+                if c.outstanding == 0 {
+                    self.round_trips.fetch_add(1, Ordering::Relaxed);
+                }
+                c.outstanding += 1;
+            }
+            _ => {}
+        }
     }
 
     fn go_down_for(self: &Arc<Self>, outage: Duration) {
@@ -198,6 +235,10 @@ impl PgProxy {
             down: watch::channel(false).0,
             outages: AtomicU64::new(0),
             held: Mutex::new(Vec::new()),
+            exchanges: AtomicU64::new(0),
+            round_trips: AtomicU64::new(0),
+            statements: AtomicU64::new(0),
+            prepares: AtomicU64::new(0),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(PgProxy {
@@ -236,6 +277,16 @@ impl PgProxy {
     /// Withdraws a planned cut; true if one was planned.
     pub fn disarm(&self) -> bool {
         lock(&self.shared.armed).take().is_some()
+    }
+
+    /// What the clients sent through the proxy so far, on every connection.
+    pub fn wire_counts(&self) -> WireCounts {
+        WireCounts {
+            exchanges: self.shared.exchanges.load(Ordering::SeqCst),
+            round_trips: self.shared.round_trips.load(Ordering::SeqCst),
+            statements: self.shared.statements.load(Ordering::SeqCst),
+            prepares: self.shared.prepares.load(Ordering::SeqCst),
+        }
     }
 
     /// Cuts done so far.
@@ -322,6 +373,8 @@ struct Conn {
     sent: Vec<u8>,
     /// Set when `COMMIT` was forwarded under an [`CutPoint::AfterCommitReply`] cut.
     reply_cut: Option<Armed>,
+    /// Exchanges sent and not answered yet (pipelined ones add up).
+    outstanding: u64,
 }
 
 impl Conn {
@@ -470,6 +523,7 @@ async fn frontend(
             return End::Closed;
         };
         let message = encode(kind, &body);
+        shared.count(kind, conn);
         match kind {
             b'P' => {
                 // Parse: name \0 query \0 ...
@@ -532,6 +586,10 @@ async fn backend(
         };
         if client_w.write_all(&encode(kind, &body)).await.is_err() {
             return End::Closed;
+        }
+        if kind == b'Z' {
+            let mut c = lock(conn);
+            c.outstanding = c.outstanding.saturating_sub(1);
         }
         let waiting = lock(conn).reply_cut.is_some();
         if !waiting {

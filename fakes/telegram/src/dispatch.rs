@@ -26,10 +26,10 @@ enum Step {
 impl State {
     /// Records one Bot API request and answers it.
     pub async fn handle(&self, req: Request, authorized: bool) -> Reply {
-        let step = {
+        let (step, chat) = {
             let mut inner = self.lock();
-            inner.record(&req, authorized);
-            if !authorized {
+            let chat = inner.record(&req, authorized);
+            let step = if !authorized {
                 Step::Done(Err(ApiError::unauthorized()))
             } else if let Some(f) = inner.take_failure(&req.method) {
                 Step::Done(Err(ApiError::from(&f)))
@@ -37,9 +37,10 @@ impl State {
                 start_poll(&mut inner, &req)
             } else {
                 Step::Done(methods::handle(&mut inner, &req))
-            }
+            };
+            (step, chat)
         };
-        self.calls_changed.send_modify(|n| *n += 1);
+        self.recorded(chat);
         // Any call may change what a waiting poll answers (a webhook set, a newer poll).
         self.updates_changed();
         match step {

@@ -23,6 +23,7 @@
 //! Message ids are per chat and shared by the user's messages (numbered when delivered) and
 //! the bot's, as in a real private chat.
 
+mod chat_index;
 pub mod conversation;
 mod dispatch;
 mod fake;
