@@ -40,7 +40,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
-use crate::wire_counts::WireCounts;
+use crate::wire_counts::{WireCounters, WireCounts};
 
 /// Protocol codes of the preamble (first message, no type byte).
 const SSL_REQUEST: u32 = 80_877_103;
@@ -144,11 +144,8 @@ struct Shared {
     outages: AtomicU64,
     /// Server sides kept open by [`CutPoint::BeforeCommitServerUnaware`].
     held: Mutex<Vec<(BufReader<OwnedReadHalf>, OwnedWriteHalf)>>,
-    /// Exchanges, round trips, executions and prepares seen so far.
-    exchanges: AtomicU64,
-    round_trips: AtomicU64,
-    statements: AtomicU64,
-    prepares: AtomicU64,
+    /// What the clients sent.
+    counters: WireCounters,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -164,31 +161,6 @@ impl Shared {
             Some(needle) => contains(sent, needle),
         });
         if qualifies { armed.take() } else { None }
-    }
-
-    /// Counts a client message by its type byte.
-    fn count(&self, kind: u8, conn: &Mutex<Conn>) {
-        match kind {
-            b'E' => {
-                self.statements.fetch_add(1, Ordering::Relaxed);
-            }
-            b'P' => {
-                self.prepares.fetch_add(1, Ordering::Relaxed);
-            }
-            // Each is answered by one ReadyForQuery, which the client waits for.
-            b'S' | b'Q' => {
-                if kind == b'Q' {
-                    self.statements.fetch_add(1, Ordering::Relaxed);
-                }
-                self.exchanges.fetch_add(1, Ordering::Relaxed);
-                let mut c = lock(conn);
-                if c.outstanding == 0 {
-                    self.round_trips.fetch_add(1, Ordering::Relaxed);
-                }
-                c.outstanding += 1;
-            }
-            _ => {}
-        }
     }
 
     fn go_down_for(self: &Arc<Self>, outage: Duration) {
@@ -235,10 +207,7 @@ impl PgProxy {
             down: watch::channel(false).0,
             outages: AtomicU64::new(0),
             held: Mutex::new(Vec::new()),
-            exchanges: AtomicU64::new(0),
-            round_trips: AtomicU64::new(0),
-            statements: AtomicU64::new(0),
-            prepares: AtomicU64::new(0),
+            counters: WireCounters::default(),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(PgProxy {
@@ -281,12 +250,7 @@ impl PgProxy {
 
     /// What the clients sent through the proxy so far, on every connection.
     pub fn wire_counts(&self) -> WireCounts {
-        WireCounts {
-            exchanges: self.shared.exchanges.load(Ordering::SeqCst),
-            round_trips: self.shared.round_trips.load(Ordering::SeqCst),
-            statements: self.shared.statements.load(Ordering::SeqCst),
-            prepares: self.shared.prepares.load(Ordering::SeqCst),
-        }
+        self.shared.counters.snapshot()
     }
 
     /// Cuts done so far.
@@ -523,7 +487,7 @@ async fn frontend(
             return End::Closed;
         };
         let message = encode(kind, &body);
-        shared.count(kind, conn);
+        shared.counters.count(kind, &mut lock(conn).outstanding);
         match kind {
             b'P' => {
                 // Parse: name \0 query \0 ...

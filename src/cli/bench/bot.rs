@@ -9,14 +9,14 @@
 use std::sync::Arc;
 
 use clap::Args;
-use serde::Serialize;
 use tokenbot_ledger::{Database, EventStore, Ledger, LedgerConfig};
 
-use super::bot_drive::{Flow, Mode, Side, drive, driver_runtime, start_fake};
+use super::bot_drive::{Flow, Mode, drive, driver_runtime, start_fake};
 use super::bot_echo::Echo;
-use super::bot_report::{Targets, docs_section};
+use super::bot_report::{BotReport, Run, Targets, docs_section};
 use super::bot_system::BotBench;
-use super::bot_wire::{self, WireReport};
+use super::bot_wire;
+use super::cpu::load_average;
 use super::support::{ScratchDb, config_url, replace_section};
 use crate::configuration::Settings;
 use crate::startup;
@@ -39,27 +39,6 @@ pub struct BotBenchArgs {
     /// Do not rewrite the bot section of docs/benchmarks.md.
     #[arg(long)]
     no_docs: bool,
-}
-
-/// One mode at one size: the bot and its echo baseline.
-#[derive(Serialize)]
-pub(crate) struct Run {
-    pub mode: Mode,
-    pub users: u64,
-    pub bot: Side,
-    pub echo_baseline: Side,
-    /// Bot updates/s over echo updates/s.
-    pub ratio: f64,
-}
-
-#[derive(Serialize)]
-pub(crate) struct BotReport {
-    pub bench: &'static str,
-    pub cores: usize,
-    pub measured: &'static str,
-    pub runs: Vec<Run>,
-    pub postgres_per_update: WireReport,
-    pub targets: Targets,
 }
 
 const MEASURED: &str = "handled = the update's last Bot API call (timestamped by the fake); \
@@ -86,8 +65,19 @@ async fn run_one(
     let tg = start_fake(bench.driver, seq * 10_000_000 + 1).await?;
     let echo = Echo::start(&tg, mode).await?;
     let first_user = seq * 1_000_000;
-    let echo_side = drive(bench.driver, tg, mode, Flow::Echo, users, first_user, None).await;
+    let echo_side = drive(
+        bench.driver,
+        Arc::clone(&tg),
+        mode,
+        Flow::Echo,
+        users,
+        first_user,
+        None,
+    )
+    .await;
+    // The fake outlives the echo bot, whose last getUpdates is still waiting on it.
     echo.stop().await?;
+    drop(tg);
 
     let tg = start_fake(bench.driver, seq * 10_000_000 + 5_000_001).await?;
     let system = bench.start_bot(ledger.clone(), &tg, mode).await?;
@@ -119,6 +109,7 @@ async fn run_one(
 /// Runs every mode at every size, then the round-trip count; prints the JSON and updates
 /// docs/benchmarks.md; exit status 0 (targets missed are reported, not failed).
 pub async fn run(settings: &Settings, args: BotBenchArgs) -> anyhow::Result<i32> {
+    let load_before = load_average();
     let driver_rt = driver_runtime()?;
     let (scratch, owner_db) = ScratchDb::create(settings, "bot").await?;
     let url = config_url(owner_db.config());
@@ -152,6 +143,7 @@ pub async fn run(settings: &Settings, args: BotBenchArgs) -> anyhow::Result<i32>
     let report = BotReport {
         bench: "bot",
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        load_average: [load_before, load_average()],
         measured: MEASURED,
         targets: Targets::of(&runs, &wire),
         runs,

@@ -5,9 +5,31 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::bot::{BotReport, Run};
-use super::bot_drive::Mode;
+use super::bot_drive::{Mode, Side};
 use super::bot_wire::WireReport;
+
+/// One mode at one size: the bot and its echo baseline.
+#[derive(Serialize)]
+pub(crate) struct Run {
+    pub mode: Mode,
+    pub users: u64,
+    pub bot: Side,
+    pub echo_baseline: Side,
+    /// Bot updates/s over echo updates/s.
+    pub ratio: f64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct BotReport {
+    pub bench: &'static str,
+    pub cores: usize,
+    /// The machine's one-minute load average before and after the runs (other processes too).
+    pub load_average: [f64; 2],
+    pub measured: &'static str,
+    pub runs: Vec<Run>,
+    pub postgres_per_update: WireReport,
+    pub targets: Targets,
+}
 
 /// One target: the figure, its limit, and whether the run met it.
 #[derive(Serialize)]
@@ -83,23 +105,27 @@ impl Targets {
     }
 }
 
+fn per_update(cpu_s: f64, side: &Side) -> f64 {
+    cpu_s * 1000.0 / side.updates.max(1) as f64
+}
+
 /// The docs section: the command, the runs, the round trips, the targets.
 pub(crate) fn docs_section(report: &BotReport) -> String {
     let mut out = format!(
-        "Command: `cargo run --release -- bench bot` ({} cores; every run in one process, one \
-         after another). Each row: the bot role alone (System with `.bot()`, pool of \
+        "Command: `cargo run --release -- bench bot` ({} cores, load average {:.1} before and \
+         {:.1} after; every run in one process, one after another). Each row: the bot role alone (System with `.bot()`, pool of \
          `DB_POOL_SIZE`) and an echo bot (one sendMessage per update, no database), each driven \
          by the same simulated users through the same fake Bot API. {}.\n\n\
          | mode | users | bot updates/s | echo updates/s | ratio | bot p50 / p99 | echo p50 / p99 \
-         | driver busy (bot run / echo run) | bot CPU s | Postgres CPU s | wall s |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
-        report.cores, report.measured
+         | driver busy (bot run / echo run) | CPU ms per update: bot / echo / Postgres | wall s |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+        report.cores, report.load_average[0], report.load_average[1], report.measured
     );
     for r in &report.runs {
         let (b, e) = (&r.bot, &r.echo_baseline);
         let _ = writeln!(
             out,
-            "| {:?} | {} | {:.0} | {:.0} | {:.2} | {:.0} / {:.0} ms | {:.0} / {:.0} ms | {:.2} / {:.2} | {:.1} | {:.1} | {:.1} |",
+            "| {:?} | {} | {:.0} | {:.0} | {:.2} | {:.0} / {:.0} ms | {:.0} / {:.0} ms | {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | {:.1} |",
             r.mode,
             r.users,
             b.updates_per_s,
@@ -111,8 +137,9 @@ pub(crate) fn docs_section(report: &BotReport) -> String {
             e.p99_ms,
             b.cpu.driver_busy,
             e.cpu.driver_busy,
-            b.cpu.bot_cpu_s,
-            b.cpu.postgres_cpu_s,
+            per_update(b.cpu.bot_cpu_s, b),
+            per_update(e.cpu.bot_cpu_s, e),
+            per_update(b.cpu.postgres_cpu_s, b),
             b.cpu.wall_s,
         );
     }

@@ -62,6 +62,15 @@ fn backends_of(database: &str) -> Vec<i32> {
         .collect()
 }
 
+/// The machine's one-minute load average (runnable threads, all processes): how busy the
+/// shared machine was around a run.
+pub(crate) fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// CPU counters at one moment.
 pub(crate) struct CpuSample {
     at: Instant,
