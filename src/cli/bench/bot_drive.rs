@@ -113,11 +113,16 @@ pub(crate) fn generate_update(
     })
 }
 
+/// Times each user goes through its flow: long enough that the echo's shortest run spans many
+/// of `/proc`'s 10 ms CPU ticks (a registered user's `/start` says "welcome back"; the welcome
+/// grant pays for every round's picture).
+pub(crate) const ROUNDS: usize = 3;
+
 /// One user's updates; the latency of each.
 async fn user(tg: &FakeTelegram, mode: Mode, flow: Flow, id: i64) -> anyhow::Result<Vec<f64>> {
     let user = TgUser::new(id);
-    let mut times = Vec::with_capacity(4);
-    for i in 0..4 {
+    let mut times = Vec::with_capacity(4 * ROUNDS);
+    for i in (0..4).cycle().take(4 * ROUNDS) {
         let update = match flow {
             Flow::Echo => Update::text(&user, ["/start", "one", "two", "three"][i]),
             Flow::Generate => generate_update(tg, &user, i)?,

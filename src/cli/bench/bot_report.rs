@@ -113,13 +113,17 @@ fn per_update(cpu_s: f64, side: &Side) -> f64 {
 pub(crate) fn docs_section(report: &BotReport) -> String {
     let mut out = format!(
         "Command: `cargo run --release -- bench bot` ({} cores, load average {:.1} before and \
-         {:.1} after; every run in one process, one after another). Each row: the bot role alone (System with `.bot()`, pool of \
+         {:.1} after; every run in one process, one after another). Each user goes through its flow {} times. Each row: the bot role alone (System with `.bot()`, pool of \
          `DB_POOL_SIZE`) and an echo bot (one sendMessage per update, no database), each driven \
          by the same simulated users through the same fake Bot API. {}.\n\n\
          | mode | users | bot updates/s | echo updates/s | ratio | bot p50 / p99 | echo p50 / p99 \
          | driver busy (bot run / echo run) | CPU ms per update: bot / echo / Postgres | wall s |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
-        report.cores, report.load_average[0], report.load_average[1], report.measured
+        report.cores,
+        report.load_average[0],
+        report.load_average[1],
+        super::bot_drive::ROUNDS,
+        report.measured
     );
     for r in &report.runs {
         let (b, e) = (&r.bot, &r.echo_baseline);
