@@ -1,12 +1,12 @@
 //! The bot's core: one Telegram update in, ledger commands and replies out. Updates of one chat
 //! are handled one at a time, across every bot process on the database ([`crate::chat_lock`]);
-//! an update seen before is skipped; the dialogue state is loaded from Postgres before each
-//! update and saved after it, or before the reply when that reply invites the next step
+//! an update seen before is skipped. Around each update, one round trip loads the dialogue state
+//! and says whether the update was handled before, and one writes the handled mark together with
+//! the state's change; a reply that invites the next step saves the state before it is sent
 //! ([`Turn::enter`]).
 
 use std::sync::{Arc, Mutex};
 
-use teloxide::dispatching::dialogue::Storage;
 use teloxide::types::{ChatId, Update, UpdateKind, User};
 use tokenbot_ledger::{CorrelationId, Ledger, TelegramId};
 use tokenbot_telegram::Telegram;
@@ -18,7 +18,7 @@ use crate::dialogue::State;
 use crate::error::BotError;
 use crate::flows;
 use crate::keyboards;
-use crate::storage::{HandledUpdates, PgStorage, StorageError};
+use crate::storage::{DialogueChange, HandledUpdates, UpdateStore};
 use crate::turn::{Services, Turn};
 
 /// Whether an update is handled for the first time or again after a transient failure.
@@ -38,6 +38,7 @@ pub struct App {
 
 struct Inner {
     services: Services,
+    store: UpdateStore,
     handled: HandledUpdates,
     chat_locks: ChatLocks,
 }
@@ -58,6 +59,7 @@ impl App {
             .unwrap_or(0);
         Self {
             inner: Arc::new(Inner {
+                store: UpdateStore::new(pool.clone(), bot_id),
                 handled: HandledUpdates::new(pool.clone(), bot_id),
                 chat_locks: ChatLocks::new(ledger.store().database().clone()),
                 services: Services {
@@ -112,7 +114,8 @@ impl App {
         chat: ChatId,
         user: User,
     ) -> Result<(), BotError> {
-        if self.inner.handled.contains(update.id.0).await? {
+        let begun = self.inner.store.begin(update.id.0, chat).await?;
+        if begun.handled {
             tracing::info!(update_id = update.id.0, "redelivered update skipped");
             metrics::counter!("tokenbot_bot_updates_redelivered_total").increment(1);
             return Ok(());
@@ -133,52 +136,57 @@ impl App {
             saved: Mutex::new(None),
         };
         let started = std::time::Instant::now();
-        let result =
-            tracing::Instrument::instrument(self.run(&turn, update.kind.clone()), span.clone())
-                .await;
+        let run = self.run(&turn, begun.dialogue, update.kind.clone());
+        let result = tracing::Instrument::instrument(run, span.clone()).await;
         metrics::histogram!("tokenbot_bot_update_seconds").record(started.elapsed().as_secs_f64());
-        match result {
-            Ok(()) => {
-                // The update is answered. The mark only stops a redelivery from answering it
-                // again; handling it again because the mark failed (Postgres went away just now)
-                // would do exactly that. So a failed mark is logged, not retried: the webhook
-                // answers 200 and polling moves past it, and neither redelivers it.
-                if let Err(e) = self.inner.handled.mark(update.id.0).await {
+        let error = match result {
+            Ok(change) => match self.inner.store.finish(update.id.0, chat, &change).await {
+                Ok(()) => return Ok(()),
+                // The update is answered and its state unchanged. The mark only stops a
+                // redelivery from answering it again; handling it again because the mark failed
+                // (Postgres went away just now) would do exactly that. So a failed mark is
+                // logged, not retried: the webhook answers 200 and polling moves past it.
+                Err(e) if change == DialogueChange::Keep => {
                     let _enter = span.enter();
                     tracing::warn!(error = %tokenbot_ledger::error::chain(&e), "update answered but not marked handled");
                     metrics::counter!("tokenbot_bot_updates_unmarked_total").increment(1);
+                    return Ok(());
                 }
-                Ok(())
-            }
-            Err(e) => {
-                let _enter = span.enter();
-                tracing::error!(error = %tokenbot_ledger::error::chain(&e), "update failed");
-                metrics::counter!("tokenbot_bot_update_errors_total").increment(1);
-                if retry == Retry::First {
-                    let _ = turn
-                        .reply()
-                        .send(
-                            texts::error_generic(turn.lang),
-                            Some(keyboards::main_menu(turn.lang)),
-                        )
-                        .await;
-                }
-                // Not marked handled: a redelivery may succeed, and every ledger command it
-                // repeats carries an idempotency key.
-                Err(e)
-            }
+                // The new state was not saved (nor the mark): as a failure of the update.
+                Err(e) => BotError::from(e),
+            },
+            Err(e) => e,
+        };
+        let _enter = span.enter();
+        tracing::error!(error = %tokenbot_ledger::error::chain(&error), "update failed");
+        metrics::counter!("tokenbot_bot_update_errors_total").increment(1);
+        if retry == Retry::First {
+            let _ = turn
+                .reply()
+                .send(
+                    texts::error_generic(turn.lang),
+                    Some(keyboards::main_menu(turn.lang)),
+                )
+                .await;
         }
+        // Not marked handled: a redelivery may succeed, and every ledger command it repeats
+        // carries an idempotency key.
+        Err(error)
     }
 
-    async fn run(&self, turn: &Turn<'_>, kind: UpdateKind) -> Result<(), BotError> {
-        let storage = &self.inner.services.storage;
-        let state = match storage.clone().get_dialogue(turn.chat).await {
+    /// The update's flow, from the stored dialogue; what becomes of the dialogue.
+    async fn run(
+        &self,
+        turn: &Turn<'_>,
+        stored: Option<serde_json::Value>,
+        kind: UpdateKind,
+    ) -> Result<DialogueChange, BotError> {
+        let state = match stored.map(serde_json::from_value::<State>).transpose() {
             Ok(s) => s.unwrap_or_default(),
-            Err(StorageError::Decode(e)) => {
+            Err(e) => {
                 tracing::warn!(error = %e, "stored dialogue unreadable; starting over");
                 State::Idle
             }
-            Err(e) => return Err(e.into()),
         };
         let next = match kind {
             UpdateKind::Message(m) => flows::on_message(turn, state.clone(), &m).await?,
@@ -192,14 +200,14 @@ impl App {
             .unwrap_or_else(|p| p.into_inner())
             .take()
             .unwrap_or(state);
-        if next != stored {
-            if next == State::Idle {
-                storage.clone().remove_dialogue(turn.chat).await?;
-            } else {
-                storage.clone().update_dialogue(turn.chat, next).await?;
-            }
-        }
-        Ok(())
+        Ok(if next == stored {
+            DialogueChange::Keep
+        } else if next == State::Idle {
+            DialogueChange::Remove
+        } else {
+            let value = serde_json::to_value(&next).map_err(crate::storage::StorageError::from)?;
+            DialogueChange::Save(value)
+        })
     }
 }
 

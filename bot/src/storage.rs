@@ -60,12 +60,10 @@ where
     {
         Box::pin(async move {
             let client = self.pool.get().await?;
-            client
-                .execute(
-                    "DELETE FROM bot.dialogues WHERE chat_id = $1",
-                    &[&chat_id.0],
-                )
+            let stmt = client
+                .prepare_cached("DELETE FROM bot.dialogues WHERE chat_id = $1")
                 .await?;
+            client.execute(&stmt, &[&chat_id.0]).await?;
             Ok(())
         })
     }
@@ -81,14 +79,14 @@ where
         Box::pin(async move {
             let value = serde_json::to_value(&dialogue)?;
             let client = self.pool.get().await?;
-            client
-                .execute(
+            let stmt = client
+                .prepare_cached(
                     "INSERT INTO bot.dialogues (chat_id, dialogue) VALUES ($1, $2)
                      ON CONFLICT (chat_id) DO UPDATE
                      SET dialogue = EXCLUDED.dialogue, updated_at = clock_timestamp()",
-                    &[&chat_id.0, &value],
                 )
                 .await?;
+            client.execute(&stmt, &[&chat_id.0, &value]).await?;
             Ok(())
         })
     }
@@ -99,12 +97,10 @@ where
     ) -> BoxFuture<'static, Result<Option<D>, StorageError>> {
         Box::pin(async move {
             let client = self.pool.get().await?;
-            let row = client
-                .query_opt(
-                    "SELECT dialogue FROM bot.dialogues WHERE chat_id = $1",
-                    &[&chat_id.0],
-                )
+            let stmt = client
+                .prepare_cached("SELECT dialogue FROM bot.dialogues WHERE chat_id = $1")
                 .await?;
+            let row = client.query_opt(&stmt, &[&chat_id.0]).await?;
             match row {
                 None => Ok(None),
                 Some(r) => Ok(Some(serde_json::from_value(
@@ -114,6 +110,10 @@ where
         })
     }
 }
+
+/// Marks an update handled (a second mark of it is a no-op).
+const MARK: &str =
+    "INSERT INTO bot.handled_updates (bot_id, update_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 
 /// Telegram update ids already handled (`bot.handled_updates`): a redelivered update is skipped.
 #[derive(Clone)]
@@ -132,11 +132,13 @@ impl HandledUpdates {
     /// Whether `update_id` was handled already.
     pub async fn contains(&self, update_id: u32) -> Result<bool, StorageError> {
         let client = self.pool.get().await?;
-        let row = client
-            .query_opt(
+        let stmt = client
+            .prepare_cached(
                 "SELECT 1 FROM bot.handled_updates WHERE bot_id = $1 AND update_id = $2",
-                &[&self.bot_id, &i64::from(update_id)],
             )
+            .await?;
+        let row = client
+            .query_opt(&stmt, &[&self.bot_id, &i64::from(update_id)])
             .await?;
         Ok(row.is_some())
     }
@@ -144,11 +146,9 @@ impl HandledUpdates {
     /// Records `update_id` as handled.
     pub async fn mark(&self, update_id: u32) -> Result<(), StorageError> {
         let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(MARK).await?;
         client
-            .execute(
-                "INSERT INTO bot.handled_updates (bot_id, update_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                &[&self.bot_id, &i64::from(update_id)],
-            )
+            .execute(&stmt, &[&self.bot_id, &i64::from(update_id)])
             .await?;
         Ok(())
     }
@@ -162,5 +162,101 @@ impl HandledUpdates {
                 &[],
             )
             .await?)
+    }
+}
+
+/// What an update finds when its handling starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Begun {
+    /// The update was handled before (a redelivery): it is skipped.
+    pub handled: bool,
+    /// The chat's dialogue as stored (decoded by the caller: an unreadable one starts over).
+    pub dialogue: Option<serde_json::Value>,
+}
+
+/// What an update's handling does to its chat's dialogue.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DialogueChange {
+    /// The state did not change: nothing is written.
+    Keep,
+    /// The chat is in this state now.
+    Save(serde_json::Value),
+    /// The chat is idle again: its row goes.
+    Remove,
+}
+
+/// Starts an update: the handled check and the dialogue load in one statement.
+const BEGIN: &str =
+    "SELECT EXISTS (SELECT 1 FROM bot.handled_updates WHERE bot_id = $1 AND update_id = $2),
+        (SELECT dialogue FROM bot.dialogues WHERE chat_id = $3)";
+/// Finishes an update whose state changed: the mark and the save in one statement (data-modifying
+/// CTEs run whether or not the outer statement reads them).
+const FINISH_SAVE: &str = "WITH saved AS (
+            INSERT INTO bot.dialogues (chat_id, dialogue) VALUES ($3, $4)
+            ON CONFLICT (chat_id) DO UPDATE
+            SET dialogue = EXCLUDED.dialogue, updated_at = clock_timestamp())
+        INSERT INTO bot.handled_updates (bot_id, update_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+/// Finishes an update that ended the conversation: the mark and the delete in one statement.
+const FINISH_REMOVE: &str = "WITH removed AS (DELETE FROM bot.dialogues WHERE chat_id = $3)
+        INSERT INTO bot.handled_updates (bot_id, update_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+
+/// The bot's per-update reads and writes, one round trip each: [`UpdateStore::begin`] (was it
+/// handled, where is the chat) and [`UpdateStore::finish`] (it is handled, the chat is here now).
+/// Statements are prepared once per pooled connection, so each is a single round trip.
+#[derive(Clone)]
+pub struct UpdateStore {
+    pool: Pool,
+    /// Update ids are numbered per bot.
+    bot_id: i64,
+}
+
+impl UpdateStore {
+    /// The store of the bot whose id is `bot_id` (the token's number).
+    pub fn new(pool: Pool, bot_id: i64) -> Self {
+        Self { pool, bot_id }
+    }
+
+    /// Whether `update_id` was handled already, and the dialogue of `chat_id`.
+    pub async fn begin(&self, update_id: u32, chat_id: ChatId) -> Result<Begun, StorageError> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(BEGIN).await?;
+        let row = client
+            .query_one(&stmt, &[&self.bot_id, &i64::from(update_id), &chat_id.0])
+            .await?;
+        Ok(Begun {
+            handled: row.try_get(0)?,
+            dialogue: row.try_get(1)?,
+        })
+    }
+
+    /// Marks `update_id` handled and applies `change` to the dialogue of `chat_id`, atomically:
+    /// either both happen or neither (a redelivery then finds the old state, unmarked).
+    pub async fn finish(
+        &self,
+        update_id: u32,
+        chat_id: ChatId,
+        change: &DialogueChange,
+    ) -> Result<(), StorageError> {
+        let client = self.pool.get().await?;
+        let update_id = i64::from(update_id);
+        match change {
+            DialogueChange::Keep => {
+                let stmt = client.prepare_cached(MARK).await?;
+                client.execute(&stmt, &[&self.bot_id, &update_id]).await?;
+            }
+            DialogueChange::Save(dialogue) => {
+                let stmt = client.prepare_cached(FINISH_SAVE).await?;
+                client
+                    .execute(&stmt, &[&self.bot_id, &update_id, &chat_id.0, dialogue])
+                    .await?;
+            }
+            DialogueChange::Remove => {
+                let stmt = client.prepare_cached(FINISH_REMOVE).await?;
+                client
+                    .execute(&stmt, &[&self.bot_id, &update_id, &chat_id.0])
+                    .await?;
+            }
+        }
+        Ok(())
     }
 }

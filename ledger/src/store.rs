@@ -133,12 +133,12 @@ impl EventStore {
         stream: &StreamId,
     ) -> Result<(A, StreamVersion), LedgerError> {
         let client = self.db.pool().get().await?;
-        let row = client
-            .query_opt(
+        let stmt = client
+            .prepare_cached(
                 "SELECT version, snapshot, snapshot_version FROM ledger.streams WHERE stream_id = $1",
-                &[&stream.as_str()],
             )
             .await?;
+        let row = client.query_opt(&stmt, &[&stream.as_str()]).await?;
         let Some(row) = row else {
             return Ok((A::default(), StreamVersion::NONE));
         };

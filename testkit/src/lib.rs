@@ -22,6 +22,7 @@ mod ports;
 mod postgres;
 mod process;
 mod tls_postgres;
+mod wire_counts;
 
 pub use nats::{OwnedNats, TestNats, start_private_nats};
 pub use pg_proxy::{Cut, CutDone, CutPoint, NotCut, PgProxy};
@@ -29,3 +30,4 @@ pub use ports::free_port;
 pub use postgres::{TestDatabase, admin_client, start_private_postgres};
 pub use process::set_servers_dir;
 pub use tls_postgres::TlsPostgres;
+pub use wire_counts::WireCounts;

@@ -18,6 +18,11 @@
 //! cut.wait(Duration::from_secs(10)).await.expect("cut");
 //! ```
 //!
+//! It also counts what passes through ([`PgProxy::wire_counts`]): exchanges (a `Sync` or a
+//! simple `Query`, each answered by one `ReadyForQuery`), round trips (exchanges begun while
+//! the connection had none outstanding: pipelined ones ride along), statements executed and
+//! statements prepared, for a benchmark to show what an operation costs.
+//!
 //! A cut may also take the proxy down for a while afterwards ([`Cut::then_down_for`],
 //! [`PgProxy::down_for`]): every open connection is severed and new ones are closed at once, as
 //! when Postgres is unreachable.
@@ -35,6 +40,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
+
+use crate::wire_counts::{WireCounters, WireCounts};
 
 /// Protocol codes of the preamble (first message, no type byte).
 const SSL_REQUEST: u32 = 80_877_103;
@@ -138,6 +145,8 @@ struct Shared {
     outages: AtomicU64,
     /// Server sides kept open by [`CutPoint::BeforeCommitServerUnaware`].
     held: Mutex<Vec<(BufReader<OwnedReadHalf>, OwnedWriteHalf)>>,
+    /// What the clients sent.
+    counters: WireCounters,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -199,6 +208,7 @@ impl PgProxy {
             down: watch::channel(false).0,
             outages: AtomicU64::new(0),
             held: Mutex::new(Vec::new()),
+            counters: WireCounters::default(),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(PgProxy {
@@ -237,6 +247,11 @@ impl PgProxy {
     /// Withdraws a planned cut; true if one was planned.
     pub fn disarm(&self) -> bool {
         lock(&self.shared.armed).take().is_some()
+    }
+
+    /// What the clients sent through the proxy so far, on every connection.
+    pub fn wire_counts(&self) -> WireCounts {
+        self.shared.counters.snapshot()
     }
 
     /// Cuts done so far.
@@ -323,6 +338,8 @@ struct Conn {
     sent: Vec<u8>,
     /// Set when `COMMIT` was forwarded under an [`CutPoint::AfterCommitReply`] cut.
     reply_cut: Option<Armed>,
+    /// Exchanges sent and not answered yet (pipelined ones add up).
+    outstanding: u64,
 }
 
 impl Conn {
@@ -478,6 +495,7 @@ async fn frontend(
             return End::Closed;
         };
         let message = encode(kind, &body);
+        shared.counters.count(kind, &mut lock(conn).outstanding);
         match kind {
             b'P' => {
                 // Parse: name \0 query \0 ...
@@ -540,6 +558,10 @@ async fn backend(
         };
         if client_w.write_all(&encode(kind, &body)).await.is_err() {
             return End::Closed;
+        }
+        if kind == b'Z' {
+            let mut c = lock(conn);
+            c.outstanding = c.outstanding.saturating_sub(1);
         }
         let waiting = lock(conn).reply_cut.is_some();
         if !waiting {

@@ -24,8 +24,8 @@ pub struct Conversation<'a> {
 /// What one update produced.
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    /// Bot API calls the bot made while handling it (getUpdates excluded; with several chats
-    /// active at once, calls for other chats are excluded too).
+    /// Bot API calls the bot made in this chat while handling it (answers to its button taps
+    /// included; getUpdates and other chats' calls excluded).
     pub calls: Vec<Call>,
     /// The message the update's last send or edit produced (an edit changes an older message,
     /// so the chat's newest one is not always it); None if the bot wrote nothing.
@@ -59,12 +59,6 @@ impl Outcome {
     }
 }
 
-fn chat_of(call: &Call) -> Option<i64> {
-    let id = &call.params["chat_id"];
-    id.as_i64()
-        .or_else(|| id.as_str().and_then(|s| s.parse().ok()))
-}
-
 impl<'a> Conversation<'a> {
     /// A conversation of `user` through `telegram`, allowing 30 s per update.
     pub fn new(telegram: &'a FakeTelegram, user: TgUser) -> Self {
@@ -82,22 +76,11 @@ impl<'a> Conversation<'a> {
 
     /// Delivers an update through getUpdates and waits until the bot has handled it.
     pub async fn deliver(&self, update: Update) -> Result<Outcome, WaitTimeout> {
-        let since = self.telegram.call_count();
-        let id = self.telegram.push_update(update);
-        self.telegram
-            .wait_for_call(since, self.timeout, |c| {
-                c.method == "getUpdates" && c.params["offset"].as_i64().is_some_and(|o| o > id)
-            })
-            .await?;
         let me = self.user.id;
-        let calls: Vec<Call> = self
-            .telegram
-            .calls()
-            .into_iter()
-            .skip(since)
-            .filter(|c| c.method != "getUpdates")
-            .filter(|c| c.method == "answerCallbackQuery" || chat_of(c) == Some(me))
-            .collect();
+        let since = self.telegram.chat_call_count(me);
+        let id = self.telegram.push_update(update);
+        self.telegram.wait_polled_past(id, self.timeout).await?;
+        let calls = self.telegram.chat_calls_since(me, since);
         let last = self.touched(&calls);
         Ok(Outcome { calls, last })
     }

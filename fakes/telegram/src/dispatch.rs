@@ -27,10 +27,9 @@ enum Step {
 impl State {
     /// Records one Bot API request and answers it.
     pub async fn handle(&self, req: Request, authorized: bool) -> Reply {
-        let (step, delay) = {
+        let (step, delay, chat) = {
             let mut inner = self.lock();
-            inner.record(&req, authorized);
-            let index = inner.calls.len() - 1;
+            let chat = inner.record(&req, authorized);
             let delay = inner.flood.delay(&req);
             if delay.is_some() {
                 inner.flood.hold();
@@ -46,9 +45,9 @@ impl State {
             } else {
                 Step::Done(methods::handle(&mut inner, &req))
             };
-            (step, delay)
+            (step, delay, chat)
         };
-        self.calls_changed.send_modify(|n| *n += 1);
+        self.recorded(chat);
         // Any call may change what a waiting poll answers (a webhook set, a newer poll).
         self.updates_changed();
         if let Some(d) = delay {

@@ -127,6 +127,91 @@ impl FakeTelegram {
         }
     }
 
+    /// How many calls the bot made in the chat so far (`answerCallbackQuery` counts in the
+    /// chat of the tapped button): the `since` of [`Self::chat_calls_since`] and
+    /// [`Self::wait_for_chat_call`].
+    pub fn chat_call_count(&self, chat_id: i64) -> usize {
+        self.state.lock().index.indices(chat_id).len()
+    }
+
+    /// The chat's calls from its `since`-th on, oldest first. Copies those calls only, however
+    /// long the whole log is.
+    pub fn chat_calls_since(&self, chat_id: i64, since: usize) -> Vec<Call> {
+        let inner = self.state.lock();
+        let indices = inner.index.indices(chat_id);
+        indices
+            .get(since..)
+            .unwrap_or_default()
+            .iter()
+            .map(|i| inner.calls[*i].clone())
+            .collect()
+    }
+
+    /// The chat's first call from its `since`-th on that `pred` accepts, waiting for it if
+    /// needed; woken only by that chat's calls. Its effects are visible once it is returned.
+    pub async fn wait_for_chat_call(
+        &self,
+        chat_id: i64,
+        since: usize,
+        timeout: Duration,
+        pred: impl Fn(&Call) -> bool,
+    ) -> Result<Call, WaitTimeout> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let notify = self.state.lock().index.notifier(chat_id);
+        let mut next = since;
+        loop {
+            let woken = notify.notified();
+            tokio::pin!(woken);
+            // Registered before looking, so a call recorded in between still wakes this wait.
+            woken.as_mut().enable();
+            {
+                let inner = self.state.lock();
+                let indices = inner.index.indices(chat_id);
+                let fresh = indices.get(next..).unwrap_or_default();
+                if let Some(i) = fresh.iter().find(|i| pred(&inner.calls[**i])) {
+                    return Ok(inner.calls[*i].clone());
+                }
+                next = next.max(indices.len());
+            }
+            if tokio::time::timeout_at(deadline, woken).await.is_err() {
+                let calls_seen = self
+                    .chat_calls_since(chat_id, since)
+                    .into_iter()
+                    .map(|c| c.method)
+                    .collect();
+                return Err(WaitTimeout {
+                    since,
+                    timeout,
+                    calls_seen,
+                });
+            }
+        }
+    }
+
+    /// Waits until the bot asked for updates past `update_id` (a getUpdates whose offset is
+    /// higher), which a long-polling bot does only once it has handled that update.
+    pub async fn wait_polled_past(
+        &self,
+        update_id: i64,
+        timeout: Duration,
+    ) -> Result<(), WaitTimeout> {
+        let mut polled = self.state.polled.subscribe();
+        let past = tokio::time::timeout(timeout, polled.wait_for(|o| *o > update_id))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        if past {
+            return Ok(());
+        }
+        Err(WaitTimeout {
+            since: 0,
+            timeout,
+            calls_seen: vec![format!(
+                "getUpdates up to offset {}, waiting for one past update {update_id}",
+                *polled.borrow()
+            )],
+        })
+    }
+
     /// The first call to `method` (any case) with index >= `since`.
     pub async fn wait_for_method(
         &self,

@@ -24,7 +24,14 @@
 //!
 //! Message ids are per chat and shared by the user's messages (numbered when delivered) and
 //! the bot's, as in a real private chat.
+//!
+//! Calls are also filed by chat (`answerCallbackQuery` under the chat of the tapped button) and
+//! timestamped: [`FakeTelegram::chat_calls_since`] and [`FakeTelegram::wait_for_chat_call`] read
+//! and wait for one chat's calls only, and [`FakeTelegram::wait_polled_past`] for the bot's
+//! offset, so that a driver of a thousand chats at once pays per chat, not per call of the whole
+//! log (what [`Conversation`] and `tokenbot bench bot` use).
 
+mod chat_index;
 pub mod conversation;
 mod dispatch;
 mod fake;

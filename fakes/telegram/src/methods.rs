@@ -89,7 +89,7 @@ pub(crate) fn handle(inner: &mut Inner, req: &Request) -> Reply {
         "getFile" => media::get_file(inner, req),
         "answerCallbackQuery" => {
             let id = req.str("callback_query_id").unwrap_or_default();
-            if inner.callbacks.contains(id) {
+            if inner.index.knows_callback(id) {
                 Ok(json!(true))
             } else {
                 Err(ApiError::bad_request(

@@ -17,6 +17,8 @@ pub struct Call {
     pub index: usize,
     /// False when the token was wrong (the call was answered 401).
     pub authorized: bool,
+    /// When the fake received it: a benchmark's "handled" is its update's last call.
+    pub at: std::time::Instant,
 }
 
 /// An error the fake answers instead of doing what was asked (see [`FakeTelegram::fail_next`](crate::FakeTelegram::fail_next)).

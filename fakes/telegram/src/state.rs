@@ -2,12 +2,14 @@
 //! One mutex guards it all, so a call is recorded together with its effects: whoever sees the
 //! call also sees the message it sent.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
+
+use crate::chat_index::ChatIndex;
 
 use crate::records::{Call, CommandSet, Failure, FileRef, WebhookInfo};
 use crate::request::Request;
@@ -65,21 +67,26 @@ pub(crate) struct Inner {
     pub chats: BTreeMap<i64, ChatLog>,
     pub files: HashMap<String, StoredFile>,
     pub file_seq: u64,
-    pub callbacks: HashSet<String>,
+    /// Calls by chat, the callback queries given out, how far the bot polled.
+    pub index: ChatIndex,
     pub callback_seq: u64,
     pub commands: Vec<CommandSet>,
     pub flood: crate::flood::Flood,
 }
 
 impl Inner {
-    pub(crate) fn record(&mut self, req: &Request, authorized: bool) {
+    /// Records a call; returns the notifier of its chat, for the caller to wake once the lock
+    /// is released.
+    pub(crate) fn record(&mut self, req: &Request, authorized: bool) -> Option<Arc<Notify>> {
         let index = self.calls.len();
         self.calls.push(Call {
             method: req.method.clone(),
             params: Value::Object(req.params.clone()),
             index,
             authorized,
+            at: std::time::Instant::now(),
         });
+        self.index.add(req, index)
     }
 
     /// The chat with this id, created as a private chat if the fake has not seen it yet.
@@ -195,7 +202,7 @@ impl Inner {
             } => {
                 self.callback_seq += 1;
                 let id = format!("{}{:08}", from.id.unsigned_abs(), self.callback_seq);
-                self.callbacks.insert(id.clone());
+                self.index.add_callback(id.clone(), from.id);
                 let message = match self.message(from.id, *message_id) {
                     Some(m) => m.clone(),
                     None => json!({
@@ -260,6 +267,8 @@ pub(crate) struct State {
     pub(crate) calls_changed: watch::Sender<u64>,
     /// Bumped whenever a waiting getUpdates may have something new to answer.
     pub(crate) updates_changed: watch::Sender<u64>,
+    /// The highest getUpdates offset so far ([`ChatIndex::polled_offset`]).
+    pub(crate) polled: watch::Sender<i64>,
 }
 
 impl State {
@@ -268,6 +277,7 @@ impl State {
             inner: Mutex::new(Inner::default()),
             calls_changed: watch::Sender::new(0),
             updates_changed: watch::Sender::new(0),
+            polled: watch::Sender::new(0),
         }
     }
 
@@ -287,8 +297,23 @@ impl State {
 
     /// Records a request that could not be read, so it cannot be answered.
     pub fn record(&self, req: Request, authorized: bool) {
-        self.lock().record(&req, authorized);
+        let chat = self.lock().record(&req, authorized);
+        self.recorded(chat);
+    }
+
+    /// Wakes whoever waits for a call just recorded (the lock released): the waiters of its
+    /// chat, the generic ones, and those waiting for the bot to poll past an update.
+    pub fn recorded(&self, chat: Option<Arc<Notify>>) {
+        if let Some(notify) = chat {
+            notify.notify_waiters();
+        }
         self.calls_changed.send_modify(|n| *n += 1);
+        let offset = self.lock().index.polled_offset;
+        self.polled.send_if_modified(|o| {
+            let newer = offset > *o;
+            *o = offset.max(*o);
+            newer
+        });
     }
 }
 

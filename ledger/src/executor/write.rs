@@ -210,6 +210,9 @@ pub(super) async fn write_and_commit(
 ) -> Result<(Fate, Option<deadpool_postgres::Object>), LedgerError> {
     let client = guard.client();
     let write_stmt = client.prepare_cached(WRITE_SQL).await?;
+    // Prepared (once per connection) before the pipeline, so that the NOTIFY rides in it
+    // rather than costing a round trip of its own to prepare after COMMIT.
+    let notify_stmt = client.prepare_cached("SELECT pg_notify($1, '')").await?;
     let (ev, hd) = (&rows.events, &rows.heads);
     let write_params: [&(dyn ToSql + Sync); 15] = [
         &ev.ids,
@@ -237,7 +240,7 @@ pub(super) async fn write_and_commit(
         async {
             if notify {
                 client
-                    .execute("SELECT pg_notify($1, '')", &[&NOTIFY_CHANNEL])
+                    .execute(&notify_stmt, &[&NOTIFY_CHANNEL])
                     .await
                     .map(|_| ())
             } else {

@@ -1,31 +1,41 @@
 //! `tokenbot bench bot`: simulated users drive generate flows (/start, 🎨, prompt, confirm)
-//! through the fake Telegram Bot API while the real bot handles them (long polling, dialogue in
-//! Postgres, debits in the ledger). Reports updates handled per second and the handling latency
-//! per update, next to an echo bot (one sendMessage per update, no database) driven the same way
-//! in the same run.
+//! through the fake Telegram Bot API while the real bot handles them (dialogue in Postgres,
+//! debits in the ledger), in long polling and webhook mode, at several sizes. Each run is paired
+//! with an echo bot (one sendMessage per update, no database) driven by the same driver through
+//! the same fake in the same process. The driver and the fake run on a runtime of their own, so
+//! their CPU is measured apart from the bot's; a separate pass counts the bot's Postgres
+//! statements and round trips per update on the wire.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use clap::Args;
-use serde::Serialize;
-use teloxide::payloads::GetUpdatesSetters;
-use teloxide::prelude::Requester;
-use tokenbot_fake_telegram::{Conversation, FakeTelegram, TgUser};
-use tokenbot_ledger::bus::BusConfig;
-use tokenbot_ledger::shutdown::Shutdown;
-use tokenbot_ledger::{Ledger, LedgerConfig};
+use tokenbot_ledger::{Database, EventStore, Ledger, LedgerConfig};
 
-use super::support::{ScratchDb, quantile, replace_section};
-use crate::cli::sim::{SimOptions, SimSystem};
+use super::bot_drive::{Flow, Mode, drive, driver_runtime, start_fake};
+use super::bot_echo::Echo;
+use super::bot_report::{BotReport, Run, Targets, docs_section};
+use super::bot_system::BotBench;
+use super::bot_wire;
+use super::cpu::load_average;
+use super::support::{ScratchDb, config_url, replace_section};
 use crate::configuration::Settings;
 use crate::startup;
 
-/// `tokenbot bench bot`: how many simulated users at once, and whether to update the docs.
+/// `tokenbot bench bot`: the sizes and modes to run, and whether to update the docs.
 #[derive(Args)]
 pub struct BotBenchArgs {
-    /// Simulated users, all active at once.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=10_000))]
-    users: u64,
+    /// Simulated users at once, one run per size (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "50,200,1000",
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    users: Vec<u64>,
+    /// How updates reach the bot, one run per mode (comma-separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "polling,webhook"
+    )]
+    modes: Vec<Mode>,
     /// Do not rewrite the bot section of docs/benchmarks.md.
     #[arg(long)]
     no_docs: bool,
@@ -34,156 +44,121 @@ pub struct BotBenchArgs {
     crowd: u64,
 }
 
-#[derive(Serialize)]
-struct Side {
-    updates: u64,
-    updates_per_s: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+const MEASURED: &str = "handled = the update's last Bot API call (timestamped by the fake); \
+     driver_cpu_s = CPU of the driver runtime's one thread (simulated users + fake Bot API), \
+     bot_cpu_s = the rest of the process (the bot or echo bot, its HTTP client and server), \
+     postgres_cpu_s = the Postgres backends of the bench database; from /proc";
+
+fn ledger_config() -> LedgerConfig {
+    let mut config = LedgerConfig::seed_default();
+    config.max_tasks_per_hour = 0;
+    config
 }
 
-#[derive(Serialize)]
-struct BotReport {
-    bench: &'static str,
-    cores: usize,
+/// The echo bot, then the bot, at `users` in `mode`; `seq` keeps user and update ids apart
+/// between runs on the same database.
+async fn run_one(
+    bench: &BotBench<'_>,
+    ledger: &Ledger,
+    database: &str,
+    mode: Mode,
     users: u64,
-    bot: Side,
-    echo_baseline: Side,
-    ratio: f64,
-    at_telegram_limits: super::bot_limits::Drain,
-}
+    seq: i64,
+) -> anyhow::Result<Run> {
+    let tg = start_fake(bench.driver, seq * 10_000_000 + 1).await?;
+    let echo = Echo::start(&tg, mode).await?;
+    let first_user = seq * 1_000_000;
+    let echo_side = drive(
+        bench.driver,
+        Arc::clone(&tg),
+        mode,
+        Flow::Echo,
+        users,
+        first_user,
+        None,
+    )
+    .await;
+    // The fake outlives the echo bot, whose last getUpdates is still waiting on it.
+    echo.stop().await?;
+    drop(tg);
 
-/// Each user's flow; returns the handling time of every update.
-async fn flow(telegram: &FakeTelegram, id: i64, generate: bool) -> anyhow::Result<Vec<f64>> {
-    let chat = Conversation::new(telegram, TgUser::new(id));
-    let mut times = Vec::with_capacity(4);
-    let timed = Instant::now();
-    chat.say("/start").await?;
-    times.push(timed.elapsed().as_secs_f64() * 1000.0);
-    if generate {
-        for step in ["menu:generate", "", "confirm:yes"] {
-            let t = Instant::now();
-            if step.is_empty() {
-                chat.say("a benchmark picture").await?;
-            } else {
-                chat.tap_data(step)
-                    .await
-                    .ok_or_else(|| anyhow::anyhow!("no {step} button for user {id}"))??;
-            }
-            times.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
-    } else {
-        for text in ["one", "two", "three"] {
-            let t = Instant::now();
-            chat.say(text).await?;
-            times.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
-    }
-    Ok(times)
-}
-
-async fn drive(telegram: &FakeTelegram, users: u64, generate: bool) -> anyhow::Result<Side> {
-    let start = Instant::now();
-    let flows = (0..users).map(|u| flow(telegram, 1_000 + u as i64, generate));
-    let mut times = Vec::new();
-    for done in futures::future::join_all(flows).await {
-        times.extend(done?);
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    times.sort_by(f64::total_cmp);
-    Ok(Side {
-        updates: times.len() as u64,
-        updates_per_s: times.len() as f64 / elapsed,
-        p50_ms: quantile(&times, 0.5),
-        p99_ms: quantile(&times, 0.99),
+    let tg = start_fake(bench.driver, seq * 10_000_000 + 5_000_001).await?;
+    let system = bench.start_bot(ledger.clone(), &tg, mode).await?;
+    let bot = drive(
+        bench.driver,
+        Arc::clone(&tg),
+        mode,
+        Flow::Generate,
+        users,
+        first_user,
+        Some(database),
+    )
+    .await;
+    system.stop().await?;
+    let (bot, echo_baseline) = (bot?, echo_side?);
+    eprintln!(
+        "{mode:?} {users} users: bot {:.0}/s p99 {:.0} ms, echo {:.0}/s p99 {:.0} ms",
+        bot.updates_per_s, bot.p99_ms, echo_baseline.updates_per_s, echo_baseline.p99_ms
+    );
+    Ok(Run {
+        mode,
+        users,
+        ratio: bot.updates_per_s / echo_baseline.updates_per_s,
+        bot,
+        echo_baseline,
     })
 }
 
-/// The least a long-polling bot can do: answer every update with one message.
-async fn echo(bot: teloxide::Bot, shutdown: Shutdown) -> anyhow::Result<()> {
-    let mut offset = 0;
-    loop {
-        let updates = tokio::select! {
-            u = bot.get_updates().offset(offset).timeout(10) => u?,
-            _ = shutdown.cancelled() => return Ok(()),
-        };
-        for u in &updates {
-            offset = u.id.0 as i32 + 1;
-            if let Some(chat) = u.chat() {
-                bot.send_message(chat.id, "ok").await?;
-            }
-        }
-    }
-}
-
-/// Measures the real bot against an echo bot on the same fake Telegram, prints the JSON and
-/// updates docs/benchmarks.md; exit status 0.
+/// Runs every mode at every size, then the round-trip count; prints the JSON and updates
+/// docs/benchmarks.md; exit status 0 (targets missed are reported, not failed).
 pub async fn run(settings: &Settings, args: BotBenchArgs) -> anyhow::Result<i32> {
     let at_telegram_limits = super::bot_limits::drain(settings, args.crowd).await?;
-    // The baseline first, on its own fake.
-    let echo_telegram = FakeTelegram::start().await?;
-    let stop = Shutdown::new();
-    let echo_bot = teloxide::Bot::new(FakeTelegram::TOKEN).set_api_url(echo_telegram.api_url());
-    let echo_task = tokio::spawn(echo(echo_bot, stop.clone()));
-    let baseline = drive(&echo_telegram, args.users, false).await?;
-    stop.cancel();
-    echo_task.await??;
-
-    let (scratch, db) = ScratchDb::create(settings, "bot").await?;
-    let mut config = LedgerConfig::seed_default();
-    config.max_tasks_per_hour = 0;
-    let ledger = Ledger::new(tokenbot_ledger::EventStore::new(db), config);
-    let js = startup::jetstream(settings).await?;
-    let prefix = format!("benchb{}", std::process::id());
-    let mut settings = settings.clone();
-    settings.bus = BusConfig::prefixed(&prefix);
-    let system = SimSystem::start(
+    let load_before = load_average();
+    let driver_rt = driver_runtime()?;
+    let (scratch, owner_db) = ScratchDb::create(settings, "bot").await?;
+    let url = config_url(owner_db.config());
+    let database = owner_db
+        .config()
+        .get_dbname()
+        .unwrap_or_default()
+        .to_owned();
+    drop(owner_db);
+    // The deployment's pool size, not the scratch database's larger one.
+    let db = Database::connect(&url, settings.db_pool_size).await?;
+    let ledger = Ledger::new(EventStore::new(db), ledger_config());
+    let bench = BotBench {
         settings,
-        ledger,
-        js,
-        SimOptions {
-            worker_concurrency: 64,
-            retry_delays: vec![Duration::from_millis(100)],
-            admin_ids: vec![],
-            consumer_prefix: format!("{prefix}_"),
-            checkpoints: None,
-        },
-    )
-    .await?;
-    let bot = drive(&system.telegram, args.users, true).await?;
-    system.stop().await?;
+        js: startup::jetstream(settings).await?,
+        driver: driver_rt.handle(),
+    };
+    let mut runs = Vec::new();
+    let mut seq = 0;
+    for mode in &args.modes {
+        for users in &args.users {
+            seq += 1;
+            runs.push(run_one(&bench, &ledger, &database, *mode, *users, seq).await?);
+        }
+    }
+    let wire = bot_wire::count(&bench, &url, ledger_config()).await?;
+    drop(ledger);
     scratch.drop_db().await?;
+    driver_rt.shutdown_background();
 
     let report = BotReport {
         bench: "bot",
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        users: args.users,
-        ratio: bot.updates_per_s / baseline.updates_per_s,
-        bot,
-        echo_baseline: baseline,
+        load_average: [load_before, load_average()],
+        measured: MEASURED,
+        targets: Targets::of(&runs, &wire),
+        runs,
+        postgres_per_update: wire,
         at_telegram_limits,
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
     if !args.no_docs {
         let body = format!(
-            "Command: `cargo run --release -- bench bot` ({} users at once, 4 updates each; {} cores). \
-             Baseline: an echo bot (one sendMessage per update, no database) driven the same way in the same run.\n\n\
-             | measure | bot | echo baseline | ratio |\n|---|---|---|---|\n\
-             | updates handled/s | {:.0} | {:.0} | {:.2} |\n\
-             | handling latency p50 | {:.1} ms | {:.1} ms | |\n\
-             | handling latency p99 | {:.1} ms | {:.1} ms | |",
-            report.users,
-            report.cores,
-            report.bot.updates_per_s,
-            report.echo_baseline.updates_per_s,
-            report.ratio,
-            report.bot.p50_ms,
-            report.echo_baseline.p50_ms,
-            report.bot.p99_ms,
-            report.echo_baseline.p99_ms,
-        );
-        let body = format!(
-            "{body}\n\n{}",
+            "{}\n\n{}",
+            docs_section(&report),
             super::bot_limits::doc_lines(&report.at_telegram_limits)
         );
         replace_section("bot", "Telegram bot", &body)?;

@@ -7,7 +7,13 @@ use clap::Subcommand;
 use crate::configuration::Settings;
 
 pub mod bot;
+mod bot_drive;
+mod bot_echo;
 mod bot_limits;
+mod bot_report;
+mod bot_system;
+mod bot_wire;
+mod cpu;
 pub mod ledger;
 pub mod read_side;
 pub(crate) mod support;
@@ -22,7 +28,8 @@ pub enum BenchCommand {
     ReadSide(read_side::ReadSideArgs),
     /// Generations/s and TaskRequested-to-TaskDelivered latency with a fake OpenAI.
     Worker(worker::WorkerBenchArgs),
-    /// Updates handled/s and handling latency of simulated users, next to an echo bot.
+    /// Updates handled/s and latency of simulated users (long polling and webhook, several
+    /// sizes) next to an echo bot, and Postgres round trips per update.
     Bot(bot::BotBenchArgs),
 }
 
