@@ -18,7 +18,7 @@ use crate::dialogue::State;
 use crate::error::BotError;
 use crate::flows;
 use crate::keyboards;
-use crate::storage::{DialogueChange, HandledUpdates, UpdateStore};
+use crate::storage::{DialogueChange, HandledUpdates, PgStorage, UpdateStore};
 use crate::turn::{Services, Turn};
 
 /// Whether an update is handled for the first time or again after a transient failure.

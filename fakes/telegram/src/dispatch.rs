@@ -30,6 +30,7 @@ impl State {
         let (step, delay, chat) = {
             let mut inner = self.lock();
             let chat = inner.record(&req, authorized);
+            let index = inner.calls.len() - 1;
             let delay = inner.flood.delay(&req);
             if delay.is_some() {
                 inner.flood.hold();
