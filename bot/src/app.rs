@@ -99,6 +99,10 @@ impl App {
     /// [`App::handle_update`]; a [`Retry::Again`] of an update that failed before does not
     /// send the error message a second time.
     pub async fn handle_update_with(&self, update: Update, retry: Retry) -> Result<(), BotError> {
+        if let UpdateKind::PreCheckoutQuery(q) = &update.kind {
+            // Answered at once, outside the chat's lock (see flows/payments.rs).
+            return flows::payments::pre_checkout(&self.inner.services, q).await;
+        }
         let Some((chat, user)) = origin(&update) else {
             return Ok(()); // Channel posts, polls, ...: nothing this bot answers.
         };

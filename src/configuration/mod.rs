@@ -78,6 +78,8 @@ pub struct TelegramSettings {
     pub webhook: Option<WebhookSettings>,
     /// SUPPORT_CONTACT, shown in the guide.
     pub support_contact: String,
+    /// TOKEN_PACKAGES: what the buy screen sells for Stars.
+    pub packages: Vec<tokenbot_ledger::TokenPackage>,
 }
 
 /// WEBHOOK_URL + "/webhook", WEBHOOK_SECRET_TOKEN and the setWebhook retries.
