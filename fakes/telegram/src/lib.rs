@@ -17,7 +17,8 @@
 //! over 64 bytes, "message is not modified" edits, unknown messages and file ids, getUpdates
 //! while a webhook is set and two concurrent getUpdates (409). What it does not: groups and
 //! channels (a chat is a private chat with a user; positive ids the fake has not seen are
-//! accepted as such), Markdown parsing, file URLs, inline mode, payments, and every method
+//! accepted as such), Markdown parsing, file URLs, inline mode, payments other than Telegram
+//! Stars (`payments.rs`: invoices, a payment played by the test, refunds), and every method
 //! not listed in [`FakeTelegram`], which answers 404 "Not Found: method not found".
 //!
 //! Message ids are per chat and shared by the user's messages (numbered when delivered) and
@@ -30,6 +31,9 @@ mod html;
 mod media;
 mod messages;
 mod methods;
+mod payment_play;
+mod payment_records;
+mod payments;
 mod records;
 mod request;
 mod server;
@@ -40,6 +44,7 @@ mod wire;
 
 pub use conversation::{Conversation, Outcome};
 pub use fake::FakeTelegram;
+pub use payment_records::{Invoice, Payment, PreCheckoutAnswer};
 pub use records::{
     BotCommand, Button, Call, ChatMessage, CommandSet, Failure, FileRef, Uploaded, WaitTimeout,
     WebhookInfo,

@@ -68,6 +68,7 @@ pub(crate) struct Inner {
     pub callbacks: HashSet<String>,
     pub callback_seq: u64,
     pub commands: Vec<CommandSet>,
+    pub payments: crate::payment_records::Desk,
 }
 
 impl Inner {
