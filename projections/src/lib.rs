@@ -8,6 +8,7 @@
 /// Errors of the read side.
 pub mod error;
 pub mod live;
+pub mod payment_queries;
 pub mod purchases;
 pub mod queries;
 pub mod rebuild;
