@@ -330,3 +330,125 @@ async fn spend_below(p: &Pipeline, id: i64, below: u64) -> u64 {
             .expect("debited");
     }
 }
+
+const KEY: &str = "test-admin-key-0123456789";
+
+#[tokio::test]
+async fn the_admin_api_pages_payments_shows_revenue_and_refunds() {
+    use std::sync::Arc;
+    use tokenbot_api::{AdminState, router};
+
+    let p = pipeline().await;
+    let _bot = p.spawn_bot(bot_config(), p.shutdown.clone());
+    let first = paid(&p, 3041).await;
+    let second = paid(&p, 3042).await;
+    let (bot, ledger) = (p.bot(), p.t.ledger.clone());
+    let hook: tokenbot_api::ReturnStars = Arc::new(move |refund| {
+        let (bot, ledger) = (bot.clone(), ledger.clone());
+        Box::pin(async move {
+            tokenbot_bot::stars::return_stars(&bot, &ledger, &refund)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    });
+    let with_stars =
+        router(AdminState::new(p.t.ledger.clone(), Some(KEY), vec![]).with_return_stars(hook));
+    let without = router(AdminState::new(p.t.ledger.clone(), Some(KEY), vec![]));
+    let base = |app: axum::Router| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        base
+    };
+    let (api, no_bot) = (base(with_stars).await, base(without).await);
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, url: String| {
+        let http = http.clone();
+        async move {
+            let r = http
+                .request(method, url)
+                .header("X-Admin-API-Key", KEY)
+                .send()
+                .await
+                .expect("answered");
+            let status = r.status().as_u16();
+            (
+                status,
+                r.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+
+    // Without a Telegram client a refund writes nothing.
+    let (status, _) = call(
+        reqwest::Method::POST,
+        format!("{no_bot}/admin/payments/{first}/refund"),
+    )
+    .await;
+    assert_eq!(status, 503);
+    assert_eq!(count_events(&p.t.db, "TokensReclaimed").await, 0);
+
+    let (status, body) = call(
+        reqwest::Method::POST,
+        format!("{api}/admin/payments/{first}/refund"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["stars"], 50);
+    assert_eq!(body["already_refunded"], false);
+    let (status, body) = call(
+        reqwest::Method::POST,
+        format!("{api}/admin/payments/{first}/refund"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["already_refunded"].clone()),
+        (200, serde_json::json!(true))
+    );
+    let (status, _) = call(
+        reqwest::Method::POST,
+        format!("{api}/admin/payments/stxUnknown/refund"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    spend_below(&p, 3042, 50_000).await;
+    let (status, body) = call(
+        reqwest::Method::POST,
+        format!("{api}/admin/payments/{second}/refund"),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already spent"),
+        "{body}"
+    );
+
+    let everything = last_cursor(&p.t.db).await;
+    reached(&mut p.projected.clone(), everything, "projector").await;
+    let (status, page) = call(
+        reqwest::Method::GET,
+        format!("{api}/admin/payments?limit=1"),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["payments"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["payments"][0]["charge_id"], second.as_str());
+    assert_eq!(page["next_page"], 2);
+    let (_, last) = call(
+        reqwest::Method::GET,
+        format!("{api}/admin/payments?limit=1&page=2"),
+    )
+    .await;
+    assert_eq!(last["payments"][0]["status"], "refunded");
+    assert_eq!(last["next_page"], serde_json::Value::Null);
+    let (_, stats) = call(reqwest::Method::GET, format!("{api}/admin/stats")).await;
+    assert_eq!(stats["revenue"]["stars"], 50, "{stats}");
+    assert_eq!(stats["revenue"]["paying_users"], 1);
+    assert_eq!(stats["revenue"]["refunds"], 1);
+    assert_verify_clean(&p.t.ledger).await;
+}

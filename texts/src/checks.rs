@@ -366,6 +366,9 @@ fn admin_screens(lang: Lang) -> Vec<String> {
             tasks_today: 2,
             tasks_by_status,
             total_tokens_spent: 1_000_000,
+            stars: 1_000_000,
+            stars_today: 0,
+            paying_users: 1,
             updated_at: at(),
         };
         texts.push(admin_stats(lang, &view));

@@ -102,6 +102,9 @@ async fn stats_text(turn: &Turn<'_>) -> Result<String, BotError> {
             tasks_today: count(s.tasks_today),
             tasks_by_status: &by_status,
             total_tokens_spent: count(s.total_tokens_spent),
+            stars: count(s.revenue.stars),
+            stars_today: count(s.revenue.stars_today),
+            paying_users: count(s.revenue.paying_users),
             updated_at: now,
         },
     ))
