@@ -282,9 +282,11 @@ async fn templates_models_shop_guide_help_and_cancel() {
     let menu = chat.tap("Назад в меню").await;
     assert!(menu.text().contains("Главное меню"), "{}", menu.text());
     let shop = chat.tap("Купить токены").await;
-    assert!(shop.text().contains("50 000"), "{}", shop.text());
-    let soon = chat.tap("Оплата скоро").await;
-    assert!(soon.toast().unwrap_or_default().contains("скоро"));
+    assert!(shop.text().contains("50000 🪙 — 50 ⭐"), "{}", shop.text());
+    chat.tap("150000 🪙").await;
+    let invoices = p.telegram.invoices(chat.user().id);
+    assert_eq!(invoices.len(), 1, "the package button sends its invoice");
+    assert_eq!(invoices[0].total_amount, 125);
 
     assert!(chat.say("/guide").await.text().contains("10"));
     assert!(chat.say("/help").await.text().contains("/cancel"));
