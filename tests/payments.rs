@@ -144,6 +144,12 @@ async fn buy_pay_and_one_grant_even_when_the_payment_is_delivered_twice() {
         "a clear reason"
     );
     assert_eq!(p.telegram.payments().len(), 1);
+    let support = chat.say("/paysupport").await;
+    assert!(
+        support.text().contains("@support_bot"),
+        "{}",
+        support.text()
+    );
     assert_verify_clean(&p.t.ledger).await;
 }
 

@@ -98,3 +98,104 @@ impl Payments {
         problem.map_or(Ok(()), Err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::PurchasePayment;
+    use crate::ids::PurchaseId;
+    use crate::payment::Stars;
+
+    fn account(n: i64) -> StreamId {
+        StreamId::account(crate::ids::TelegramId::new(n).expect("valid"))
+    }
+
+    fn charge() -> ChargeId {
+        "stx1".parse().expect("valid")
+    }
+
+    fn purchase_grant(tokens: u32) -> TokensGranted {
+        TokensGranted {
+            amount: Tokens::from_const(tokens),
+            kind: GrantKind::Purchase,
+            reason: None,
+            balance_after: Tokens::from_const(tokens),
+            purchase: Some(PurchasePayment {
+                purchase_id: PurchaseId::new(),
+                package: "pack_1".parse().expect("valid"),
+                stars: Stars::from_telegram(50),
+                telegram_payment_charge_id: charge(),
+                provider_payment_charge_id: String::new(),
+            }),
+        }
+    }
+
+    fn reclaim(tokens: u32) -> TokensReclaimed {
+        TokensReclaimed {
+            purchase_id: PurchaseId::new(),
+            telegram_payment_charge_id: charge(),
+            amount: Tokens::from_const(tokens),
+            reason: "x".into(),
+            balance_after: Tokens::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_charge_is_granted_once() {
+        let mut p = Payments::default();
+        assert_eq!(
+            p.grant(&account(1), Position(1), &purchase_grant(100)),
+            Ok(())
+        );
+        assert_eq!(p.stars_paid, 50);
+        let twice = p.grant(&account(2), Position(2), &purchase_grant(100));
+        assert!(twice.is_err_and(|e| e.contains("granted twice")));
+        let mut bare = purchase_grant(1);
+        bare.purchase = None;
+        assert!(p.grant(&account(1), Position(3), &bare).is_err());
+    }
+
+    #[test]
+    fn a_reclaim_matches_its_purchase_once_and_never_exceeds_it() {
+        let mut p = Payments::default();
+        assert!(
+            p.reclaim(&account(1), Position(1), &reclaim(1)).is_err(),
+            "never granted"
+        );
+        p.grant(&account(1), Position(2), &purchase_grant(100))
+            .expect("first");
+        let mut more = p_clone_grants(&p);
+        assert!(
+            more.reclaim(&account(1), Position(3), &reclaim(101))
+                .is_err_and(|e| e.contains("more than"))
+        );
+        let mut elsewhere = p_clone_grants(&p);
+        assert!(
+            elsewhere
+                .reclaim(&account(2), Position(3), &reclaim(100))
+                .is_err()
+        );
+        assert_eq!(p.reclaim(&account(1), Position(3), &reclaim(100)), Ok(()));
+        assert!(
+            p.reclaim(&account(1), Position(4), &reclaim(100))
+                .is_err_and(|e| e.contains("refunded twice"))
+        );
+    }
+
+    /// The same grants, reclaimed nowhere yet.
+    fn p_clone_grants(p: &Payments) -> Payments {
+        let mut copy = Payments::default();
+        for (charge, g) in &p.grants {
+            copy.grants.insert(
+                charge.clone(),
+                PaidGrant {
+                    account: g.account.clone(),
+                    tokens: g.tokens,
+                    position: g.position,
+                    reclaimed_at: g.reclaimed_at,
+                },
+            );
+        }
+        copy
+    }
+}
