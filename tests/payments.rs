@@ -458,3 +458,75 @@ async fn the_admin_api_pages_payments_shows_revenue_and_refunds() {
     assert_eq!(stats["revenue"]["refunds"], 1);
     assert_verify_clean(&p.t.ledger).await;
 }
+
+#[tokio::test]
+async fn two_bot_processes_handed_the_same_payment_grant_it_once() {
+    use tokenbot_bot::App;
+    use tokenbot_ledger::TokenPackage;
+
+    let p = pipeline().await;
+    let buyer = user(3051);
+    open_with(&p.t.ledger, buyer, 0).await;
+    let before = balance_of(&p, 3051).await;
+    let package = TokenPackage::defaults().remove(0);
+    let offer =
+        p.t.ledger
+            .offer_purchase(&ctx(buyer), buyer, package, chrono::Duration::hours(1))
+            .await
+            .expect("offered")
+            .value;
+    let from = TgUser::new(3051);
+    let message = serde_json::json!({
+        "message": {
+            "message_id": 7,
+            "date": 1_700_000_000,
+            "chat": { "id": 3051, "type": "private", "first_name": from.first_name },
+            "from": { "id": 3051, "is_bot": false, "first_name": from.first_name, "language_code": "ru" },
+            "successful_payment": {
+                "currency": "XTR",
+                "total_amount": 50,
+                "invoice_payload": format!("p:{}:pack_50k", offer.purchase_id),
+                "telegram_payment_charge_id": "stxTwoProcesses",
+                "provider_payment_charge_id": "",
+            }
+        }
+    });
+    // Two processes (two Apps, each with its own batch writer's callers) get the update at
+    // once, then each gets a redelivery of it under another update id.
+    let (one, two) = (
+        App::new(p.bot(), p.t.ledger.clone(), bot_config()),
+        App::new(p.bot(), p.t.ledger.clone(), bot_config()),
+    );
+    for _ in 0..2 {
+        let update = p.telegram.prepare_update(Update::raw(message.clone()));
+        let decoded: teloxide::types::Update =
+            serde_json::from_str(&update.to_string()).expect("an update");
+        let (a, b) = tokio::join!(
+            one.handle_update(decoded.clone()),
+            two.handle_update(decoded)
+        );
+        a.expect("handled");
+        b.expect("handled");
+    }
+    assert_eq!(purchase_grants(&p).await, 1);
+    assert_eq!(balance_of(&p, 3051).await, before + 50_000);
+    let receipts = p
+        .telegram
+        .calls_to("sendMessage")
+        .into_iter()
+        .filter(|c| {
+            c.params["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Оплата получена"))
+        })
+        .count();
+    assert!(
+        receipts >= 2,
+        "every delivery is answered with the one receipt"
+    );
+    assert!(
+        p.telegram.calls_to("refundStarPayment").is_empty(),
+        "nothing given back"
+    );
+    assert_verify_clean(&p.t.ledger).await;
+}
