@@ -115,7 +115,13 @@ type Refusal = (
 
 #[test]
 fn an_invalid_value_stops_the_start_naming_the_variable() {
-    let cases: [Refusal; 7] = [
+    let cases: [Refusal; 8] = [
+        (
+            &["up"],
+            ("TOKEN_PACKAGES", "pack_50k:50000:0"),
+            "error: TOKEN_PACKAGES=\"pack_50k:50000:0\" is invalid: \"pack_50k:50000:0\": a price in Stars is 1 to 10000, got 0 (expected id:tokens:stars, comma-separated, e.g. pack_50k:50000:50)\n",
+            1,
+        ),
         (
             &["migrate"],
             ("DB_POOL_SIZE", "0"),

@@ -262,9 +262,9 @@ pub(super) fn telegram(env: &Environment) -> anyhow::Result<TelegramSettings> {
         support_contact: text(&env.support_contact, "@support_bot"),
         packages: match value(&env.token_packages) {
             None => tokenbot_ledger::TokenPackage::defaults(),
-            Some(raw) => tokenbot_ledger::TokenPackage::parse_list(raw).with_context(|| {
-                format!(
-                    "TOKEN_PACKAGES={raw:?} is invalid (e.g. pack_50k:50000:50,pack_150k:150000:125)"
+            Some(raw) => tokenbot_ledger::TokenPackage::parse_list(raw).map_err(|e| {
+                anyhow::anyhow!(
+                    "TOKEN_PACKAGES={raw:?} is invalid: {e} (expected id:tokens:stars, comma-separated, e.g. pack_50k:50000:50)"
                 )
             })?,
         },
