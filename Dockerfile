@@ -31,6 +31,10 @@ RUN mkdir -p src \
 # The real sources. COPY keeps the files' modification times, which can be older than the stub
 # build, so touch them to make cargo rebuild the workspace crates.
 COPY . .
+# The commit, for the tokenbot_build_info metric (api/build.rs reads it): declared after the
+# dependency layer so a new commit does not rebuild the dependencies.
+#   docker build --build-arg TOKENBOT_GIT_SHA=$(git rev-parse HEAD) -t tokenbot .
+ARG TOKENBOT_GIT_SHA=
 RUN find src ledger projections api texts bot worker testkit fakes -name '*.rs' -exec touch {} + \
  && cargo build --release --locked --no-default-features --bin tokenbot \
  && install -m 0755 target/release/tokenbot /usr/local/bin/tokenbot
@@ -53,6 +57,10 @@ WORKDIR /var/lib/tokenbot
 # HTTP_ADDR (default 0.0.0.0:8000): /health, /metrics, /openapi.json in every role, the admin
 # API in `api`/`up`, the Telegram webhook in `bot`/`up` when WEBHOOK_URL is set.
 EXPOSE 8000
+
+# `tokenbot health` asks this process's /health (no curl in the image); compose.yaml sets the
+# same check per service with its own timings.
+HEALTHCHECK --interval=15s --timeout=12s --start-period=30s --retries=3 CMD ["tokenbot", "health"]
 
 ENTRYPOINT ["tokenbot"]
 CMD ["up"]

@@ -12,20 +12,19 @@
 use anyhow::Context;
 use tokenbot_ledger::migrations::{migrate, schema_versions};
 use tokenbot_ledger::roles::{self, Access};
-use tokenbot_ledger::{Database, EventStore, Ledger};
+use tokenbot_ledger::{Database, EventStore, Ledger, PgConfig};
 
 use secrecy::ExposeSecret;
 
 use crate::configuration::{SecretUrl, Settings};
+use crate::telemetry::LIFECYCLE;
 
-fn parse_url(url: &SecretUrl, name: &str) -> anyhow::Result<tokio_postgres::Config> {
-    url.expose()
-        .parse::<tokio_postgres::Config>()
-        .map_err(|e| anyhow::anyhow!("{name} is not a valid Postgres URL: {e}"))
+fn parse_url(url: &SecretUrl, name: &str) -> anyhow::Result<PgConfig> {
+    PgConfig::parse(url.expose()).with_context(|| format!("{name} is not usable"))
 }
 
 /// The owner's connection, when this process has one.
-fn owner_config(settings: &Settings) -> anyhow::Result<Option<tokio_postgres::Config>> {
+fn owner_config(settings: &Settings) -> anyhow::Result<Option<PgConfig>> {
     if let Some(url) = &settings.migration_database_url {
         return Ok(Some(parse_url(url, "MIGRATION_DATABASE_URL")?));
     }
@@ -35,10 +34,7 @@ fn owner_config(settings: &Settings) -> anyhow::Result<Option<tokio_postgres::Co
 }
 
 /// The runtime role's connection for `access`, and whether it was derived from the owner's URL.
-fn runtime_config(
-    settings: &Settings,
-    access: Access,
-) -> anyhow::Result<(tokio_postgres::Config, bool)> {
+fn runtime_config(settings: &Settings, access: Access) -> anyhow::Result<(PgConfig, bool)> {
     let mut config = parse_url(&settings.database_url, "DATABASE_URL")?;
     let named = config.get_user().is_some_and(roles::is_runtime_role);
     if named || settings.migration_database_url.is_some() {
@@ -91,9 +87,10 @@ async fn warn_if_owner(db: &Database) {
         .await
         .and_then(|r| r.try_get::<_, bool>(0));
     if let Ok(true) = can_rewrite {
-        eprintln!(
-            "warning: DATABASE_URL connects as {}, which can change or delete ledger events; \
-             run the system as {} (docs/operations.md, \"Database roles\")",
+        tracing::warn!(
+            target: LIFECYCLE,
+            "DATABASE_URL connects as {}, which can change or delete ledger events; run the \
+             system as {} (docs/operations.md, \"Database roles\")",
             db.user(),
             roles::WRITER_ROLE
         );
@@ -201,7 +198,7 @@ async fn create_database(db: &Database) -> anyhow::Result<()> {
     let mut admin = db.config().clone();
     admin.dbname("postgres");
     let (client, connection) = admin
-        .connect(tokio_postgres::NoTls)
+        .connect()
         .await
         .with_context(|| format!("cannot connect to the 'postgres' database to create {name:?}"))?;
     tokio::spawn(connection);
@@ -211,7 +208,7 @@ async fn create_database(db: &Database) -> anyhow::Result<()> {
         .await
     {
         Ok(()) => {
-            eprintln!("created database {name}");
+            tracing::info!(target: LIFECYCLE, "created database {name}");
             Ok(())
         }
         // Someone else created it in the meantime.
@@ -260,7 +257,7 @@ pub fn cancel_on_signal(shutdown: tokenbot_ledger::shutdown::Shutdown) {
         }
         #[cfg(not(unix))]
         let _ = ctrl_c.await;
-        eprintln!("shutting down: finishing work in hand");
+        tracing::info!(target: LIFECYCLE, "shutting down: finishing work in hand");
         shutdown.cancel();
     });
 }

@@ -262,8 +262,19 @@ async fn grants_validate_every_field_and_are_idempotent() {
     let (conflict, problem, _) = s
         .grant("4001", r#"{"amount": 999}"#, Some("ticket-17"))
         .await;
-    assert_eq!(conflict, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(conflict, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["type"], problem_type("idempotency-key-reused"));
     assert_eq!(balance(&ledger, u).await.get(), 350);
+    // The quoted form (a Structured Field string, as the IETF draft writes it) is the same key.
+    let (quoted, body3, _) = s
+        .grant(
+            "4001",
+            r#"{"amount": 250, "reason": "support"}"#,
+            Some("\"ticket-17\""),
+        )
+        .await;
+    assert_eq!((quoted, &body3), (StatusCode::OK, &body));
+    assert_eq!(balance(&ledger, u).await.get(), 350, "still granted once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -393,7 +404,10 @@ async fn health_metrics_and_openapi() {
         .text()
         .await
         .expect("text");
-    assert!(metrics.contains("http_requests_total"), "{metrics}");
+    assert!(
+        metrics.contains("tokenbot_http_requests_total"),
+        "{metrics}"
+    );
 }
 
 fn problem_type(slug: &str) -> String {

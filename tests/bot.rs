@@ -53,6 +53,15 @@ async fn start_registers_once_and_welcomes_back() {
     );
     let again = chat.say("/start").await;
     assert!(again.text().contains("С возвращением"), "{}", again.text());
+    // Long polling asks for the kinds the bot handles only.
+    let polls = p.telegram.calls_to("getUpdates");
+    assert!(!polls.is_empty());
+    for call in polls {
+        assert_eq!(
+            call.params["allowed_updates"],
+            serde_json::json!(["message", "callback_query", "pre_checkout_query"])
+        );
+    }
     assert_eq!(count_events(&p.t.db, "AccountOpened").await, 1);
     assert_eq!(count_events(&p.t.db, "TokensGranted").await, 1);
 
@@ -497,6 +506,16 @@ async fn webhook_requests_need_the_secret_and_a_redelivered_update_has_no_second
     )
     .await
     .expect("setWebhook");
+    // Only the kinds the bot handles, so Telegram sends nothing it would drop.
+    let webhook = p.telegram.webhook().expect("a webhook");
+    assert_eq!(
+        webhook.allowed_updates,
+        Some(vec![
+            "message".to_string(),
+            "callback_query".to_string(),
+            "pre_checkout_query".to_string()
+        ])
+    );
     let u = TgUser::new(2100);
 
     let forged = p

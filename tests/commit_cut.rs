@@ -44,6 +44,7 @@ fn admin() -> CommandContext {
     CommandContext::new(Actor::Admin {
         telegram_id: None,
         via: "test".into(),
+        name: None,
     })
 }
 
@@ -408,5 +409,57 @@ async fn a_worker_step_whose_commit_is_cut_still_delivers_with_one_attempt() {
         );
     }
     assert_eq!(p.telegram.calls_to("sendDocument").len(), 6);
+    assert_verify_clean(&direct).await;
+}
+
+/// Postgres out of reach while OpenAI draws: the worker cannot keep the image or record
+/// `TaskSucceeded` when the picture arrives. It waits the outage out with the picture in hand
+/// (one provider call, one attempt) instead of giving up and leaving the task to its own lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_keeps_its_picture_through_a_postgres_outage_and_delivers_it() {
+    let (t, proxy, direct) = proxied_test_ledger(test_config()).await;
+    let p = Pipeline::start(t).await;
+    let mut worker_config = p.worker_config();
+    // Longer than the test may take: a task held by its own lease would not finish in time.
+    worker_config.lease = Duration::from_secs(120);
+    let _worker = p.spawn_worker(worker_config, p.shutdown.clone());
+    let u = user(95_000);
+    open_with(&direct, u, 1000).await;
+    p.openai.enqueue(tokenbot_fake_openai::Behavior::Latency(
+        Duration::from_secs(1),
+    ));
+    let task = direct
+        .request_task(&ctx(u), low_task(u, "outage while drawing"))
+        .await
+        .expect("request")
+        .value
+        .task_id;
+    p.openai.wait_for_calls(1, CUT_WITHIN).await;
+    // Down from before the picture arrives until well after.
+    proxy.down_for(Duration::from_secs(4));
+    let done = final_task(&direct, task).await;
+    assert_eq!(done.status, TaskStatus::Delivered);
+    assert_eq!(done.attempts, 1);
+    assert_eq!(p.openai.calls().len(), 1, "the picture was made once");
+    let client = direct
+        .store()
+        .database()
+        .pool()
+        .get()
+        .await
+        .expect("client");
+    let took: f64 = client
+        .query_one(
+            "SELECT extract(epoch FROM max(recorded_at) - min(recorded_at))::float8
+             FROM ledger.events WHERE stream_id = $1",
+            &[&StreamId::task(task).as_str()],
+        )
+        .await
+        .expect("timing")
+        .get(0);
+    assert!(
+        took < 60.0,
+        "delivered {took:.1} s after the request: the outage was waited out, not the lease"
+    );
     assert_verify_clean(&direct).await;
 }

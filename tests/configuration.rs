@@ -115,7 +115,7 @@ type Refusal = (
 
 #[test]
 fn an_invalid_value_stops_the_start_naming_the_variable() {
-    let cases: [Refusal; 8] = [
+    let cases: [Refusal; 9] = [
         (
             &["up"],
             ("TOKEN_PACKAGES", "pack_50k:50000:0"),
@@ -164,6 +164,12 @@ fn an_invalid_value_stops_the_start_naming_the_variable() {
             "error: ADMIN_API_KEY is too short: use at least 16 characters (or leave it unset to turn the admin API off)\n",
             1,
         ),
+        (
+            &["up"],
+            ("ADMIN_API_KEYS", "alice:my-plaintext-key"),
+            "error: ADMIN_API_KEYS is invalid: the digest of \"alice\" is not 64 hex digits (the SHA-256 of the key, never the key itself)\n",
+            1,
+        ),
     ];
     for (args, var, message, status) in cases {
         let out = tokenbot(args, &[var]);
@@ -183,4 +189,113 @@ fn a_flag_wins_over_its_variable() {
         stderr(&out),
         "error: DB_POOL_SIZE=0 is invalid: expected 1..=256\n"
     );
+}
+
+#[test]
+fn admin_key_new_prints_a_key_and_the_line_of_its_digest() {
+    let out = tokenbot(&["admin", "key", "new", "alice"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let lines: Vec<&str> = printed.lines().collect();
+    let key = lines[0].strip_prefix("key:  ").expect("the key line");
+    let line = lines[1]
+        .strip_prefix("line: ")
+        .expect("the configuration line");
+    assert!(key.starts_with("tbk_") && key.len() == 68, "{key}");
+    assert_eq!(
+        line,
+        tokenbot_api::auth::AdminKeys::line(
+            &tokenbot_api::auth::AdminName::parse("alice").unwrap(),
+            key
+        )
+    );
+    assert!(
+        !line.contains(key),
+        "the line holds the digest, not the key"
+    );
+    let again = tokenbot(&["admin", "key", "new", "alice"], &[]);
+    assert_ne!(stdout(&again), printed, "every key is new");
+
+    let bad = tokenbot(&["admin", "key", "new", "al ice"], &[]);
+    assert_eq!(
+        stderr(&bad),
+        "error: name \"al ice\" is not 1 to 64 letters, digits, '-', '_' or '.'\n"
+    );
+}
+
+#[test]
+fn an_unreachable_postgres_is_said_once_layer_by_layer() {
+    // Nothing listens there: the port was free a moment ago and is not bound again.
+    let port = tokenbot_testkit::free_port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/tokenbot");
+    let out = tokenbot(&["migrate"], &[("DATABASE_URL", &url)]);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: cannot reach Postgres at 127.0.0.1:{port}/tokenbot: cannot open a \
+             connection: error connecting to server: Connection refused (os error 111)\n"
+        )
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = tokenbot(
+        &["migrate"],
+        &[("DATABASE_URL", &format!("{url}?sslmode=verify"))],
+    );
+    assert_eq!(
+        stderr(&out),
+        "error: DATABASE_URL is not usable: sslmode=\"verify\" is not one of disable, prefer, \
+         require, verify-ca, verify-full\n"
+    );
+}
+
+#[test]
+fn start_up_lines_go_through_tracing_as_json_when_asked() {
+    let port = tokenbot_testkit::free_port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/tokenbot");
+    // `up` without BOT_TOKEN warns at start before it reaches Postgres.
+    let out = tokenbot(&["up"], &[("DATABASE_URL", &url), ("LOG_FORMAT", "json")]);
+    let err = stderr(&out);
+    let mut lines = err.lines();
+    let first: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(first["level"], "WARN");
+    assert_eq!(first["target"], "lifecycle");
+    assert!(
+        first["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("BOT_TOKEN is not set"),
+        "{err}"
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .starts_with("error: cannot reach Postgres"),
+        "{err}"
+    );
+}
+
+#[test]
+fn import_reads_the_source_url_from_a_variable_or_a_file() {
+    let port = tokenbot_testkit::free_port();
+    let url = format!("postgres://someone:s3cret@127.0.0.1:{port}/original");
+    let unreachable =
+        format!("error: cannot reach the original database at 127.0.0.1:{port}/original");
+    let out = tokenbot(&["import"], &[("IMPORT_SOURCE_URL", &url)]);
+    assert!(stderr(&out).starts_with(&unreachable), "{}", stderr(&out));
+
+    let file = std::env::temp_dir().join(format!("tokenbot-import-url-{}", std::process::id()));
+    std::fs::write(&file, format!("{url}\n")).unwrap();
+    let path = file.to_string_lossy().into_owned();
+    let out = tokenbot(&["import", "--from-file", &path], &[]);
+    assert!(stderr(&out).starts_with(&unreachable), "{}", stderr(&out));
+    let out = tokenbot(&["import"], &[("IMPORT_SOURCE_URL_FILE", &path)]);
+    assert!(stderr(&out).starts_with(&unreachable), "{}", stderr(&out));
+    std::fs::remove_file(&file).unwrap();
+    assert!(!stderr(&out).contains("s3cret"));
+
+    let out = tokenbot(&["import"], &[]);
+    assert!(stderr(&out).contains("--from"), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "clap's usage error");
 }

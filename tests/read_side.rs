@@ -356,7 +356,10 @@ async fn bulk_accounts(t: &TestLedger, first_id: i64, accounts: i64) {
 }
 
 /// `projections diff` replays the whole log; while it does, the rest of the system must not
-/// notice. The relay publishes a task requested meanwhile within a second, and a worker runs it.
+/// notice. The relay publishes a task requested meanwhile while the diff is still replaying (it
+/// used to wait for the diff's end), and a worker runs it. The lag is printed: 94-250 ms on an
+/// idle machine; the 5 s limit only keeps a stuck relay from hanging the test, since a test
+/// that times the machine fails when other builds share its two cores (1.26 s was seen then).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_diff_of_a_long_log_does_not_hold_back_the_relay() {
     use common::pipeline::Pipeline;
@@ -417,11 +420,11 @@ async fn a_diff_of_a_long_log_does_not_hold_back_the_relay() {
             .value
             .task_id;
     let target = last_cursor(&p.t.db).await;
-    tokio::time::timeout(Duration::from_secs(1), relayed.wait_for(|c| *c >= target))
+    tokio::time::timeout(Duration::from_secs(5), relayed.wait_for(|c| *c >= target))
         .await
         .unwrap_or_else(|_| {
             panic!(
-                "the relay did not publish within 1 s of the request while the diff ran (after {:?})",
+                "the relay did not publish within 5 s of the request while the diff ran (after {:?})",
                 requested.elapsed()
             )
         })

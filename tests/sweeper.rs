@@ -305,7 +305,7 @@ async fn health_is_degraded_while_a_paid_task_is_older_than_its_bound() {
         .await
         .expect("text");
     assert!(
-        metrics.contains("tasks_oldest_open_age_seconds"),
+        metrics.contains("tokenbot_tasks_oldest_open_age_seconds"),
         "{metrics}"
     );
 

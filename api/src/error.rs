@@ -82,6 +82,16 @@ impl ApiError {
         )
     }
 
+    /// 429: the client must wait (the caller adds `Retry-After`).
+    pub fn too_many_requests(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Too many requests",
+            detail,
+        )
+    }
+
     /// 400: the request is malformed as a whole.
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(
@@ -172,11 +182,16 @@ impl From<LedgerError> for ApiError {
                 "Refused by a ledger rule",
                 e.to_string(),
             ),
-            LedgerError::IdempotencyConflict { .. } => Self::conflict(format!(
-                "{e}: the Idempotency-Key was already used with a different request body"
-            )),
+            // draft-ietf-httpapi-idempotency-key-header: a key reused with another payload is
+            // 422; 409 is kept for a repeat while the first is in flight (crate::idempotency).
+            LedgerError::IdempotencyConflict { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+                format!("{e}: the Idempotency-Key was already used with a different request body"),
+            ),
             LedgerError::OutcomeUnknown { .. } => {
-                tracing::error!(error = %e, "admin command: outcome unknown");
+                tracing::error!(error = %tokenbot_ledger::error::chain(&e), "admin command: outcome unknown");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "outcome-unknown",
@@ -190,13 +205,13 @@ impl From<LedgerError> for ApiError {
                 )
             }
             _ if e.is_transient() => {
-                tracing::warn!(error = %e, "admin command: database unavailable");
+                tracing::warn!(error = %tokenbot_ledger::error::chain(&e), "admin command: database unavailable");
                 Self::unavailable(format!(
                     "{e}. Nothing was written; the request may be sent again."
                 ))
             }
             _ => {
-                tracing::error!(error = %e, "admin request failed");
+                tracing::error!(error = %tokenbot_ledger::error::chain(&e), "admin request failed");
                 Self::internal(e.to_string())
             }
         }
@@ -205,7 +220,7 @@ impl From<LedgerError> for ApiError {
 
 impl From<ProjectionError> for ApiError {
     fn from(e: ProjectionError) -> Self {
-        tracing::error!(error = %e, "admin query failed");
+        tracing::error!(error = %tokenbot_ledger::error::chain(&e), "admin query failed");
         Self::internal(e.to_string())
     }
 }

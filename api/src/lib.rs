@@ -13,12 +13,15 @@ use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::routing::{MethodFilter, MethodRouter};
 
+pub mod access_log;
 pub mod admin;
 pub mod auth;
 pub mod doc;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
+pub mod metric_catalog;
 pub mod ops;
 pub mod params;
 pub mod rejection;
@@ -124,12 +127,13 @@ pub fn router(state: AdminState) -> Router {
     // Installing the recorder here means metrics exist as soon as the API is served.
     let _ = ops::metrics_handle();
     let admin = add(Router::new(), admin_routes()).route_layer(
-        axum::middleware::from_fn_with_state(state.admin_key(), auth::require_admin),
+        axum::middleware::from_fn_with_state(state.admin_auth(), auth::require_admin),
     );
-    add(Router::new().merge(admin), public_routes())
+    let routes = add(Router::new().merge(admin), public_routes())
         .layer(axum::middleware::from_fn(ops::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state);
+    access_log::layer(routes)
 }
 
 #[cfg(test)]

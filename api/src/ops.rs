@@ -3,24 +3,26 @@
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::metric_catalog::{BUILD_INFO, Kind, METRICS};
 use crate::state::AdminState;
 
-/// The process-wide Prometheus recorder (installed once, on first use).
+/// The process-wide Prometheus recorder, installed once, on first use, configured from
+/// [`METRICS`]: histograms with their buckets, every metric described, the build-info gauge set.
 pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
-        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+        .get_or_init(|| match install_recorder() {
             Ok(h) => Some(h),
             Err(e) => {
                 tracing::warn!(error = %e, "metrics recorder not installed");
@@ -30,8 +32,48 @@ pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// How often recorded histogram samples are folded into their buckets between scrapes.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+fn install_recorder() -> Result<PrometheusHandle, BuildError> {
+    let mut builder = PrometheusBuilder::new();
+    for m in METRICS {
+        if let Kind::Histogram(buckets) = m.kind {
+            builder = builder.set_buckets_for_metric(Matcher::Full(m.name.to_string()), buckets)?;
+        }
+    }
+    let handle = builder.install_recorder()?;
+    for m in METRICS {
+        match m.kind {
+            Kind::Counter => metrics::describe_counter!(m.name, m.help),
+            Kind::Gauge => metrics::describe_gauge!(m.name, m.help),
+            Kind::Histogram(_) => metrics::describe_histogram!(m.name, m.help),
+        }
+    }
+    metrics::gauge!(BUILD_INFO,
+        "version" => env!("CARGO_PKG_VERSION"),
+        "git_sha" => env!("TOKENBOT_GIT_SHA"),
+        "rustc" => env!("TOKENBOT_RUSTC_VERSION"))
+    .set(1.0);
+    // `install_recorder` leaves upkeep to the caller: without it, samples of a histogram nobody
+    // scrapes pile up in memory. A thread, not a task: the recorder outlives any one runtime.
+    let upkeep = handle.clone();
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                upkeep.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "metrics upkeep thread not started; histograms drain on scrape only");
+    }
+    Ok(handle)
+}
+
 /// How long one dependency may take to answer `/health`.
-const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The `/health` answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -123,8 +165,8 @@ pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+    metrics::counter!("tokenbot_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("tokenbot_http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
 }

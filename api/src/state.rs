@@ -1,4 +1,4 @@
-//! What every handler shares: the ledger, its pool, the admin key, the health checks and where
+//! What every handler shares: the ledger, its pool, the admin keys, the health checks and where
 //! the signed checkpoints are read from. Cheap to clone.
 
 use std::future::Future;
@@ -10,7 +10,7 @@ use tokenbot_ledger::Ledger;
 use tokenbot_ledger::bus::BusConfig;
 use tokenbot_ledger::command::refund_purchase::PurchaseRefund;
 
-use crate::auth::AdminKey;
+use crate::auth::{AdminAuth, AdminKeys};
 use crate::health::{HealthCheck, PostgresCheck};
 
 /// Returns the Stars of a purchase the ledger has refunded, through Telegram
@@ -31,7 +31,9 @@ pub struct AdminState {
 pub(crate) struct Inner {
     pub(crate) ledger: Ledger,
     pub(crate) pool: Pool,
-    pub(crate) admin_key: AdminKey,
+    pub(crate) admin_auth: AdminAuth,
+    /// Idempotency keys whose first request is being served.
+    pub(crate) in_flight: Arc<crate::idempotency::InFlight>,
     pub(crate) health_checks: Vec<Arc<dyn HealthCheck>>,
     /// Where the signed checkpoints are read from (unset: not served).
     pub(crate) checkpoints: OnceLock<(async_nats::jetstream::Context, BusConfig)>,
@@ -40,11 +42,11 @@ pub(crate) struct Inner {
 }
 
 impl AdminState {
-    /// `admin_api_key: None` turns the admin routes off (they answer 404). `/health` checks
-    /// Postgres and then each of `health_checks`.
+    /// No `admin_keys` turns the admin routes off (they answer 404); `Some(key)` is one key
+    /// named `default`. `/health` checks Postgres and then each of `health_checks`.
     pub fn new(
         ledger: Ledger,
-        admin_api_key: Option<&str>,
+        admin_keys: impl Into<AdminKeys>,
         mut health_checks: Vec<Arc<dyn HealthCheck>>,
     ) -> Self {
         let pool = ledger.store().database().pool().clone();
@@ -53,7 +55,8 @@ impl AdminState {
             inner: Arc::new(Inner {
                 ledger,
                 pool,
-                admin_key: AdminKey::new(admin_api_key),
+                admin_auth: AdminAuth::new(admin_keys.into()),
+                in_flight: Arc::default(),
                 health_checks,
                 checkpoints: OnceLock::new(),
                 return_stars: OnceLock::new(),
@@ -75,8 +78,8 @@ impl AdminState {
         self
     }
 
-    /// The key the admin routes check.
-    pub(crate) fn admin_key(&self) -> AdminKey {
-        self.inner.admin_key
+    /// The keys the admin routes check.
+    pub(crate) fn admin_auth(&self) -> AdminAuth {
+        self.inner.admin_auth.clone()
     }
 }

@@ -110,7 +110,7 @@ impl App {
         let _guard = lock.lock().await;
         if self.inner.handled.contains(update.id.0).await? {
             tracing::info!(update_id = update.id.0, "redelivered update skipped");
-            metrics::counter!("bot_updates_redelivered_total").increment(1);
+            metrics::counter!("tokenbot_bot_updates_redelivered_total").increment(1);
             return Ok(());
         }
         let Ok(telegram_id) = TelegramId::new(user.id.0 as i64) else {
@@ -131,7 +131,7 @@ impl App {
         let result =
             tracing::Instrument::instrument(self.run(&turn, update.kind.clone()), span.clone())
                 .await;
-        metrics::histogram!("bot_update_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("tokenbot_bot_update_seconds").record(started.elapsed().as_secs_f64());
         match result {
             Ok(()) => {
                 // The update is answered. The mark only stops a redelivery from answering it
@@ -140,15 +140,15 @@ impl App {
                 // answers 200 and polling moves past it, and neither redelivers it.
                 if let Err(e) = self.inner.handled.mark(update.id.0).await {
                     let _enter = span.enter();
-                    tracing::warn!(error = %e, "update answered but not marked handled");
-                    metrics::counter!("bot_updates_unmarked_total").increment(1);
+                    tracing::warn!(error = %tokenbot_ledger::error::chain(&e), "update answered but not marked handled");
+                    metrics::counter!("tokenbot_bot_updates_unmarked_total").increment(1);
                 }
                 Ok(())
             }
             Err(e) => {
                 let _enter = span.enter();
-                tracing::error!(error = %e, "update failed");
-                metrics::counter!("bot_update_errors_total").increment(1);
+                tracing::error!(error = %tokenbot_ledger::error::chain(&e), "update failed");
+                metrics::counter!("tokenbot_bot_update_errors_total").increment(1);
                 if retry == Retry::First {
                     let _ = turn
                         .reply()
@@ -197,6 +197,17 @@ impl App {
         Ok(())
     }
 }
+
+/// The update kinds [`App`] acts on (see `run` and `origin`), asked for by name in getUpdates and
+/// setWebhook: Telegram then sends nothing else, where by default it would send every kind but
+/// a few (edited messages, reactions, chat member changes...) only for the bot to drop them.
+/// Handling a new kind means adding it here too.
+pub const ALLOWED_UPDATES: [teloxide::types::AllowedUpdate; 3] = [
+    teloxide::types::AllowedUpdate::Message,
+    teloxide::types::AllowedUpdate::CallbackQuery,
+    // Telegram Stars payments: answered in `flows/payments.rs` (the payment itself is a message).
+    teloxide::types::AllowedUpdate::PreCheckoutQuery,
+];
 
 fn origin(update: &Update) -> Option<(ChatId, User)> {
     match &update.kind {

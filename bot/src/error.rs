@@ -20,12 +20,14 @@ pub enum BotError {
     #[error(transparent)]
     Projection(#[from] tokenbot_projections::ProjectionError),
     /// No Postgres connection could be had.
-    #[error("cannot reach Postgres: {0}")]
-    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("cannot reach Postgres")]
+    Pool(#[source] tokenbot_ledger::db::PoolFailure),
     /// A state the flows should never reach.
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+tokenbot_ledger::pool_failure_from!(BotError::Pool);
 
 impl BotError {
     /// True when the update may succeed if tried again: Postgres was unreachable, or a ledger

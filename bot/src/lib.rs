@@ -23,7 +23,7 @@ pub mod storage;
 mod turn;
 pub mod webhook;
 
-pub use app::{App, Retry};
+pub use app::{ALLOWED_UPDATES, App, Retry};
 pub use config::BotConfig;
 pub use error::BotError;
 /// Every user-visible string, in Russian and English.

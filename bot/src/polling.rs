@@ -39,6 +39,7 @@ pub async fn run(app: App, shutdown: Shutdown) -> Result<(), teloxide::RequestEr
             .bot()
             .get_updates()
             .offset(window.offset())
+            .allowed_updates(crate::app::ALLOWED_UPDATES)
             // Under teloxide's default client timeout (17 s), or every idle poll would fail.
             .timeout(10)
             .limit(GET_UPDATES_LIMIT);
@@ -73,7 +74,7 @@ pub async fn run(app: App, shutdown: Shutdown) -> Result<(), teloxide::RequestEr
                 ?pause,
                 "updates failed for a reason a retry can fix; handling them again after a pause"
             );
-            metrics::counter!("bot_update_retries_total").increment(1);
+            metrics::counter!("tokenbot_bot_update_retries_total").increment(1);
             if pause_or_stop(pause, &shutdown).await {
                 return Ok(());
             }

@@ -16,16 +16,18 @@ use teloxide::types::ChatId;
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// No connection could be had.
-    #[error("cannot reach Postgres for dialogue state: {0}")]
-    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("cannot reach Postgres for dialogue state")]
+    Pool(#[source] tokenbot_ledger::db::PoolFailure),
     /// A query failed.
-    #[error("dialogue state query failed: {0}")]
+    #[error("dialogue state query failed")]
     Query(#[from] tokio_postgres::Error),
     /// A state written by an older release that this one no longer understands: the chat starts
     /// over rather than failing forever.
-    #[error("stored dialogue does not decode: {0}")]
+    #[error("stored dialogue does not decode")]
     Decode(#[from] serde_json::Error),
 }
+
+tokenbot_ledger::pool_failure_from!(StorageError::Pool);
 
 /// teloxide's dialogue [`Storage`] in `bot.dialogues`, one JSON row per chat.
 pub struct PgStorage<D> {

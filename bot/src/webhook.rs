@@ -63,12 +63,14 @@ pub fn router(app: App, secret: &str) -> Router {
 
 async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let Some(given) = headers.get(SECRET_HEADER) else {
-        metrics::counter!("bot_webhook_rejected_total", "reason" => "missing_secret").increment(1);
+        metrics::counter!("tokenbot_bot_webhook_rejected_total", "reason" => "missing_secret")
+            .increment(1);
         return StatusCode::UNAUTHORIZED;
     };
     let matches: bool = given.as_bytes().ct_eq(hook.secret.as_bytes()).into();
     if !matches {
-        metrics::counter!("bot_webhook_rejected_total", "reason" => "wrong_secret").increment(1);
+        metrics::counter!("tokenbot_bot_webhook_rejected_total", "reason" => "wrong_secret")
+            .increment(1);
         return StatusCode::FORBIDDEN;
     }
     let update: Update = match serde_json::from_slice(&body) {
@@ -100,6 +102,7 @@ pub async fn set_webhook(bot: &Bot, config: &WebhookConfig) -> Result<(), teloxi
         match bot
             .set_webhook(config.url.clone())
             .secret_token(config.secret.clone())
+            .allowed_updates(crate::app::ALLOWED_UPDATES)
             .await
         {
             Ok(_) => return Ok(()),

@@ -426,7 +426,7 @@ pub async fn publish_if_due(
     publish(js, bus, &checkpoint).await?;
     // Read-only: the lock is all this transaction was for.
     tx.commit().await.map_err(LedgerError::from)?;
-    metrics::counter!("ledger_checkpoints_published_total").increment(1);
+    metrics::counter!("tokenbot_ledger_checkpoints_published_total").increment(1);
     Ok(Some(checkpoint))
 }
 
@@ -456,7 +456,7 @@ pub async fn run_signer(
             }
             Err(e) => {
                 let wait = backoff.next_pause();
-                tracing::warn!(error = %e, retry_in_s = wait.as_secs_f64(), "publishing a checkpoint failed");
+                tracing::warn!(error = %crate::error::chain(&e), retry_in_s = wait.as_secs_f64(), "publishing a checkpoint failed");
                 wait
             }
         };

@@ -86,7 +86,7 @@ pub(crate) async fn learn(
                 committed = true;
                 match read_positions(&client, event_ids).await {
                     Ok(positions) => {
-                        metrics::counter!("ledger_commit_outcomes_learned_total", "outcome" => "committed").increment(1);
+                        metrics::counter!("tokenbot_ledger_commit_outcomes_learned_total", "outcome" => "committed").increment(1);
                         return Learned::Committed {
                             positions: Some(positions),
                             client: Some(Box::new(client)),
@@ -98,7 +98,7 @@ pub(crate) async fn learn(
                 }
             }
             Ok((Status::Aborted, _)) => {
-                metrics::counter!("ledger_commit_outcomes_learned_total", "outcome" => "aborted")
+                metrics::counter!("tokenbot_ledger_commit_outcomes_learned_total", "outcome" => "aborted")
                     .increment(1);
                 return Learned::Aborted;
             }
@@ -120,14 +120,14 @@ pub(crate) async fn learn(
         let now = Instant::now();
         if now >= deadline {
             if committed {
-                metrics::counter!("ledger_commit_outcomes_learned_total", "outcome" => "committed")
+                metrics::counter!("tokenbot_ledger_commit_outcomes_learned_total", "outcome" => "committed")
                     .increment(1);
                 return Learned::Committed {
                     positions: None,
                     client: None,
                 };
             }
-            metrics::counter!("ledger_commit_outcomes_learned_total", "outcome" => "unknown")
+            metrics::counter!("tokenbot_ledger_commit_outcomes_learned_total", "outcome" => "unknown")
                 .increment(1);
             return Learned::Unknown;
         }

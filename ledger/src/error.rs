@@ -175,14 +175,14 @@ pub enum LedgerError {
     #[error("cannot append an empty batch of events")]
     EmptyAppend,
     /// Postgres refused a statement or the connection failed.
-    #[error("database: {0}")]
+    #[error("database")]
     Database(#[source] tokio_postgres::Error),
     /// A version, position or counter outside `0..=i64::MAX` on its way to or from Postgres.
     #[error(transparent)]
     OutOfRange(#[from] OutOfRange),
     /// No connection could be had from the pool.
-    #[error("database pool: {0}")]
-    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("no database connection")]
+    Pool(#[source] crate::db::PoolFailure),
     /// What the database holds breaks a rule it cannot break (or a bug).
     #[error("stored data is corrupt at {context}: {detail}")]
     Corrupt {
@@ -192,7 +192,7 @@ pub enum LedgerError {
         detail: String,
     },
     /// A stored snapshot or idempotency result that does not decode.
-    #[error("stored snapshot or result does not decode: {0}")]
+    #[error("stored snapshot or result does not decode")]
     Json(#[from] serde_json::Error),
     /// The connection to Postgres was lost after `COMMIT` was sent, and whether the transaction
     /// committed could not be learned in time (see [`crate::executor`]). The command may or may
@@ -285,5 +285,32 @@ pub fn is_connection_loss(e: &tokio_postgres::Error) -> bool {
             let class = code.code().get(..2);
             matches!(class, Some("08") | Some("53") | Some("57"))
         }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for LedgerError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        LedgerError::Pool(crate::db::PoolFailure(e))
+    }
+}
+
+/// An error and its causes on one line (`a: b: c`), for logs: messages name their own layer
+/// only, so `%e` alone would show the outermost layer.
+pub fn chain<'a>(error: &'a (dyn std::error::Error + 'static)) -> Chain<'a> {
+    Chain(error)
+}
+
+/// See [`chain`].
+pub struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
     }
 }

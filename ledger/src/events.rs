@@ -317,7 +317,7 @@ pub enum DecodeError {
         known: i16,
     },
     /// A payload that does not fit its type.
-    #[error("{event_type} payload does not decode: {source}")]
+    #[error("{event_type} payload does not decode")]
     Payload {
         /// The event's type.
         event_type: String,

@@ -194,12 +194,12 @@ pub async fn run_sealer(
     while !shutdown.is_cancelled() {
         let wait = match seal(&store, SEAL_BATCH).await {
             Ok(n) if n > 0 => {
-                metrics::counter!("chain_sealed_total").increment(n);
+                metrics::counter!("tokenbot_chain_sealed_total").increment(n);
                 continue;
             }
             Ok(_) => idle,
             Err(e) => {
-                tracing::warn!(error = %e, "sealing failed; retrying");
+                tracing::warn!(error = %crate::error::chain(&e), "sealing failed; retrying");
                 idle * 4
             }
         };

@@ -22,6 +22,9 @@ pub enum Actor {
         telegram_id: Option<TelegramId>,
         /// Which door (`telegram`, `http`...).
         via: String,
+        /// The name of the admin key used (`ADMIN_API_KEYS`), through the HTTP API.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// A process of ours: worker, importer, demo.
     System {

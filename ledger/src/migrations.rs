@@ -13,19 +13,19 @@ mod embedded {
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
     /// No connection for the migration run.
-    #[error("cannot connect to run migrations: {0}")]
+    #[error("cannot connect to run migrations")]
     Connect(#[source] tokio_postgres::Error),
     /// The migration lock could not be taken.
-    #[error("cannot take the migration lock: {0}")]
+    #[error("cannot take the migration lock")]
     Lock(#[source] tokio_postgres::Error),
     /// A migration failed.
-    #[error("migration failed: {0}")]
+    #[error("migration failed")]
     Apply(#[from] refinery::Error),
     /// `sql/grants.sql` failed.
-    #[error("cannot set the runtime roles' rights (sql/grants.sql): {0}")]
+    #[error("cannot set the runtime roles' rights (sql/grants.sql)")]
     Grants(#[source] tokio_postgres::Error),
     /// The schema history could not be read.
-    #[error("cannot read the schema version: {0}")]
+    #[error("cannot read the schema version")]
     Version(#[source] tokio_postgres::Error),
 }
 

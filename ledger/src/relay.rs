@@ -58,7 +58,7 @@ pub enum RelayError {
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     /// Keeping the checkpoint failed.
-    #[error("database: {0}")]
+    #[error("relay checkpoint")]
     Database(#[from] tokio_postgres::Error),
 }
 
@@ -190,8 +190,8 @@ pub async fn run(relay: Relay) -> Result<(), RelayError> {
         match lead(&store, &js, &bus, &config, &shutdown, progress.as_ref()).await {
             Ok(()) => break,
             Err(e) => {
-                tracing::warn!(error = %e, "relay interrupted; retrying");
-                metrics::counter!("relay_errors_total").increment(1);
+                tracing::warn!(error = %crate::error::chain(&e), "relay interrupted; retrying");
+                metrics::counter!("tokenbot_relay_errors_total").increment(1);
                 tokio::select! {
                     _ = tokio::time::sleep(backoff.next_pause()) => {}
                     _ = shutdown.cancelled() => break,
@@ -220,7 +220,7 @@ async fn lead(
         _ = shutdown.cancelled() => return Ok(()),
     }
     tracing::info!("relay is the leader");
-    metrics::gauge!("relay_leader").set(1.0);
+    metrics::gauge!("tokenbot_relay_leader").set(1.0);
 
     let mut backoff = Backoff::new(config.retry_min, config.retry_max);
     while let Err(e) = bus.ensure_stream(js).await {
@@ -246,7 +246,7 @@ async fn lead(
         let mut backoff = Backoff::new(config.retry_min, config.retry_max);
         while !pending.is_empty() {
             if leader.is_closed() {
-                metrics::gauge!("relay_leader").set(0.0);
+                metrics::gauge!("tokenbot_relay_leader").set(0.0);
                 return Err(LedgerError::corrupt("relay", "lost the leader connection").into());
             }
             let (done, error) = publish(js, bus, pending, prev).await;
@@ -257,18 +257,18 @@ async fn lead(
                 if let Some(p) = progress {
                     p.send_replace(prev);
                 }
-                metrics::counter!("relay_published_total").increment(done as u64);
+                metrics::counter!("tokenbot_relay_published_total").increment(done as u64);
                 let lag = (chrono::Utc::now() - last.recorded_at)
                     .num_milliseconds()
                     .max(0) as f64
                     / 1000.0;
-                metrics::gauge!("relay_lag_seconds").set(lag);
+                metrics::gauge!("tokenbot_relay_lag_seconds").set(lag);
                 pending = &pending[done..];
                 backoff.reset();
             }
             if let Some(e) = error {
                 tracing::warn!(error = %e, remaining = pending.len(), "publish failed; retrying");
-                metrics::counter!("relay_publish_failures_total").increment(1);
+                metrics::counter!("tokenbot_relay_publish_failures_total").increment(1);
                 tokio::select! {
                     _ = tokio::time::sleep(backoff.next_pause()) => {}
                     _ = shutdown.cancelled() => return Ok(()),

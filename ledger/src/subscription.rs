@@ -109,11 +109,7 @@ async fn listen(
     store: &EventStore,
     wake: Arc<Notify>,
 ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let (client, mut connection) = store
-        .database()
-        .config()
-        .connect(tokio_postgres::NoTls)
-        .await?;
+    let (client, mut connection) = store.database().config().connect().await?;
     tokio::spawn(async move {
         let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(message) = messages.next().await {

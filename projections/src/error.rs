@@ -10,11 +10,11 @@ pub enum ProjectionError {
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     /// A query failed.
-    #[error("database: {0}")]
+    #[error("database")]
     Database(#[from] tokio_postgres::Error),
     /// No connection could be had.
-    #[error("database pool: {0}")]
-    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("no database connection")]
+    Pool(#[source] tokenbot_ledger::db::PoolFailure),
     /// An event names a row the read model does not have, or breaks its shape: a bug or
     /// corrupt data, never waited out.
     #[error("event at position {position} does not fit the read model: {detail}")]
@@ -61,3 +61,5 @@ impl ProjectionError {
         }
     }
 }
+
+tokenbot_ledger::pool_failure_from!(ProjectionError::Pool);

@@ -6,6 +6,13 @@
 //! checkpoints; [`live`] follows JetStream; [`rebuild`] replays into shadow tables.
 
 /// Errors of the read side.
+/// One column of an `unnest` upsert: the field `$f` of every row, in order.
+macro_rules! column {
+    ($rows:expr, $f:ident) => {
+        $rows.iter().map(|r| r.$f.clone()).collect::<Vec<_>>()
+    };
+}
+
 pub mod error;
 pub mod live;
 pub mod payment_queries;

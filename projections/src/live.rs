@@ -94,7 +94,7 @@ pub async fn run(projector: Projector) -> Result<(), ProjectionError> {
         match target.resume().await {
             Ok(c) => break c,
             Err(e) if e.is_transient() => {
-                tracing::warn!(error = %e, "Postgres unavailable at start; retrying");
+                tracing::warn!(error = %tokenbot_ledger::error::chain(&e), "Postgres unavailable at start; retrying");
                 if pause(&mut backoff, &shutdown).await {
                     return Ok(());
                 }
@@ -120,7 +120,7 @@ pub async fn run(projector: Projector) -> Result<(), ProjectionError> {
                 backoff.reset();
             }
             Err(e) if e.is_transient() => {
-                tracing::warn!(error = %e, "Postgres still unavailable");
+                tracing::warn!(error = %tokenbot_ledger::error::chain(&e), "Postgres still unavailable");
             }
             Err(e) => return Err(e),
         }
@@ -143,16 +143,16 @@ fn interruption(e: FollowError) -> Result<String, ProjectionError> {
         // Behind: the stream and the checkpoints disagree about where this process is (a
         // batch cut off mid-commit, a rebuild); Postgres knows, so catch up from there.
         FollowError::Projection(e @ ProjectionError::Behind { .. }) => {
-            metrics::counter!("projector_resyncs_total").increment(1);
+            metrics::counter!("tokenbot_projector_resyncs_total").increment(1);
             Ok(format!("resynchronising: {e}"))
         }
         FollowError::Projection(e) if !e.is_transient() => Err(e),
         FollowError::Projection(e) => {
-            metrics::counter!("projector_database_errors_total").increment(1);
+            metrics::counter!("tokenbot_projector_database_errors_total").increment(1);
             Ok(format!("Postgres unavailable: {e}"))
         }
         FollowError::Nats(e) => {
-            metrics::counter!("projector_nats_errors_total").increment(1);
+            metrics::counter!("tokenbot_projector_nats_errors_total").increment(1);
             Ok(format!("NATS unavailable: {e}"))
         }
     }
@@ -297,7 +297,7 @@ async fn project(
                 // Never retried forever: park it; the next message's prev exposes the gap and
                 // Postgres fills it.
                 tracing::error!(error = %e, subject = %message.subject, "undecodable message parked");
-                metrics::counter!("projector_parked_total").increment(1);
+                metrics::counter!("tokenbot_projector_parked_total").increment(1);
                 let _ = message.ack_with(AckKind::Term).await;
                 continue;
             }
@@ -312,7 +312,7 @@ async fn project(
             *current = target.catch_up(*current).await?;
             report(*current, &[]);
             run_after = *current;
-            metrics::counter!("projector_gaps_total").increment(1);
+            metrics::counter!("tokenbot_projector_gaps_total").increment(1);
             if cursor <= *current {
                 continue;
             }

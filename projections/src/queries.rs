@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use crate::error::ProjectionError;
 use crate::payment_queries::{self, Revenue};
+use crate::tasks::{COLUMNS as TASK_COLUMNS, TaskRow};
+use crate::users::{self, UserRow};
 
 /// The original's `/admin/stats` fields, exactly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -132,36 +134,14 @@ pub async fn queue(
 }
 
 /// One user as the read model holds them, with counts over all their tasks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserView {
-    /// The Telegram user id.
-    pub telegram_id: i64,
-    /// Telegram `@username`, if any.
-    pub username: Option<String>,
-    /// Telegram first name, if any.
-    pub first_name: Option<String>,
-    /// Telegram client language, if known.
-    pub language_code: Option<String>,
-    /// The balance in tokens.
-    pub balance: i64,
-    /// The model chosen; `None`: the configured default.
-    pub model: Option<String>,
-    /// Image quality setting (`low`, `medium`, `high`).
-    pub quality: String,
-    /// Image size setting (`1024x1024`, ...).
-    pub size: String,
-    /// Tasks ever requested.
-    pub tasks_total: i64,
+    /// The user's row (balance, settings, totals).
+    pub user: UserRow,
     /// Tasks delivered.
     pub tasks_done: i64,
     /// Tasks failed.
     pub tasks_failed: i64,
-    /// Tokens spent: debits minus refunds.
-    pub tokens_spent: i64,
-    /// When the account was opened.
-    pub created_at: DateTime<Utc>,
-    /// Last registration, task or settings change.
-    pub last_seen_at: DateTime<Utc>,
 }
 
 /// A user with task counts over all their tasks (the original counted only the last 10 or 100).
@@ -169,33 +149,24 @@ pub async fn user(
     client: &impl GenericClient,
     telegram_id: i64,
 ) -> Result<Option<UserView>, ProjectionError> {
+    let columns = users::COLUMNS.split(',').count();
     let row = client
         .query_opt(
-            "SELECT u.telegram_id, u.username, u.first_name, u.language_code, u.balance, u.model, u.quality, u.size, \
-                    u.tasks_total, \
+            &format!(
+                "SELECT {}, \
                     (SELECT count(*) FROM projections.tasks t WHERE t.telegram_id = u.telegram_id AND t.status = 'done'), \
-                    (SELECT count(*) FROM projections.tasks t WHERE t.telegram_id = u.telegram_id AND t.status = 'failed'), \
-                    u.tokens_spent, u.created_at, u.last_seen_at \
-             FROM projections.users u WHERE u.telegram_id = $1",
+                    (SELECT count(*) FROM projections.tasks t WHERE t.telegram_id = u.telegram_id AND t.status = 'failed') \
+                 FROM projections.users u WHERE u.telegram_id = $1",
+                users::COLUMNS
+            ),
             &[&telegram_id],
         )
         .await?;
     let Some(r) = row else { return Ok(None) };
     Ok(Some(UserView {
-        telegram_id: r.try_get(0)?,
-        username: r.try_get(1)?,
-        first_name: r.try_get(2)?,
-        language_code: r.try_get(3)?,
-        balance: r.try_get(4)?,
-        model: r.try_get(5)?,
-        quality: r.try_get(6)?,
-        size: r.try_get(7)?,
-        tasks_total: r.try_get(8)?,
-        tasks_done: r.try_get(9)?,
-        tasks_failed: r.try_get(10)?,
-        tokens_spent: r.try_get(11)?,
-        created_at: r.try_get(12)?,
-        last_seen_at: r.try_get(13)?,
+        user: UserRow::from_row(&r)?,
+        tasks_done: r.try_get(columns)?,
+        tasks_failed: r.try_get(columns + 1)?,
     }))
 }
 
@@ -233,80 +204,22 @@ pub async fn top_users(
         .collect()
 }
 
-/// One task as the read model holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct TaskView {
-    /// The task id.
-    pub task_id: Uuid,
-    /// Whose task.
-    pub telegram_id: i64,
-    /// `generate` or `edit`.
-    pub kind: String,
-    /// `pending`, `processing`, `succeeded`, `done` or `failed`.
-    pub status: String,
-    /// What the user asked for.
-    pub prompt: String,
-    /// The image model.
-    pub model: String,
-    /// Image quality.
-    pub quality: String,
-    /// Image size.
-    pub size: String,
-    /// Tokens debited for it.
-    pub cost: i64,
-    /// Tokens refunded for it.
-    pub refunded: i64,
-    /// Attempts started.
-    pub attempts: i32,
-    /// The last attempt's error, if any.
-    pub last_error: Option<String>,
-    /// The template it came from, if any.
-    pub template_id: Option<String>,
-    /// Telegram's file id of the result, once delivered.
-    pub result_file_id: Option<String>,
-    /// When it was requested.
-    pub created_at: DateTime<Utc>,
-    /// When its row last changed.
-    pub updated_at: DateTime<Utc>,
-}
-
-const TASK_COLUMNS: &str = "task_id, telegram_id, kind, status, prompt, model, quality, size, cost, refunded, attempts, \
-     last_error, template_id, result_file_id, created_at, updated_at";
-
-fn task_view(r: &tokio_postgres::Row) -> Result<TaskView, tokio_postgres::Error> {
-    Ok(TaskView {
-        task_id: r.try_get(0)?,
-        telegram_id: r.try_get(1)?,
-        kind: r.try_get(2)?,
-        status: r.try_get(3)?,
-        prompt: r.try_get(4)?,
-        model: r.try_get(5)?,
-        quality: r.try_get(6)?,
-        size: r.try_get(7)?,
-        cost: r.try_get(8)?,
-        refunded: r.try_get(9)?,
-        attempts: r.try_get(10)?,
-        last_error: r.try_get(11)?,
-        template_id: r.try_get(12)?,
-        result_file_id: r.try_get(13)?,
-        created_at: r.try_get(14)?,
-        updated_at: r.try_get(15)?,
-    })
-}
-
 /// A user's newest tasks first.
 pub async fn recent_tasks(
     client: &impl GenericClient,
     telegram_id: i64,
     limit: i64,
-) -> Result<Vec<TaskView>, ProjectionError> {
+) -> Result<Vec<TaskRow>, ProjectionError> {
     let rows = client
         .query(
             &format!("SELECT {TASK_COLUMNS} FROM projections.tasks WHERE telegram_id = $1 ORDER BY created_at DESC LIMIT $2"),
             &[&telegram_id, &limit.clamp(1, 1000)],
         )
         .await?;
-    Ok(rows.iter().map(task_view).collect::<Result<_, _>>()?)
+    Ok(rows
+        .iter()
+        .map(TaskRow::from_row)
+        .collect::<Result<_, _>>()?)
 }
 
 /// One task, only if it belongs to `telegram_id` (the original let anyone re-send anyone's, W25).
@@ -314,14 +227,14 @@ pub async fn owned_task(
     client: &impl GenericClient,
     telegram_id: i64,
     task_id: Uuid,
-) -> Result<Option<TaskView>, ProjectionError> {
+) -> Result<Option<TaskRow>, ProjectionError> {
     let row = client
         .query_opt(
             &format!("SELECT {TASK_COLUMNS} FROM projections.tasks WHERE task_id = $1 AND telegram_id = $2"),
             &[&task_id, &telegram_id],
         )
         .await?;
-    Ok(row.as_ref().map(task_view).transpose()?)
+    Ok(row.as_ref().map(TaskRow::from_row).transpose()?)
 }
 
 /// One event of a user's ledger history, with its place in the hash chain.

@@ -274,8 +274,9 @@ pub async fn apply_batch(
         .max(0) as f64
         / 1000.0;
     for (p, n) in &applied.events {
-        metrics::counter!("projection_events_total", "projection" => p.name()).increment(*n);
-        metrics::gauge!("projection_lag_seconds", "projection" => p.name()).set(lag_s);
+        metrics::counter!("tokenbot_projection_events_total", "projection" => p.name())
+            .increment(*n);
+        metrics::gauge!("tokenbot_projection_lag_seconds", "projection" => p.name()).set(lag_s);
     }
     Ok(applied)
 }

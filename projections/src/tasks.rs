@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use crate::error::ProjectionError;
 
-/// A `projections.tasks` row.
-#[derive(Debug, Clone, PartialEq)]
+/// A `projections.tasks` row: what the projector writes, and what the bot's profile and the
+/// read queries show.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskRow {
     /// The task id.
     pub task_id: Uuid,
@@ -51,27 +52,14 @@ pub struct TaskRow {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "task_id, telegram_id, kind, status, prompt, model, quality, size, cost, refunded, attempts, \
+/// The columns of [`TaskRow::from_row`], in its order.
+pub(crate) const COLUMNS: &str = "task_id, telegram_id, kind, status, prompt, model, quality, size, cost, refunded, attempts, \
      last_error, template_id, source_file_id, result_file_id, created_at, updated_at, finished_at";
 
-pub(crate) fn key(e: &RecordedEvent) -> Option<Uuid> {
-    e.stream_id.task_id().map(|t| t.as_uuid())
-}
-
-pub(crate) async fn load(
-    client: &impl GenericClient,
-    schema: &str,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, TaskRow>, ProjectionError> {
-    let rows = client
-        .query(
-            &format!("SELECT {COLUMNS} FROM {schema}.tasks WHERE task_id = ANY($1)"),
-            &[&ids],
-        )
-        .await?;
-    let mut out = HashMap::with_capacity(rows.len());
-    for r in rows {
-        let row = TaskRow {
+impl TaskRow {
+    /// A row selected as [`COLUMNS`], in that order.
+    pub(crate) fn from_row(r: &tokio_postgres::Row) -> Result<TaskRow, tokio_postgres::Error> {
+        Ok(TaskRow {
             task_id: r.try_get(0)?,
             telegram_id: r.try_get(1)?,
             kind: r.try_get(2)?,
@@ -90,7 +78,28 @@ pub(crate) async fn load(
             created_at: r.try_get(15)?,
             updated_at: r.try_get(16)?,
             finished_at: r.try_get(17)?,
-        };
+        })
+    }
+}
+
+pub(crate) fn key(e: &RecordedEvent) -> Option<Uuid> {
+    e.stream_id.task_id().map(|t| t.as_uuid())
+}
+
+pub(crate) async fn load(
+    client: &impl GenericClient,
+    schema: &str,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, TaskRow>, ProjectionError> {
+    let rows = client
+        .query(
+            &format!("SELECT {COLUMNS} FROM {schema}.tasks WHERE task_id = ANY($1)"),
+            &[&ids],
+        )
+        .await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in rows {
+        let row = TaskRow::from_row(&r)?;
         out.insert(row.task_id, row);
     }
     Ok(out)
@@ -169,11 +178,6 @@ pub(crate) async fn store(
     if rows.is_empty() {
         return Ok(());
     }
-    macro_rules! col {
-        ($f:ident) => {
-            rows.iter().map(|r| r.$f.clone()).collect::<Vec<_>>()
-        };
-    }
     let sql = format!(
         "INSERT INTO {schema}.tasks ({COLUMNS}) \
          SELECT * FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
@@ -188,24 +192,24 @@ pub(crate) async fn store(
         .execute(
             &sql,
             &[
-                &col!(task_id),
-                &col!(telegram_id),
-                &col!(kind),
-                &col!(status),
-                &col!(prompt),
-                &col!(model),
-                &col!(quality),
-                &col!(size),
-                &col!(cost),
-                &col!(refunded),
-                &col!(attempts),
-                &col!(last_error),
-                &col!(template_id),
-                &col!(source_file_id),
-                &col!(result_file_id),
-                &col!(created_at),
-                &col!(updated_at),
-                &col!(finished_at),
+                &column!(rows, task_id),
+                &column!(rows, telegram_id),
+                &column!(rows, kind),
+                &column!(rows, status),
+                &column!(rows, prompt),
+                &column!(rows, model),
+                &column!(rows, quality),
+                &column!(rows, size),
+                &column!(rows, cost),
+                &column!(rows, refunded),
+                &column!(rows, attempts),
+                &column!(rows, last_error),
+                &column!(rows, template_id),
+                &column!(rows, source_file_id),
+                &column!(rows, result_file_id),
+                &column!(rows, created_at),
+                &column!(rows, updated_at),
+                &column!(rows, finished_at),
             ],
         )
         .await?;

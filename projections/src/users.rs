@@ -8,8 +8,8 @@ use tokenbot_ledger::{Event, RecordedEvent};
 
 use crate::error::ProjectionError;
 
-/// A `projections.users` row.
-#[derive(Debug, Clone, PartialEq)]
+/// A `projections.users` row: what the projector writes, and the base of the read queries' user.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
     /// The Telegram user id.
     pub telegram_id: i64,
@@ -39,8 +39,30 @@ pub struct UserRow {
     pub last_seen_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "telegram_id, username, first_name, language_code, balance, model, quality, size, \
+/// The columns of [`UserRow::from_row`], in its order (unqualified, for any alias of the table).
+pub(crate) const COLUMNS: &str = "telegram_id, username, first_name, language_code, balance, model, quality, size, \
      tasks_total, tokens_spent, tokens_granted, created_at, last_seen_at";
+
+impl UserRow {
+    /// A row selected as [`COLUMNS`], in that order.
+    pub(crate) fn from_row(r: &tokio_postgres::Row) -> Result<UserRow, tokio_postgres::Error> {
+        Ok(UserRow {
+            telegram_id: r.try_get(0)?,
+            username: r.try_get(1)?,
+            first_name: r.try_get(2)?,
+            language_code: r.try_get(3)?,
+            balance: r.try_get(4)?,
+            model: r.try_get(5)?,
+            quality: r.try_get(6)?,
+            size: r.try_get(7)?,
+            tasks_total: r.try_get(8)?,
+            tokens_spent: r.try_get(9)?,
+            tokens_granted: r.try_get(10)?,
+            created_at: r.try_get(11)?,
+            last_seen_at: r.try_get(12)?,
+        })
+    }
+}
 
 pub(crate) fn key(e: &RecordedEvent) -> Option<i64> {
     e.stream_id.account_owner().map(i64::from)
@@ -59,21 +81,7 @@ pub(crate) async fn load(
         .await?;
     let mut out = HashMap::with_capacity(rows.len());
     for r in rows {
-        let row = UserRow {
-            telegram_id: r.try_get(0)?,
-            username: r.try_get(1)?,
-            first_name: r.try_get(2)?,
-            language_code: r.try_get(3)?,
-            balance: r.try_get(4)?,
-            model: r.try_get(5)?,
-            quality: r.try_get(6)?,
-            size: r.try_get(7)?,
-            tasks_total: r.try_get(8)?,
-            tokens_spent: r.try_get(9)?,
-            tokens_granted: r.try_get(10)?,
-            created_at: r.try_get(11)?,
-            last_seen_at: r.try_get(12)?,
-        };
+        let row = UserRow::from_row(&r)?;
         out.insert(row.telegram_id, row);
     }
     Ok(out)
@@ -164,11 +172,6 @@ pub(crate) async fn store(
     if rows.is_empty() {
         return Ok(());
     }
-    macro_rules! col {
-        ($f:ident) => {
-            rows.iter().map(|r| r.$f.clone()).collect::<Vec<_>>()
-        };
-    }
     let sql = format!(
         "INSERT INTO {schema}.users ({COLUMNS}) \
          SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], \
@@ -183,19 +186,19 @@ pub(crate) async fn store(
         .execute(
             &sql,
             &[
-                &col!(telegram_id),
-                &col!(username),
-                &col!(first_name),
-                &col!(language_code),
-                &col!(balance),
-                &col!(model),
-                &col!(quality),
-                &col!(size),
-                &col!(tasks_total),
-                &col!(tokens_spent),
-                &col!(tokens_granted),
-                &col!(created_at),
-                &col!(last_seen_at),
+                &column!(rows, telegram_id),
+                &column!(rows, username),
+                &column!(rows, first_name),
+                &column!(rows, language_code),
+                &column!(rows, balance),
+                &column!(rows, model),
+                &column!(rows, quality),
+                &column!(rows, size),
+                &column!(rows, tasks_total),
+                &column!(rows, tokens_spent),
+                &column!(rows, tokens_granted),
+                &column!(rows, created_at),
+                &column!(rows, last_seen_at),
             ],
         )
         .await?;

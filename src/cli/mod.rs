@@ -2,12 +2,14 @@
 //! read from the environment) and [`main`], which the binary calls. Subcommands are thin: parse
 //! arguments, call the library, print.
 
+pub mod admin;
 #[cfg(feature = "demo")]
 pub mod bench;
 pub mod checkpoints;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod export;
+pub mod health;
 pub mod import;
 pub mod ledger;
 pub mod progress;
@@ -60,8 +62,14 @@ pub enum Command {
     Bot(roles::BotArgs),
     /// Run every role in one process (relay, projector, worker, bot, HTTP API) until Ctrl-C.
     Up(roles::UpArgs),
+    /// Admin API keys: `admin key new <name>`.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Carry users, balances and tasks over from the original bot's database (safe to re-run).
     Import(import::ImportArgs),
+    /// Ask a running process for its /health: exit 0 when it answers 200 (ok or degraded), 1
+    /// otherwise (the container health check; asks HTTP_ADDR on this machine unless --url).
+    Health(health::HealthArgs),
     /// Operator and auditor tools for the read models: rebuild, diff, status.
     #[command(subcommand)]
     Projections(projections::ProjectionsCommand),
@@ -124,5 +132,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Bot(args) => roles::run_bot(settings, args).await,
         Command::Up(args) => roles::run_up(settings, args).await,
         Command::Import(args) => import::run(&settings, args).await,
+        Command::Health(args) => health::run(&settings, args).await,
+        Command::Admin(cmd) => admin::run(cmd),
     }
 }

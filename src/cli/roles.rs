@@ -58,14 +58,38 @@ pub async fn run_api(settings: Settings, _args: ApiArgs) -> anyhow::Result<i32> 
     run(role(settings).api()).await
 }
 
-/// `tokenbot worker` (with its sweeper and the open-task age).
+/// `tokenbot worker` (with its sweeper and the open-task age). Without BOT_TOKEN or
+/// OPENAI_API_KEY it stays off (see [`stay_off`]).
 pub async fn run_worker(settings: Settings, _args: WorkerArgs) -> anyhow::Result<i32> {
+    if settings.telegram.bot_token.is_none() {
+        return stay_off(settings, "worker", "BOT_TOKEN").await;
+    }
+    if settings.openai.api_key.is_none() {
+        return stay_off(settings, "worker", "OPENAI_API_KEY").await;
+    }
     run(role(settings).worker()).await
 }
 
-/// `tokenbot bot`.
+/// `tokenbot bot`. Without BOT_TOKEN it stays off (see [`stay_off`]).
 pub async fn run_bot(settings: Settings, _args: BotArgs) -> anyhow::Result<i32> {
+    if settings.telegram.bot_token.is_none() {
+        return stay_off(settings, "bot", "BOT_TOKEN").await;
+    }
     run(role(settings).bot()).await
+}
+
+/// A role whose secret is not set says so once and then serves only `/health` and `/metrics`
+/// until it is stopped. Exiting instead would make a supervisor that restarts whatever exits
+/// (compose's `restart: unless-stopped`, which must stay so the roles come back after a
+/// reboot) start it again and again, repeating the line in a loop; idling keeps the deployment
+/// quiet until the operator sets the secret and restarts the service.
+async fn stay_off(settings: Settings, name: &str, missing: &str) -> anyhow::Result<i32> {
+    tracing::warn!(
+        role = name,
+        missing,
+        "{missing} is not set: the {name} stays off; this process only serves /health and /metrics until it is stopped (set {missing} and restart it to run the {name})"
+    );
+    run(role(settings)).await
 }
 
 /// Everything in one process. Without BOT_TOKEN (or OPENAI_API_KEY) the bot (or the worker)
@@ -74,11 +98,13 @@ pub async fn run_up(settings: Settings, _args: UpArgs) -> anyhow::Result<i32> {
     let has_bot = settings.telegram.bot_token.is_some();
     let has_openai = settings.openai.api_key.is_some();
     if !has_bot {
-        eprintln!(
+        tracing::warn!(
+            target: crate::telemetry::LIFECYCLE,
             "BOT_TOKEN is not set: the Telegram bot and the worker stay off (`tokenbot demo` runs everything with fakes)"
         );
     } else if !has_openai {
-        eprintln!(
+        tracing::warn!(
+            target: crate::telemetry::LIFECYCLE,
             "OPENAI_API_KEY is not set: the worker stays off; tasks wait in the ledger until one runs"
         );
     }

@@ -90,10 +90,13 @@ pub struct Environment {
     /// Where each process serves /health, /metrics, /openapi.json, the admin API (api) and the webhook (bot).
     #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8000", global = true, help_heading = HEADING, value_name = "HTTP_ADDR")]
     pub http_addr: Option<String>,
-    /// The X-Admin-API-Key, at least 16 characters [default: unset: the admin routes answer 404].
+    /// Named admin keys as name:sha256-hex pairs, comma separated (`tokenbot admin key new <name>` makes one) [default: unset: the admin routes answer 404 unless ADMIN_API_KEY is set].
+    #[arg(long, env = "ADMIN_API_KEYS", global = true, help_heading = HEADING, value_name = "ADMIN_API_KEYS")]
+    pub admin_api_keys: Option<String>,
+    /// Deprecated: one plaintext X-Admin-API-Key (at least 16 characters), acting as the admin named `default`; prefer ADMIN_API_KEYS [default: unset].
     #[arg(long, env = "ADMIN_API_KEY", global = true, hide_env_values = true, help_heading = HEADING, value_name = "ADMIN_API_KEY")]
     pub admin_api_key: Option<String>,
-    /// The Telegram bot token (bot and worker) [default: unset: `up` runs without them].
+    /// The Telegram bot token (bot and worker) [default: unset: `up` runs without them; `bot` and `worker` stay off and only serve /health and /metrics].
     #[arg(long, env = "BOT_TOKEN", global = true, hide_env_values = true, help_heading = HEADING, value_name = "BOT_TOKEN")]
     pub bot_token: Option<String>,
     /// A local Bot API server or a test double [default: Telegram's].
@@ -123,7 +126,7 @@ pub struct Environment {
     /// Shown in the bot's guide.
     #[arg(long, env = "SUPPORT_CONTACT", default_value = "@support_bot", global = true, help_heading = HEADING, value_name = "SUPPORT_CONTACT")]
     pub support_contact: Option<String>,
-    /// The worker's OpenAI key [default: unset: `up` runs without the worker].
+    /// The worker's OpenAI key [default: unset: `up` runs without the worker; `worker` stays off].
     #[arg(long, env = "OPENAI_API_KEY", global = true, hide_env_values = true, help_heading = HEADING, value_name = "OPENAI_API_KEY")]
     pub openai_api_key: Option<String>,
     /// An OpenAI-compatible endpoint.
@@ -157,7 +160,7 @@ pub struct Environment {
 
 impl Environment {
     /// The name of every variable, in the order of `--help`.
-    pub const NAMES: [&'static str; 43] = [
+    pub const NAMES: [&'static str; 44] = [
         "DATABASE_URL",
         "MIGRATION_DATABASE_URL",
         "DATABASE_WRITER_PASSWORD",
@@ -180,6 +183,7 @@ impl Environment {
         "NATS_STREAM",
         "NATS_SUBJECT_PREFIX",
         "HTTP_ADDR",
+        "ADMIN_API_KEYS",
         "ADMIN_API_KEY",
         "BOT_TOKEN",
         "TELEGRAM_API_URL",

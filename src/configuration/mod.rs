@@ -40,8 +40,11 @@ pub struct Settings {
     pub bus: tokenbot_ledger::bus::BusConfig,
     /// Webhook, admin API, health and metrics.
     pub http_addr: std::net::SocketAddr,
-    /// ADMIN_API_KEY; None: the admin API is off (its routes answer 404).
-    pub admin_api_key: Option<SecretString>,
+    /// ADMIN_API_KEYS, plus ADMIN_API_KEY as the key named `default`; none: the admin API is
+    /// off (its routes answer 404).
+    pub admin_keys: tokenbot_api::auth::AdminKeys,
+    /// Whether ADMIN_API_KEY (a plaintext key) is set: the start warns about it.
+    pub admin_key_plaintext: bool,
     /// The Bot API side (bot and worker).
     pub telegram: TelegramSettings,
     /// The image provider.
@@ -189,6 +192,7 @@ mod tests {
             database_reader_password: secret("reader-pass-4"),
             nats_url: secret("nats://n:nats-pass-5@nats:4222"),
             admin_api_key: secret("admin-key-6-xxxxxxxx"),
+            admin_api_keys: secret(&format!("alice:{}", "cd".repeat(32))),
             bot_token: secret("123:bot-token-7"),
             openai_api_key: secret("sk-openai-8"),
             webhook_url: secret("https://bot.example.com"),

@@ -4,6 +4,7 @@
 
 use anyhow::{Context, bail};
 use secrecy::SecretString;
+use tokenbot_api::auth::{AdminKeys, AdminName, DEFAULT_NAME};
 use tokenbot_ledger::{LedgerConfig, ModelId, PriceTable, Tokens};
 
 use super::environment::{DEFAULT_DATABASE_URL, DEFAULT_NATS_URL};
@@ -26,7 +27,8 @@ impl Settings {
             nats_url: SecretUrl::new(text(&env.nats_url, DEFAULT_NATS_URL)),
             bus: bus(env)?,
             http_addr: http_addr(env)?,
-            admin_api_key: admin_api_key(env)?,
+            admin_keys: admin_keys(env)?,
+            admin_key_plaintext: value(&env.admin_api_key).is_some(),
             telegram: telegram(env)?,
             openai: openai(env)?,
             worker: worker(env)?,
@@ -208,15 +210,23 @@ pub(super) fn http_addr(env: &Environment) -> anyhow::Result<std::net::SocketAdd
     .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 8000))))
 }
 
-pub(super) fn admin_api_key(env: &Environment) -> anyhow::Result<Option<SecretString>> {
-    if let Some(k) = value(&env.admin_api_key)
-        && k.len() < 16
-    {
+pub(super) fn admin_keys(env: &Environment) -> anyhow::Result<AdminKeys> {
+    let named = match value(&env.admin_api_keys) {
+        Some(list) => AdminKeys::parse(list).context("ADMIN_API_KEYS is invalid")?,
+        None => AdminKeys::none(),
+    };
+    let Some(key) = value(&env.admin_api_key) else {
+        return Ok(named);
+    };
+    if key.len() < 16 {
         bail!(
             "ADMIN_API_KEY is too short: use at least 16 characters (or leave it unset to turn the admin API off)"
         );
     }
-    Ok(secret(&env.admin_api_key))
+    let name = AdminName::parse(DEFAULT_NAME).context("the name of ADMIN_API_KEY")?;
+    named
+        .merge(AdminKeys::plaintext(name, key))
+        .context("ADMIN_API_KEYS names `default`, which is ADMIN_API_KEY's: rename one")
 }
 
 fn parse_admin_ids(raw: &str) -> anyhow::Result<Vec<tokenbot_ledger::TelegramId>> {

@@ -8,10 +8,9 @@
 //! users as they are read.
 
 use std::collections::VecDeque;
-use std::str::FromStr;
 use std::time::Duration;
 
-use tokio_postgres::{Client, IsolationLevel, NoTls, Portal, Row, Statement, Transaction};
+use tokio_postgres::{Client, IsolationLevel, Portal, Row, Statement, Transaction};
 
 use super::error::{ImportError, describe};
 use super::mapping::{OriginalTask, OriginalUser};
@@ -88,7 +87,7 @@ impl Source {
             .replace("postgresql+asyncpg://", "postgresql://")
             .replace("postgres+asyncpg://", "postgres://");
         let mut config =
-            tokio_postgres::Config::from_str(&url).map_err(|e| ImportError::InvalidUrl {
+            tokenbot_ledger::PgConfig::parse(&url).map_err(|e| ImportError::InvalidUrl {
                 reason: describe(&e),
             })?;
         if config.get_connect_timeout().is_none() {
@@ -97,7 +96,7 @@ impl Source {
         let target = target_of(&config);
         let (client, connection) =
             config
-                .connect(NoTls)
+                .connect()
                 .await
                 .map_err(|e| ImportError::Unreachable {
                     target: target.clone(),

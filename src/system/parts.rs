@@ -25,7 +25,8 @@ pub fn relay_config(settings: &Settings) -> RelayConfig {
             policy: settings.checkpoints.policy.clone(),
         }),
         None => {
-            eprintln!(
+            tracing::warn!(
+                target: crate::telemetry::LIFECYCLE,
                 "LEDGER_SIGNING_KEY is not set: the relay seals the hash chain but publishes no signed checkpoints (make a key with `tokenbot ledger keygen`; docs/operations.md)"
             );
             None

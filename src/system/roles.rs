@@ -22,6 +22,7 @@ use tokio::sync::watch;
 
 use super::parts;
 use crate::configuration::Settings;
+use crate::telemetry::LIFECYCLE;
 
 /// A role's work until shutdown.
 pub(super) type RoleFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
@@ -220,14 +221,14 @@ async fn bot(
             tokenbot_bot::webhook::set_webhook(app.bot(), &webhook.config())
                 .await
                 .map_err(|e| anyhow::anyhow!("setWebhook to {} failed: {e}", webhook.url))?;
-            eprintln!("Telegram webhook at {}", webhook.url);
+            tracing::info!(target: LIFECYCLE, "Telegram webhook at {}", webhook.url);
             Some(tokenbot_bot::webhook::router(
                 app,
                 webhook.secret.expose_secret(),
             ))
         }
         None => {
-            eprintln!("Telegram long polling (no WEBHOOK_URL)");
+            tracing::info!(target: LIFECYCLE, "Telegram long polling (no WEBHOOK_URL)");
             let polling = tokenbot_bot::polling::run(app, p.shutdown.clone());
             roles.push(("bot", Box::pin(async move { Ok(polling.await?) })));
             None
@@ -243,16 +244,29 @@ fn admin_router(
     with_admin: bool,
 ) -> axum::Router {
     use tokenbot_api::{AdminState, router};
-    if with_admin && p.settings.admin_api_key.is_none() {
-        tracing::warn!("ADMIN_API_KEY is not set: the admin API is off (its routes answer 404)");
+    let keys = &p.settings.admin_keys;
+    if with_admin && keys.is_empty() {
+        tracing::warn!(
+            target: LIFECYCLE,
+            "neither ADMIN_API_KEYS nor ADMIN_API_KEY is set: the admin API is off (its routes answer 404)"
+        );
+    } else if with_admin {
+        let names: Vec<&str> = keys.names().map(|n| n.as_str()).collect();
+        tracing::info!(target: LIFECYCLE, admins = ?names, "admin API on");
+        if p.settings.admin_key_plaintext {
+            tracing::warn!(
+                target: LIFECYCLE,
+                "ADMIN_API_KEY holds a plaintext key (acting as admin `default`): make a named key \
+                 with `tokenbot admin key new <name>` and put its line in ADMIN_API_KEYS instead"
+            );
+        }
     }
-    let key = p
-        .settings
-        .admin_api_key
-        .as_ref()
-        .filter(|_| with_admin)
-        .map(|k| k.expose_secret());
-    let mut state = AdminState::new(p.ledger.clone(), key, checks)
+    let keys = if with_admin {
+        keys.clone()
+    } else {
+        tokenbot_api::auth::AdminKeys::none()
+    };
+    let mut state = AdminState::new(p.ledger.clone(), keys, checks)
         .with_checkpoints(p.js.clone(), p.settings.bus.clone());
     // Refunds return Stars through the bot's token; without one they answer 503.
     if let Ok(bot) = super::parts::telegram_bot(p.settings, "admin API's refunds") {
@@ -283,10 +297,12 @@ async fn http_server(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on HTTP_ADDR={addr}: {e}"))?;
     let bound = listener.local_addr()?;
-    eprintln!("HTTP on http://{bound}");
+    tracing::info!(target: LIFECYCLE, "HTTP on http://{bound}");
     let stop = p.shutdown.clone();
     let server = async move {
-        axum::serve(listener, router)
+        // The client's address, for the admin API's limit on failed authentications.
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await?;
         Ok(())

@@ -8,6 +8,7 @@
 //! - [`TestDatabase`]: a fresh database per test, dropped when the value is dropped.
 //! - [`TestNats`]: the shared NATS server plus a name prefix that is the test's alone.
 //! - [`OwnedNats`]: a private nats-server a test may stop and start again.
+//! - [`TlsPostgres`]: a private Postgres with TLS on, serving a certificate the test made.
 //! - [`PgProxy`]: a proxy in front of Postgres that cuts connections around `COMMIT` and plays
 //!   outages, for the code that must survive them.
 //!
@@ -20,9 +21,11 @@ mod pg_proxy;
 mod ports;
 mod postgres;
 mod process;
+mod tls_postgres;
 
 pub use nats::{OwnedNats, TestNats, start_private_nats};
 pub use pg_proxy::{Cut, CutDone, CutPoint, NotCut, PgProxy};
 pub use ports::free_port;
 pub use postgres::{TestDatabase, admin_client, start_private_postgres};
 pub use process::set_servers_dir;
+pub use tls_postgres::TlsPostgres;

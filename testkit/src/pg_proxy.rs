@@ -4,9 +4,10 @@
 //! Why a proxy rather than `pg_terminate_backend`: a terminated backend tells its client and
 //! rolls back, so it never produces the hard case, a `COMMIT` that the server received (and
 //! applied) but whose answer the client never got. The proxy reads enough of the Postgres wire
-//! protocol to see message boundaries: the startup preamble (an `SSLRequest` or `GSSENCRequest`
-//! is passed on and its one-byte answer returned; a server that agrees to encrypt turns the
-//! connection into a plain pipe), then typed messages both ways. tokio-postgres sends `COMMIT`
+//! protocol to see message boundaries: the startup preamble (an `SSLRequest` is declined by the
+//! proxy itself, since it must read the messages; a `GSSENCRequest` is passed on and its one-byte
+//! answer returned, and a server that agrees to encrypt turns the connection into a plain pipe),
+//! then typed messages both ways. tokio-postgres sends `COMMIT`
 //! as a simple Query (`Q`) message, which is where a [`Cut`] acts (see [`CutPoint`]).
 //!
 //! ```ignore
@@ -404,6 +405,13 @@ async fn preamble(
         let body = read_sized(client_r, 8).await?;
         let len = body.len() + 4;
         let code = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
+        if code == SSL_REQUEST {
+            // The proxy must read the messages to cut them, so it declines TLS itself (a
+            // client with the default sslmode=prefer then speaks plain, as to a server without
+            // TLS); the server never sees the request.
+            client_w.write_all(b"N").await?;
+            continue;
+        }
         server_w.write_all(&(len as u32).to_be_bytes()).await?;
         server_w.write_all(&body).await?;
         if code != SSL_REQUEST && code != GSSENC_REQUEST {

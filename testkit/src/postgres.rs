@@ -79,8 +79,20 @@ pub async fn start_private_postgres() -> Result<String, String> {
 /// `fsync=off` because the data is thrown away; the server is stopped and its directory removed
 /// after the test process exits (see [`cleanup_after_exit`]).
 fn start_private_server() -> Result<String, StartError> {
+    let (port, _) = start_server_with("pg", |_| Ok(String::new()))?;
+    Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+}
+
+/// A private server as [`start_private_server`] starts it, after `prepare` has put its files in
+/// the server's directory (before that is handed to the `postgres` user); the options `prepare`
+/// returns are added to the server's command line. Returns the port and the directory.
+pub(crate) fn start_server_with(
+    kind: &str,
+    prepare: impl FnOnce(&Path) -> Result<String, StartError>,
+) -> Result<(u16, PathBuf), StartError> {
     let (initdb, pg_ctl) = find_tools()?;
-    let dir = temp_dir("pg")?;
+    let dir = temp_dir(kind)?;
+    let options = prepare(&dir)?;
     if is_root() {
         // initdb and postgres run as `postgres` (they refuse root), so they must own the dir.
         let mut chown = std::process::Command::new("chown");
@@ -112,13 +124,13 @@ fn start_private_server() -> Result<String, StartError> {
         "{stop} >/dev/null 2>&1; rm -rf {}",
         shell_quote(&path_arg(&dir))
     ));
-    let port = start_server(&pg_ctl, &dir)?;
+    let port = start_server(&pg_ctl, &dir, &options)?;
     warn(&format!(
         "private Postgres {} on port {port}, data in {}",
         pg_ctl.display(),
         dir.display()
     ));
-    Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+    Ok((port, dir))
 }
 
 /// `initdb` and the `pg_ctl` of the same installation (a data directory only works with its
@@ -142,13 +154,13 @@ fn find_tools() -> Result<(PathBuf, PathBuf), StartError> {
 
 /// `pg_ctl start` on the data under `dir`, on a free port (returned); a failure carries the
 /// server's own log, which says why.
-fn start_server(pg_ctl: &Path, dir: &Path) -> Result<u16, StartError> {
+fn start_server(pg_ctl: &Path, dir: &Path, extra: &str) -> Result<u16, StartError> {
     let data = path_arg(&dir.join("data"));
     let log = path_arg(&dir.join("postgres.log"));
     let port = free_port();
     // pg_ctl hands -o to the shell that starts postgres, hence the quoting of the socket dir.
     let options = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections={PRIVATE_MAX_CONNECTIONS}",
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections={PRIVATE_MAX_CONNECTIONS} {extra}",
         shell_quote(&path_arg(dir))
     );
     let started = run(
@@ -191,7 +203,7 @@ fn args(words: &[&str]) -> Vec<String> {
     words.iter().map(|word| word.to_string()).collect()
 }
 
-fn path_arg(path: &Path) -> String {
+pub(crate) fn path_arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 

@@ -26,6 +26,9 @@ use tokenbot_worker::{Runner, WorkerConfig};
 
 use super::TestLedger;
 
+/// How long the workers the tests start wait for one OpenAI call.
+pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(2);
+
 pub struct Pipeline {
     pub t: TestLedger,
     /// Names on NATS (stream, subjects, consumers) are this test's alone.
@@ -165,7 +168,7 @@ impl Pipeline {
         shutdown: Shutdown,
     ) -> tokio::task::JoinHandle<()> {
         let config = Arc::new(config);
-        let runner = self.runner(&config, Duration::from_secs(2));
+        let runner = self.runner(&config, PROVIDER_TIMEOUT);
         let js = self.js.clone();
         tokio::spawn(async move {
             tokenbot_worker::consumer::run(runner, js, config, shutdown)
@@ -198,7 +201,7 @@ impl Pipeline {
         tokio::sync::watch::Receiver<SweeperStatus>,
     ) {
         let config = Arc::new(config);
-        let runner = self.runner(&config, Duration::from_secs(2));
+        let runner = self.runner(&config, PROVIDER_TIMEOUT);
         let sweeper = Sweeper::new(runner, self.t.ledger.clone(), config);
         let status = sweeper.status();
         (tokio::spawn(sweeper.run(shutdown)), status)

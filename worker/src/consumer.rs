@@ -50,7 +50,7 @@ pub async fn run(
             Ok(()) => break,
             Err(e) => {
                 tracing::warn!(error = %e, "NATS unavailable; the worker waits and reconnects");
-                metrics::counter!("worker_nats_errors_total").increment(1);
+                metrics::counter!("tokenbot_worker_nats_errors_total").increment(1);
                 tokio::select! {
                     _ = tokio::time::sleep(backoff.next_pause()) => {}
                     _ = shutdown.cancelled() => break,
@@ -148,7 +148,7 @@ async fn handle(runner: &Runner, config: &WorkerConfig, message: Message) {
         Err(reason) => {
             // Parked, never retried: a message that does not decode now never will.
             tracing::error!(subject = %message.subject, %reason, "undecodable task message parked");
-            metrics::counter!("worker_parked_total").increment(1);
+            metrics::counter!("tokenbot_worker_parked_total").increment(1);
             let _ = message.ack_with(AckKind::Term).await;
             return;
         }
@@ -177,7 +177,7 @@ async fn handle(runner: &Runner, config: &WorkerConfig, message: Message) {
         Disposition::RetryIn(delay) => message.ack_with(AckKind::Nak(Some(*delay))).await,
         Disposition::Park(reason) => {
             tracing::error!(%task_id, %reason, "task message parked");
-            metrics::counter!("worker_parked_total").increment(1);
+            metrics::counter!("tokenbot_worker_parked_total").increment(1);
             message.ack_with(AckKind::Term).await
         }
     };

@@ -1,5 +1,5 @@
 //! Paid tasks that are not finished, as the ledger shows them: the stalled ones the sweeper takes
-//! up, and the age of the oldest one (the `tasks_oldest_open_age_seconds` gauge, and what
+//! up, and the age of the oldest one (the `tokenbot_tasks_oldest_open_age_seconds` gauge, and what
 //! `/health` compares with its bound).
 //!
 //! Read from the stream heads, through the partial index of open tasks (`sql/V5__open_tasks.sql`),
@@ -19,12 +19,14 @@ use crate::config::WorkerConfig;
 #[derive(Debug, thiserror::Error)]
 pub enum OpenTasksError {
     /// No connection could be taken from the pool (Postgres down or the pool exhausted).
-    #[error("no database connection: {0}")]
-    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("no database connection")]
+    Pool(#[source] tokenbot_ledger::db::PoolFailure),
     /// The query failed.
-    #[error("database: {0}")]
+    #[error("database")]
     Database(#[from] tokio_postgres::Error),
 }
+
+tokenbot_ledger::pool_failure_from!(OpenTasksError::Pool);
 
 /// A paid task nobody has worked on for longer than the stall time.
 #[derive(Debug, Clone)]
@@ -124,7 +126,7 @@ pub async fn oldest_open_age(pool: &Pool) -> Result<Duration, OpenTasksError> {
 }
 
 /// Measures the oldest open task's age every `interval` until `shutdown`: sets the
-/// `tasks_oldest_open_age_seconds` gauge and sends the age to `age` (None while the database
+/// `tokenbot_tasks_oldest_open_age_seconds` gauge and sends the age to `age` (None while the database
 /// cannot be read, which the Postgres health check reports on its own).
 pub async fn monitor(
     pool: Pool,
@@ -140,11 +142,11 @@ pub async fn monitor(
         }
         match oldest_open_age(&pool).await {
             Ok(a) => {
-                metrics::gauge!("tasks_oldest_open_age_seconds").set(a.as_secs_f64());
+                metrics::gauge!("tokenbot_tasks_oldest_open_age_seconds").set(a.as_secs_f64());
                 age.send_replace(Some(a));
             }
             Err(e) => {
-                tracing::debug!(error = %e, "open-task age not measured");
+                tracing::debug!(error = %tokenbot_ledger::error::chain(&e), "open-task age not measured");
                 age.send_replace(None);
             }
         }

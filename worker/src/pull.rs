@@ -161,7 +161,7 @@ impl Puller {
 
     fn lost(&mut self) -> Result<(), PullError> {
         self.lost_in_a_row += 1;
-        metrics::counter!("worker_pull_requests_lost_total").increment(1);
+        metrics::counter!("tokenbot_worker_pull_requests_lost_total").increment(1);
         tracing::debug!(
             lost_in_a_row = self.lost_in_a_row,
             "pull request unanswered"
@@ -176,7 +176,7 @@ impl Puller {
 /// A message that arrived with no slot reserved for it (a request thought lost was still alive):
 /// back to the stream at once rather than held while its ack timer runs.
 async fn give_back(message: &Message) {
-    metrics::counter!("worker_messages_given_back_total").increment(1);
+    metrics::counter!("tokenbot_worker_messages_given_back_total").increment(1);
     if let Err(e) = message.ack_with(AckKind::Nak(None)).await {
         tracing::debug!(error = %e, "could not give a message back; it returns after ack_wait");
     }

@@ -9,12 +9,14 @@ use tokenbot_ledger::TaskId;
 #[derive(Debug, thiserror::Error)]
 pub enum ResultStoreError {
     /// No connection could be taken from the pool.
-    #[error("cannot reach Postgres for the result store: {0}")]
-    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("cannot reach Postgres for the result store")]
+    Pool(#[source] tokenbot_ledger::db::PoolFailure),
     /// The statement failed.
-    #[error("result store query failed: {0}")]
+    #[error("result store query failed")]
     Query(#[from] tokio_postgres::Error),
 }
+
+tokenbot_ledger::pool_failure_from!(ResultStoreError::Pool);
 
 /// Finished images kept in Postgres between `TaskSucceeded` and `TaskDelivered`, so any worker
 /// can deliver a picture another worker made (or retry a delivery after a crash) without asking

@@ -9,8 +9,9 @@
 //! first result if it was written, rather than refused as an invalid transition.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use tokenbot_ledger::backoff::Backoff;
 use tokenbot_ledger::events::TaskRequested;
 use tokenbot_ledger::{
     CommandContext, DomainError, Executed, IdempotencyKey, Ledger, LedgerError, StartedAttempt,
@@ -36,10 +37,15 @@ pub enum Disposition {
 
 /// Pause after an infrastructure error (Postgres unreachable, say) before the message returns.
 const INFRA_RETRY: Duration = Duration::from_secs(2);
-/// Times a command whose outcome could not be learned is sent again under the same key (also
-/// while Postgres stays unreachable after it) before the step gives up and lets the message
-/// return.
-const UNKNOWN_OUTCOME_RETRIES: u32 = 5;
+/// How long a step keeps writing what it holds (a keyed command whose outcome is unknown or that
+/// could not reach Postgres, a finished image) before it gives up and lets the message return.
+/// Giving up mid-attempt is expensive: the attempt keeps its lease until it runs out (minutes in
+/// production) and its picture is made again, so a Postgres restart is waited out here.
+const WRITE_RETRY_BUDGET: Duration = Duration::from_secs(30);
+/// Pauses between those writes: short first, since most outages seen are a broken connection
+/// that the pool replaces at once.
+const WRITE_RETRY_MIN: Duration = Duration::from_millis(50);
+const WRITE_RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// Drives tasks through their journey; shared by the consumer (tasks the bus delivers) and the
 /// sweeper (tasks the bus lost), which may run the same task at once without harm.
@@ -96,8 +102,8 @@ impl Runner {
             Ok(d) => d,
             Err(e @ StepError::Missing(_)) => Disposition::Park(e.to_string()),
             Err(e) => {
-                tracing::warn!(%task_id, error = %e, "task step failed; the message will return");
-                metrics::counter!("worker_infra_errors_total").increment(1);
+                tracing::warn!(%task_id, error = %tokenbot_ledger::error::chain(&e), "task step failed; the message will return");
+                metrics::counter!("tokenbot_worker_infra_errors_total").increment(1);
                 Disposition::RetryIn(INFRA_RETRY)
             }
         }
@@ -166,10 +172,10 @@ impl Runner {
         let task_id = request.task_id;
         let span = tracing::info_span!("attempt", %task_id, attempt);
         let _enter = span.enter();
-        metrics::counter!("worker_attempts_total").increment(1);
+        metrics::counter!("tokenbot_worker_attempts_total").increment(1);
         match self.call_provider(&request).await {
             Ok(image) => {
-                self.results.put(task_id, attempt, &image.png).await?;
+                self.keep(task_id, attempt, &image.png).await?;
                 let key = step_key("task-succeed", task_id, attempt, None)?;
                 let ctx = &ctx.clone().with_key(key);
                 let usage = image.usage;
@@ -183,7 +189,7 @@ impl Runner {
                     Err(e) if superseded(&e) => return Ok(Disposition::Done),
                     Err(e) => return Err(e.into()),
                 }
-                metrics::counter!("worker_generations_total", "outcome" => "succeeded")
+                metrics::counter!("tokenbot_worker_generations_total", "outcome" => "succeeded")
                     .increment(1);
                 let task = self.load(task_id).await?;
                 self.deliver(&task, ctx).await
@@ -196,7 +202,8 @@ impl Runner {
                     .await
             }
             Err(ProviderError::Permanent { refusal, reason }) => {
-                metrics::counter!("worker_generations_total", "outcome" => "refused").increment(1);
+                metrics::counter!("tokenbot_worker_generations_total", "outcome" => "refused")
+                    .increment(1);
                 tracing::warn!(error = %reason, ?refusal, "attempt refused; no retry");
                 let task = self.load(task_id).await?;
                 self.give_up(&task, &reason, Some(refusal), ctx).await
@@ -213,13 +220,17 @@ impl Runner {
         // The provider's own timeout is shorter; this bound keeps the lease honest even if a
         // provider ignores it.
         let limit = self.config.lease.mul_f64(0.9);
-        match tokio::time::timeout(limit, self.provider.create(&image_request)).await {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(limit, self.provider.create(&image_request)).await {
             Ok(r) => r,
             Err(_) => Err(ProviderError::Retryable {
                 reason: format!("no answer within {limit:?}"),
                 retry_after: None,
             }),
-        }
+        };
+        metrics::histogram!("tokenbot_worker_generation_seconds")
+            .record(started.elapsed().as_secs_f64());
+        result
     }
 
     /// After a retryable failure: records it and asks for another attempt after the retry delay
@@ -232,7 +243,8 @@ impl Runner {
         retry_after: Option<Duration>,
         ctx: &CommandContext,
     ) -> Result<Disposition, StepError> {
-        metrics::counter!("worker_generations_total", "outcome" => "retryable_error").increment(1);
+        metrics::counter!("tokenbot_worker_generations_total", "outcome" => "retryable_error")
+            .increment(1);
         // Expected now and then; retried. The final failure is what operators act on.
         tracing::info!(error = %reason, "attempt failed");
         if attempt >= self.ledger.config().max_attempts {
@@ -256,6 +268,23 @@ impl Runner {
             .retry_delay(attempt)
             .max(retry_after.unwrap_or_default());
         Ok(Disposition::RetryIn(delay))
+    }
+
+    /// Keeps the finished image for delivery, waiting out a Postgres outage (within
+    /// [`WRITE_RETRY_BUDGET`]) rather than dropping a picture that was paid for.
+    async fn keep(&self, task_id: TaskId, attempt: u32, png: &[u8]) -> Result<(), StepError> {
+        let started = tokio::time::Instant::now();
+        let mut backoff = Backoff::new(WRITE_RETRY_MIN, WRITE_RETRY_MAX);
+        loop {
+            match self.results.put(task_id, attempt, png).await {
+                Ok(()) => return Ok(()),
+                Err(e) if started.elapsed() < WRITE_RETRY_BUDGET => {
+                    tracing::warn!(error = %e, "the finished image could not be kept yet; trying again");
+                    tokio::time::sleep(backoff.next_pause()).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     async fn image_request(&self, r: &TaskRequested) -> Result<ImageRequest, ProviderError> {
@@ -342,7 +371,7 @@ impl Runner {
             Err(e) => return Err(e.into()),
         }
         self.results.delete(r.task_id).await?;
-        metrics::counter!("worker_deliveries_total").increment(1);
+        metrics::counter!("tokenbot_worker_deliveries_total").increment(1);
         Ok(Disposition::Done)
     }
 
@@ -370,7 +399,7 @@ impl Runner {
         tracing::info!(task_id = %r.task_id, refunded = %outcome.value.refunded, error, "task failed and refunded");
         // A replay after an unknown outcome is most likely this call's own first try.
         if !outcome.replayed || was_unknown {
-            metrics::counter!("worker_refunds_total").increment(1);
+            metrics::counter!("tokenbot_worker_refunds_total").increment(1);
             let lang = self.lang_of(task).await;
             let reason = refusal.map(|f| user_reason(f, lang));
             let text = texts::failure_refunded(lang, outcome.value.refunded, reason.as_deref());
@@ -397,30 +426,31 @@ fn step_key(
     IdempotencyKey::derived(namespace, value).map_err(|_| StepError::Config("step key"))
 }
 
-/// Runs a keyed ledger command; when its outcome could not be learned, sends it again under the
-/// same key (answered with the first result if that was written), and keeps doing so while
-/// Postgres cannot be reached: only this call knows the key of a start. The flag is true if an
-/// outcome was unknown on the way.
+/// Runs a keyed ledger command; when its outcome could not be learned, or Postgres could not be
+/// reached, sends it again under the same key (answered with the first result if that was
+/// written), for up to [`WRITE_RETRY_BUDGET`]: only this call knows the key of a start, and an
+/// attempt that gives up holds its task until its lease runs out. The flag is true if an outcome
+/// was unknown on the way.
 async fn keyed<T, F, Fut>(mut call: F) -> Result<(Executed<T>, bool), LedgerError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Executed<T>, LedgerError>>,
 {
-    let mut repeats = 0;
+    let started = tokio::time::Instant::now();
+    let mut backoff = Backoff::new(WRITE_RETRY_MIN, WRITE_RETRY_MAX);
     let mut unknown = false;
     loop {
         match call().await {
             Err(e)
-                if (e.is_outcome_unknown() || (unknown && e.is_transient()))
-                    && repeats < UNKNOWN_OUTCOME_RETRIES =>
+                if (e.is_outcome_unknown() || e.is_transient())
+                    && started.elapsed() < WRITE_RETRY_BUDGET =>
             {
-                repeats += 1;
                 if e.is_outcome_unknown() {
                     unknown = true;
-                    metrics::counter!("worker_unknown_outcomes_total").increment(1);
+                    metrics::counter!("tokenbot_worker_unknown_outcomes_total").increment(1);
                 }
-                tracing::warn!(error = %e, "ledger command outcome unknown; sending it again under its key");
-                tokio::time::sleep(INFRA_RETRY).await;
+                tracing::warn!(error = %tokenbot_ledger::error::chain(&e), "ledger command not settled; sending it again under its key");
+                tokio::time::sleep(backoff.next_pause()).await;
             }
             Ok(done) => return Ok((done, unknown)),
             Err(e) => return Err(e),

@@ -56,7 +56,7 @@ pub struct SweeperStatus {
 
 #[derive(Debug, thiserror::Error)]
 enum TermError {
-    #[error("database: {0}")]
+    #[error("database")]
     Database(#[from] tokio_postgres::Error),
     #[error(transparent)]
     OpenTasks(#[from] OpenTasksError),
@@ -95,13 +95,18 @@ impl Sweeper {
         let mut backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
         while !shutdown.is_cancelled() {
             let term = self.term(&mut driving, &shutdown).await;
+            // A sweeper that led until now lost its connection, most likely to one outage: it
+            // comes back at the first pause, not at one grown by earlier outages.
+            if self.status.borrow().active {
+                backoff.reset();
+            }
             self.status.send_modify(|s| s.active = false);
-            metrics::gauge!("sweeper_active").set(0.0);
+            metrics::gauge!("tokenbot_sweeper_active").set(0.0);
             match term {
                 Ok(()) => break,
                 Err(e) => {
-                    tracing::warn!(error = %e, "sweeper interrupted; standing by again");
-                    metrics::counter!("sweeper_errors_total").increment(1);
+                    tracing::warn!(error = %tokenbot_ledger::error::chain(&e), "sweeper interrupted; standing by again");
+                    metrics::counter!("tokenbot_sweeper_errors_total").increment(1);
                     let paused =
                         shutdown.run_until_cancelled(tokio::time::sleep(backoff.next_pause()));
                     if paused.await.is_none() {
@@ -123,7 +128,7 @@ impl Sweeper {
         locked?;
         tracing::info!("this worker's sweeper is the active one");
         self.status.send_modify(|s| s.active = true);
-        metrics::gauge!("sweeper_active").set(1.0);
+        metrics::gauge!("tokenbot_sweeper_active").set(1.0);
         let interval = self.config.sweep_interval();
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -167,7 +172,7 @@ impl Sweeper {
                 idle_s = stalled.idle.as_secs(),
                 "a paid task stalled; the sweeper drives it"
             );
-            metrics::counter!("sweeper_tasks_total", "status" => stalled.status.clone())
+            metrics::counter!("tokenbot_sweeper_tasks_total", "status" => stalled.status.clone())
                 .increment(1);
             self.status.send_modify(|s| s.taken_up += 1);
             driving.in_hand.insert(stalled.task_id);

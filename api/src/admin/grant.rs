@@ -4,17 +4,19 @@
 
 use std::fmt;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Serialize;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
-use tokenbot_ledger::{Actor, CommandContext, GrantKind, IdempotencyKey, Tokens};
+use tokenbot_ledger::{Actor, CommandContext, GrantKind, Tokens};
 use utoipa::ToSchema;
 
+use crate::auth::AdminName;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, UserId};
+use crate::idempotency;
 use crate::state::AdminState;
 
 /// Longest grant reason kept.
@@ -118,36 +120,19 @@ pub struct GrantResponse {
     pub new_balance: u64,
 }
 
-/// The `Idempotency-Key` header as a ledger key scoped to admin HTTP grants, if one is sent.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
-    let Some(key) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    key.to_str()
-        .ok()
-        .and_then(|k| IdempotencyKey::derived("admin-http", k).ok())
-        .map(Some)
-        .ok_or_else(|| {
-            ApiError::field(
-                StatusCode::BAD_REQUEST,
-                "Idempotency-Key",
-                "1 to 180 printable ASCII characters",
-            )
-        })
-}
-
 /// Grants tokens to a user; a repeat with the same `Idempotency-Key` returns the first result.
 #[utoipa::path(post, path = "/admin/users/{telegram_id}/tokens", tag = "admin",
     params(("telegram_id" = i64, Path, description = "Telegram user id"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key: a repeat returns the first result")),
+           ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key (a quoted string or bare, the same key): a repeat returns the first result; 422 if reused with another body, 409 while the first is in flight; keys are kept for ever")),
     request_body = GrantRequest,
     responses((status = 200, body = GrantResponse), (status = 400, body = Problem),
-              (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 404, body = Problem), (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem),
               (status = 422, body = Problem),
               (status = 503, description = "Postgres unavailable (nothing written), or the outcome could not be learned (`outcome-unknown`: retry with the same Idempotency-Key)", body = Problem)),
     security(("admin_key" = [])))]
 pub async fn grant(
     State(state): State<AdminState>,
+    Extension(admin): Extension<AdminName>,
     UserId(id): UserId,
     headers: HeaderMap,
     ApiJson(request): ApiJson<GrantRequest>,
@@ -156,8 +141,15 @@ pub async fn grant(
     let mut ctx = CommandContext::new(Actor::Admin {
         telegram_id: None,
         via: "http".into(),
+        name: Some(admin.as_str().to_string()),
     });
-    if let Some(key) = idempotency_key(&headers)? {
+    let key = idempotency::key(&headers, "admin-http")?;
+    // Held until the answer is built: a repeat meanwhile is 409.
+    let _claim = match &key {
+        Some(key) => Some(state.inner.in_flight.claim(key)?),
+        None => None,
+    };
+    if let Some(key) = key {
         ctx = ctx.with_key(key);
     }
     let done = state

@@ -3,6 +3,7 @@
 //! ledger (its tokens taken back; refused when they are spent), then its Stars returned through
 //! Telegram. Repeating a refund is safe.
 
+use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use tokenbot_ledger::{Actor, CommandContext, DomainError, LedgerError};
 use tokenbot_projections::payment_queries::{self, DayRevenue, PaymentView};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::auth::AdminName;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiQuery, ChargePath};
 use crate::params::{PageLimit, Start};
@@ -95,6 +97,7 @@ pub struct RefundResponse {
     security(("admin_key" = [])))]
 pub async fn refund(
     State(state): State<AdminState>,
+    Extension(admin): Extension<AdminName>,
     ChargePath(charge): ChargePath,
 ) -> Result<Json<RefundResponse>, ApiError> {
     let Some(return_stars) = state.inner.return_stars.get().cloned() else {
@@ -105,8 +108,9 @@ pub async fn refund(
     let ctx = CommandContext::new(Actor::Admin {
         telegram_id: None,
         via: "http".into(),
+        name: Some(admin.as_str().to_string()),
     });
-    let reason = "refund by the admin API".to_string();
+    let reason = format!("refund by admin {} through the API", admin.as_str());
     let refund = match state
         .inner
         .ledger

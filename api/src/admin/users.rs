@@ -42,7 +42,8 @@ pub struct UserResponse {
 }
 
 impl UserResponse {
-    fn new(u: UserView, default_model: String) -> Self {
+    fn new(view: UserView, default_model: String) -> Self {
+        let u = view.user;
         Self {
             id: u.telegram_id,
             telegram_id: u.telegram_id,
@@ -54,8 +55,8 @@ impl UserResponse {
             image_size: u.size,
             created_at: Some(u.created_at.to_rfc3339()),
             tasks_count: u.tasks_total,
-            tasks_done: u.tasks_done,
-            tasks_failed: u.tasks_failed,
+            tasks_done: view.tasks_done,
+            tasks_failed: view.tasks_failed,
         }
     }
 }

@@ -140,6 +140,7 @@ async fn add_tokens(turn: &Turn<'_>, args: &str) -> Result<String, BotError> {
     let ctx = CommandContext::new(Actor::Admin {
         telegram_id: Some(turn.telegram_id),
         via: "telegram".into(),
+        name: None,
     })
     .with_correlation(turn.correlation)
     .with_key(key);
@@ -197,16 +198,16 @@ async fn user_info(turn: &Turn<'_>, args: &str) -> Result<String, BotError> {
                 .profile
                 .as_ref()
                 .map_or_else(|| turn.telegram_id, |p| p.telegram_id),
-            username: view.username.as_deref(),
-            first_name: view.first_name.as_deref(),
+            username: view.user.username.as_deref(),
+            first_name: view.user.first_name.as_deref(),
             balance: account.balance,
             model: &model,
             quality: account.settings.quality,
             size: account.settings.size,
-            tasks_total: count(view.tasks_total),
+            tasks_total: count(view.user.tasks_total),
             tasks_done: count(view.tasks_done),
             tasks_failed: count(view.tasks_failed),
-            registered_at: view.created_at,
+            registered_at: view.user.created_at,
         },
     ))
 }

@@ -171,7 +171,7 @@ async fn profile(
         .map(|(i, t)| (i + 1, kind_of(&t.kind), TaskId::from_uuid(t.task_id)))
         .collect();
     let model = texts::model_label(lang, turn.model_of(Some(&account)).as_str());
-    let (total, finished) = view.map_or((0, 0), |v| (v.tasks_total, v.tasks_done));
+    let (total, finished) = view.map_or((0, 0), |v| (v.user.tasks_total, v.tasks_done));
     let text = texts::profile(
         lang,
         &ProfileView {

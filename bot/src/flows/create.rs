@@ -345,7 +345,7 @@ pub(crate) async fn confirm(
                 .await?;
             tap.toast(turn, texts::task_started_toast(lang, kind))
                 .await?;
-            metrics::counter!("bot_tasks_requested_total").increment(1);
+            metrics::counter!("tokenbot_bot_tasks_requested_total").increment(1);
             Ok(State::Idle)
         }
         Err(e) => refused(turn, tap, draft, e).await,

@@ -116,7 +116,8 @@ pub(crate) async fn buy(
 pub(crate) async fn pre_checkout(app: &Services, query: &PreCheckoutQuery) -> Result<(), BotError> {
     let lang = Lang::from_code(query.from.language_code.as_deref());
     let refusal = verdict(app, query).await.err();
-    metrics::counter!("bot_pre_checkout_total", "ok" => refusal.is_none().to_string()).increment(1);
+    metrics::counter!("tokenbot_bot_pre_checkout_total", "ok" => refusal.is_none().to_string())
+        .increment(1);
     let mut answer = app
         .bot
         .answer_pre_checkout_query(query.id.clone(), refusal.is_none());
@@ -191,7 +192,7 @@ pub(crate) async fn on_paid(
     };
     let text = match granted {
         Ok(receipt) => {
-            metrics::counter!("bot_purchases_granted_total").increment(1);
+            metrics::counter!("tokenbot_bot_purchases_granted_total").increment(1);
             texts::payment_receipt(
                 lang,
                 receipt.tokens,

@@ -23,6 +23,7 @@ pub(crate) async fn refund(turn: &Turn<'_>, args: &str) -> Result<String, BotErr
     let ctx = CommandContext::new(Actor::Admin {
         telegram_id: Some(turn.telegram_id),
         via: "telegram".into(),
+        name: None,
     })
     .with_correlation(turn.correlation);
     let reason = format!("/refund by admin {}", turn.telegram_id);

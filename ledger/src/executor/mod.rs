@@ -119,7 +119,7 @@ async fn dispatch(
 }
 
 async fn run_batch(store: &EventStore, config: &LedgerConfig, mut batch: Vec<Box<dyn Pending>>) {
-    metrics::histogram!("ledger_batch_size").record(batch.len() as f64);
+    metrics::histogram!("tokenbot_ledger_batch_size").record(batch.len() as f64);
     match execute_with_retries(store, config, &mut batch).await {
         Ok(answers) => {
             for (s, a) in batch.into_iter().zip(answers) {
@@ -136,7 +136,7 @@ async fn run_batch(store: &EventStore, config: &LedgerConfig, mut batch: Vec<Box
         Err(e) => {
             // Run each command alone: one bad command cannot take its neighbours down, and a
             // connection lost on the way gets one more try on a fresh one.
-            tracing::warn!(error = %e, size = batch.len(), "batch failed before anything was written; running its commands one by one");
+            tracing::warn!(error = %crate::error::chain(&e), size = batch.len(), "batch failed before anything was written; running its commands one by one");
             for mut s in batch {
                 let one = std::slice::from_mut(&mut s);
                 let answer = match execute_with_retries(store, config, one).await {
@@ -162,7 +162,7 @@ async fn execute_with_retries(
         match execute(store, config, batch).await {
             Err(e) if e.is_retryable_conflict() && attempt < MAX_ATTEMPTS => {
                 tracing::debug!(error = %e, attempt, "batch lost a race; retrying");
-                metrics::counter!("ledger_conflicts_total").increment(1);
+                metrics::counter!("tokenbot_ledger_conflicts_total").increment(1);
             }
             other => return other,
         }

@@ -256,7 +256,7 @@ pub(super) async fn write_and_commit(
         Err(e) => unanswered(store, config, guard, rows, in_flight, e).await?,
     };
     if matches!(fate, Fate::Committed(_)) {
-        metrics::counter!("ledger_appends_total").increment(rows.events.ids.len() as u64);
+        metrics::counter!("tokenbot_ledger_appends_total").increment(rows.events.ids.len() as u64);
     }
     Ok((fate, reader))
 }
@@ -285,7 +285,7 @@ fn on_committed(
             // Committed all the same; subscribers also poll, so this costs latency only. The
             // connection is not trusted again.
             tracing::warn!(error = %e, "NOTIFY after a committed batch failed");
-            metrics::counter!("ledger_notify_failures_total").increment(1);
+            metrics::counter!("tokenbot_ledger_notify_failures_total").increment(1);
             guard.discard();
             None
         }

@@ -15,7 +15,7 @@ use crate::configuration::Settings;
 
 /// A scratch database next to the configured one, dropped afterwards.
 pub(crate) struct ScratchDb {
-    admin: tokio_postgres::Config,
+    admin: tokenbot_ledger::PgConfig,
     name: String,
 }
 
@@ -29,7 +29,7 @@ impl ScratchDb {
         admin.dbname("postgres");
         let name = format!("tokenbot_bench_{what}_{}", std::process::id());
         let (client, conn) = admin
-            .connect(tokio_postgres::NoTls)
+            .connect()
             .await
             .context("cannot reach Postgres for the benchmark")?;
         tokio::spawn(conn);
@@ -48,7 +48,7 @@ impl ScratchDb {
     }
 
     pub(crate) async fn drop_db(self) -> anyhow::Result<()> {
-        let (client, conn) = self.admin.connect(tokio_postgres::NoTls).await?;
+        let (client, conn) = self.admin.connect().await?;
         tokio::spawn(conn);
         client
             .batch_execute(&format!(
@@ -60,7 +60,7 @@ impl ScratchDb {
     }
 }
 
-pub(crate) fn config_url(cfg: &tokio_postgres::Config) -> String {
+pub(crate) fn config_url(cfg: &tokenbot_ledger::PgConfig) -> String {
     let host = match cfg.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
         _ => "127.0.0.1".into(),
@@ -72,7 +72,8 @@ pub(crate) fn config_url(cfg: &tokio_postgres::Config) -> String {
         .map(|p| format!(":{}", String::from_utf8_lossy(p)))
         .unwrap_or_default();
     let db = cfg.get_dbname().unwrap_or("postgres");
-    format!("postgres://{user}{password}@{host}:{port}/{db}")
+    let tls = cfg.tls_query();
+    format!("postgres://{user}{password}@{host}:{port}/{db}?{tls}")
 }
 
 /// Runs `writers` loops of `op` for `duration`; returns completed operations per second.

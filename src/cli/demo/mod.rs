@@ -10,6 +10,7 @@ mod users;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use clap::Args;
 use tokenbot_ledger::TelegramId;
 use tokenbot_ledger::checkpoint::{CheckpointPolicy, CheckpointSettings, CheckpointSigner};
@@ -103,11 +104,11 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> anyhow::Result<i32> {
 async fn demo_settings(settings: &Settings) -> anyhow::Result<Settings> {
     let mut settings = settings.clone();
     services::ensure(&mut settings).await?;
-    let mut db: tokio_postgres::Config = settings
+    let mut db: tokenbot_ledger::PgConfig = settings
         .database_url
         .expose()
         .parse()
-        .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a Postgres URL: {e}"))?;
+        .context("DATABASE_URL is not usable")?;
     let name = format!("{}_demo", db.get_dbname().unwrap_or("tokenbot"));
     db.dbname(&name);
     settings.database_url = SecretUrl::new(crate::cli::bench::support::config_url(&db));

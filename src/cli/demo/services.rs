@@ -10,15 +10,10 @@ use crate::configuration::{SecretUrl, Settings};
 
 /// Whether a Postgres server answers at `url` (any answer, even "no such database").
 async fn postgres_answers(url: &str) -> bool {
-    let Ok(config) = url.parse::<tokio_postgres::Config>() else {
+    let Ok(config) = url.parse::<tokenbot_ledger::PgConfig>() else {
         return false;
     };
-    match tokio::time::timeout(
-        Duration::from_secs(3),
-        config.connect(tokio_postgres::NoTls),
-    )
-    .await
-    {
+    match tokio::time::timeout(Duration::from_secs(3), config.connect()).await {
         Ok(Ok(_)) => true,
         Ok(Err(e)) => e.as_db_error().is_some(),
         Err(_) => false,
