@@ -308,6 +308,7 @@ async fn stats_queue_user_and_ledger_have_the_original_shapes() {
         [
             "active_users_today",
             "model_usage",
+            "revenue",
             "tasks_by_status",
             "tasks_today",
             "total_tasks",

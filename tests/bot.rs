@@ -59,7 +59,7 @@ async fn start_registers_once_and_welcomes_back() {
     for call in polls {
         assert_eq!(
             call.params["allowed_updates"],
-            serde_json::json!(["message", "callback_query"])
+            serde_json::json!(["message", "callback_query", "pre_checkout_query"])
         );
     }
     assert_eq!(count_events(&p.t.db, "AccountOpened").await, 1);
@@ -291,9 +291,11 @@ async fn templates_models_shop_guide_help_and_cancel() {
     let menu = chat.tap("Назад в меню").await;
     assert!(menu.text().contains("Главное меню"), "{}", menu.text());
     let shop = chat.tap("Купить токены").await;
-    assert!(shop.text().contains("50 000"), "{}", shop.text());
-    let soon = chat.tap("Оплата скоро").await;
-    assert!(soon.toast().unwrap_or_default().contains("скоро"));
+    assert!(shop.text().contains("50000 🪙 — 50 ⭐"), "{}", shop.text());
+    chat.tap("150000 🪙").await;
+    let invoices = p.telegram.invoices(chat.user().id);
+    assert_eq!(invoices.len(), 1, "the package button sends its invoice");
+    assert_eq!(invoices[0].total_amount, 125);
 
     assert!(chat.say("/guide").await.text().contains("10"));
     assert!(chat.say("/help").await.text().contains("/cancel"));
@@ -508,7 +510,11 @@ async fn webhook_requests_need_the_secret_and_a_redelivered_update_has_no_second
     let webhook = p.telegram.webhook().expect("a webhook");
     assert_eq!(
         webhook.allowed_updates,
-        Some(vec!["message".to_string(), "callback_query".to_string()])
+        Some(vec![
+            "message".to_string(),
+            "callback_query".to_string(),
+            "pre_checkout_query".to_string()
+        ])
     );
     let u = TgUser::new(2100);
 

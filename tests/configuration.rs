@@ -118,11 +118,17 @@ type Refusal = (
 
 #[test]
 fn an_invalid_value_stops_the_start_naming_the_variable() {
-    let cases: [Refusal; 9] = [
+    let cases: [Refusal; 10] = [
         (
             &["up"],
             ("TELEGRAM_LIMIT_CHAT", "1 per second"),
             "error: TELEGRAM_LIMIT_CHAT=\"1 per second\" is invalid: expected N/<duration> such as 30/1s, 20/60s or 5/500ms, or off\n",
+            1,
+        ),
+        (
+            &["up"],
+            ("TOKEN_PACKAGES", "pack_50k:50000:0"),
+            "error: TOKEN_PACKAGES=\"pack_50k:50000:0\" is invalid: \"pack_50k:50000:0\": a price in Stars is 1 to 10000, got 0 (expected id:tokens:stars, comma-separated, e.g. pack_50k:50000:50)\n",
             1,
         ),
         (

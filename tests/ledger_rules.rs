@@ -204,6 +204,7 @@ async fn appends_are_atomic_across_streams_and_check_versions() {
             kind: GrantKind::Admin,
             reason: None,
             balance_after: Tokens::from_const(n),
+            purchase: None,
         })
     };
     let store = &t.ledger;

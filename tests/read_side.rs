@@ -164,7 +164,7 @@ async fn projections_equal_a_replay_live_and_after_rebuild() {
     let report = rebuild(&pool, &Projection::ALL, |_| {})
         .await
         .expect("rebuild all");
-    assert_eq!(report.projections, ["users", "tasks"]);
+    assert_eq!(report.projections, ["users", "tasks", "purchases"]);
     assert_eq!(
         (table_rows(&t, "users").await, table_rows(&t, "tasks").await),
         before,

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 
-use crate::admin::{checkpoints, grant, overview, users};
+use crate::admin::{checkpoints, grant, overview, payments, users};
 use crate::ops;
 
 /// The document, derived from the handlers' `#[utoipa::path]` attributes.
@@ -13,7 +13,7 @@ use crate::ops;
 #[openapi(
     info(title = "tokenbot admin API", description = "Read models and admin grants of the tokenbot ledger."),
     paths(overview::stats, overview::queue, users::user, grant::grant, users::ledger,
-          checkpoints::checkpoints, ops::health, ops::metrics, openapi, ops::root),
+          checkpoints::checkpoints, payments::payments, payments::refund, ops::health, ops::metrics, openapi, ops::root),
     modifiers(&AdminKeyScheme)
 )]
 pub struct ApiDoc;

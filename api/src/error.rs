@@ -62,6 +62,11 @@ impl ApiError {
         }
     }
 
+    /// 502: Telegram refused what the request needed from it; `detail` says what was done.
+    pub fn bad_gateway(kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, kind, title, detail)
+    }
+
     /// 404.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)

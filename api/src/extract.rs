@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use bytes::Bytes;
 use serde::de::{DeserializeOwned, IgnoredAny};
-use tokenbot_ledger::TelegramId;
+use tokenbot_ledger::{ChargeId, TelegramId};
 
 use crate::error::ApiError;
 
@@ -23,6 +23,22 @@ impl<S: Send + Sync> FromRequestParts<S> for UserId {
         raw.parse::<TelegramId>()
             .map(Self)
             .map_err(|e| ApiError::field(StatusCode::BAD_REQUEST, "telegram_id", e.to_string()))
+    }
+}
+
+/// The `{charge_id}` of an `/admin/payments/...` route: Telegram's `telegram_payment_charge_id`,
+/// checked once; anything else is 400 naming `charge_id`.
+#[derive(Debug, Clone)]
+pub struct ChargePath(pub ChargeId);
+
+impl<S: Send + Sync> FromRequestParts<S> for ChargePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state).await?;
+        raw.parse::<ChargeId>()
+            .map(Self)
+            .map_err(|e| ApiError::field(StatusCode::BAD_REQUEST, "charge_id", e.to_string()))
     }
 }
 

@@ -30,7 +30,7 @@ pub mod state;
 pub use doc::ApiDoc;
 pub use error::ApiError;
 pub use health::{CheckFuture, HealthCheck, NatsCheck, OpenTaskAgeCheck, PostgresCheck};
-pub use state::AdminState;
+pub use state::{AdminState, ReturnStars};
 
 /// Largest request body accepted.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -95,6 +95,12 @@ fn admin_routes() -> Vec<Route> {
             Get,
             "/admin/ledger/checkpoints",
             admin::checkpoints::checkpoints,
+        ),
+        route(Get, "/admin/payments", admin::payments::payments),
+        route(
+            Post,
+            "/admin/payments/{charge_id}/refund",
+            admin::payments::refund,
         ),
     ]
 }

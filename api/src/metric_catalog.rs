@@ -257,6 +257,14 @@ pub const METRICS: &[Metric] = &[
         "Tasks requested (debits) through the bot.",
     ),
     counter(
+        "tokenbot_bot_pre_checkout_total",
+        "Pre-checkout queries answered (ok: true or false).",
+    ),
+    counter(
+        "tokenbot_bot_purchases_granted_total",
+        "Payments in Telegram Stars granted (a receipt sent).",
+    ),
+    counter(
         "tokenbot_bot_webhook_rejected_total",
         "Webhook requests refused (reason: missing_secret, wrong_secret).",
     ),

@@ -1,14 +1,26 @@
 //! What every handler shares: the ledger, its pool, the admin keys, the health checks and where
 //! the signed checkpoints are read from. Cheap to clone.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 
 use deadpool_postgres::Pool;
 use tokenbot_ledger::Ledger;
 use tokenbot_ledger::bus::BusConfig;
+use tokenbot_ledger::command::refund_purchase::PurchaseRefund;
 
 use crate::auth::{AdminAuth, AdminKeys};
 use crate::health::{HealthCheck, PostgresCheck};
+
+/// Returns the Stars of a purchase the ledger has refunded, through Telegram
+/// (`refundStarPayment`; the composition passes the bot crate's `stars::return_stars`). The
+/// error is Telegram's, for the admin.
+pub type ReturnStars = Arc<
+    dyn Fn(PurchaseRefund) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// The state of the router; clones share everything.
 #[derive(Clone)]
@@ -25,6 +37,8 @@ pub(crate) struct Inner {
     pub(crate) health_checks: Vec<Arc<dyn HealthCheck>>,
     /// Where the signed checkpoints are read from (unset: not served).
     pub(crate) checkpoints: OnceLock<(async_nats::jetstream::Context, BusConfig)>,
+    /// How refunds return Stars (unset: no BOT_TOKEN, refunds answer 503 and write nothing).
+    pub(crate) return_stars: OnceLock<ReturnStars>,
 }
 
 impl AdminState {
@@ -45,6 +59,7 @@ impl AdminState {
                 in_flight: Arc::default(),
                 health_checks,
                 checkpoints: OnceLock::new(),
+                return_stars: OnceLock::new(),
             }),
         }
     }
@@ -53,6 +68,13 @@ impl AdminState {
     /// call wins).
     pub fn with_checkpoints(self, js: async_nats::jetstream::Context, bus: BusConfig) -> Self {
         let _ = self.inner.checkpoints.set((js, bus));
+        self
+    }
+
+    /// Serves `POST /admin/payments/{charge_id}/refund`, returning Stars through `hook` (the
+    /// first call wins).
+    pub fn with_return_stars(self, hook: ReturnStars) -> Self {
+        let _ = self.inner.return_stars.set(hook);
         self
     }
 

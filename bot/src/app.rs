@@ -97,6 +97,10 @@ impl App {
     /// [`App::handle_update`]; a [`Retry::Again`] of an update that failed before does not
     /// send the error message a second time.
     pub async fn handle_update_with(&self, update: Update, retry: Retry) -> Result<(), BotError> {
+        if let UpdateKind::PreCheckoutQuery(q) = &update.kind {
+            // Answered at once, outside the chat's lock (see flows/payments.rs).
+            return flows::payments::pre_checkout(&self.inner.services, q).await;
+        }
         let Some((chat, user)) = origin(&update) else {
             return Ok(()); // Channel posts, polls, ...: nothing this bot answers.
         };
@@ -215,9 +219,11 @@ impl App {
 /// setWebhook: Telegram then sends nothing else, where by default it would send every kind but
 /// a few (edited messages, reactions, chat member changes...) only for the bot to drop them.
 /// Handling a new kind means adding it here too.
-pub const ALLOWED_UPDATES: [teloxide::types::AllowedUpdate; 2] = [
+pub const ALLOWED_UPDATES: [teloxide::types::AllowedUpdate; 3] = [
     teloxide::types::AllowedUpdate::Message,
     teloxide::types::AllowedUpdate::CallbackQuery,
+    // Telegram Stars payments: answered in `flows/payments.rs` (the payment itself is a message).
+    teloxide::types::AllowedUpdate::PreCheckoutQuery,
 ];
 
 fn origin(update: &Update) -> Option<(ChatId, User)> {

@@ -2,7 +2,7 @@
 //! is exactly what [`CallbackData::parse`] accepts; every label comes from [`texts::buttons`].
 
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
-use tokenbot_ledger::{ImageSize, Quality, TaskId, TaskKind};
+use tokenbot_ledger::{ImageSize, Quality, TaskId, TaskKind, TokenPackage};
 use tokenbot_texts::{self as texts, Lang, buttons};
 
 use crate::callback::{AdminAction, CallbackData, DraftId, MenuTarget};
@@ -137,15 +137,17 @@ pub fn profile(lang: Lang, done: &[(usize, TaskKind, TaskId)]) -> InlineKeyboard
     InlineKeyboardMarkup::new(rows)
 }
 
-/// The token packages (payments are not built yet) and "back".
-pub fn buy_tokens(lang: Lang) -> InlineKeyboardMarkup {
-    InlineKeyboardMarkup::new([
-        vec![button(
-            buttons::payments_coming_soon(lang),
-            &CallbackData::TokensComingSoon,
-        )],
-        back_row(lang),
-    ])
+/// One button per token package (each sends its invoice) and "back".
+pub fn buy_tokens(lang: Lang, packages: &[TokenPackage]) -> InlineKeyboardMarkup {
+    let mut rows: Vec<Vec<InlineKeyboardButton>> = packages
+        .iter()
+        .map(|p| {
+            let label = buttons::buy_package(lang, p.tokens, p.stars);
+            vec![button(label, &CallbackData::TokensBuy(p.id.to_string()))]
+        })
+        .collect();
+    rows.push(back_row(lang));
+    InlineKeyboardMarkup::new(rows)
 }
 
 /// The admin panel.
@@ -389,13 +391,19 @@ mod tests {
 
     #[test]
     fn tokens_and_admin() {
+        let packages = TokenPackage::defaults();
         assert_eq!(
-            data(&buy_tokens(Lang::Ru)),
-            [vec!["tokens:coming_soon"], vec!["nav:menu"]]
+            data(&buy_tokens(Lang::Ru, &packages)),
+            [
+                vec!["tokens:buy:pack_50k"],
+                vec!["tokens:buy:pack_150k"],
+                vec!["tokens:buy:pack_500k"],
+                vec!["nav:menu"]
+            ]
         );
         assert_eq!(
-            labels(&buy_tokens(Lang::Ru))[0],
-            ["🔜 Оплата скоро будет доступна"]
+            labels(&buy_tokens(Lang::Ru, &packages))[0],
+            ["50000 🪙 — 50 ⭐"]
         );
         assert_eq!(
             data(&admin_panel(Lang::En)),

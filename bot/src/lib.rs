@@ -19,6 +19,7 @@ mod flows;
 pub mod keyboards;
 pub mod polling;
 pub mod reply;
+pub mod stars;
 pub mod storage;
 mod turn;
 pub mod webhook;

@@ -9,10 +9,12 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::{Aggregate, ApplyError};
 use crate::error::DomainError;
 use crate::events::{
-    AccountOpened, Event, GrantKind, SettingsChanged, TokensDebited, TokensGranted, TokensRefunded,
+    AccountOpened, Event, GrantKind, PurchasePayment, SettingsChanged, TokensDebited,
+    TokensGranted, TokensReclaimed, TokensRefunded, bounded_error,
 };
-use crate::ids::{TaskId, TelegramId};
+use crate::ids::{PurchaseId, TaskId, TelegramId};
 use crate::image::{ImageSize, ModelId, Quality};
+use crate::payment::ChargeId;
 use crate::pricing::{LedgerConfig, RATE_WINDOW_CAPACITY};
 use crate::tokens::Tokens;
 
@@ -126,6 +128,7 @@ pub fn decide_open(
             kind: GrantKind::Initial,
             reason: None,
             balance_after: initial_grant,
+            purchase: None,
         }));
     }
     Some(events)
@@ -158,6 +161,60 @@ pub fn decide_grant(
         amount,
         kind,
         reason,
+        balance_after,
+        purchase: None,
+    })])
+}
+
+/// A paid purchase's grant: the package's tokens, carrying the payment.
+pub fn decide_purchase_grant(
+    state: &Account,
+    id: TelegramId,
+    amount: Tokens,
+    payment: PurchasePayment,
+) -> Result<Vec<Event>, DomainError> {
+    state.require_open(id)?;
+    if amount.is_zero() {
+        return Err(DomainError::ZeroAmount);
+    }
+    let balance_after = state
+        .balance
+        .checked_add(amount)
+        .map_err(|_| DomainError::Overflow)?;
+    Ok(vec![Event::TokensGranted(TokensGranted {
+        amount,
+        kind: GrantKind::Purchase,
+        reason: None,
+        balance_after,
+        purchase: Some(payment),
+    })])
+}
+
+/// The account side of a purchase refund: the tokens the purchase granted go back, refused when
+/// the balance no longer holds them (they were spent; a balance is never negative).
+pub fn decide_reclaim(
+    state: &Account,
+    id: TelegramId,
+    purchase_id: PurchaseId,
+    charge: &ChargeId,
+    amount: Tokens,
+    reason: &str,
+) -> Result<Vec<Event>, DomainError> {
+    state.require_open(id)?;
+    let balance_after =
+        state
+            .balance
+            .checked_sub(amount)
+            .ok_or_else(|| DomainError::PurchaseTokensSpent {
+                charge: charge.clone(),
+                granted: amount,
+                balance: state.balance,
+            })?;
+    Ok(vec![Event::TokensReclaimed(TokensReclaimed {
+        purchase_id,
+        telegram_payment_charge_id: charge.clone(),
+        amount,
+        reason: bounded_error(reason),
         balance_after,
     })])
 }
@@ -283,6 +340,16 @@ impl Aggregate for Account {
             Event::TokensRefunded(e) => {
                 let computed = self.balance.checked_add(e.amount).map_err(|_| overflow())?;
                 expect_balance(e.balance_after, computed, "TokensRefunded")?;
+                self.balance = computed;
+            }
+            Event::TokensReclaimed(e) => {
+                let computed = self.balance.checked_sub(e.amount).ok_or_else(|| {
+                    ApplyError(format!(
+                        "TokensReclaimed of {} takes the balance of {} below zero",
+                        e.amount, self.balance
+                    ))
+                })?;
+                expect_balance(e.balance_after, computed, "TokensReclaimed")?;
                 self.balance = computed;
             }
             Event::SettingsChanged(e) => {
@@ -416,6 +483,7 @@ mod tests {
             kind: GrantKind::Admin,
             reason: None,
             balance_after: Tokens::from_const(1000),
+            purchase: None,
         });
         assert!(a.apply(&forged, Utc::now()).is_err());
     }

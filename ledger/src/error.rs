@@ -3,8 +3,9 @@
 
 use tokio_postgres::error::SqlState;
 
-use crate::ids::{TaskId, TelegramId};
+use crate::ids::{PurchaseId, TaskId, TelegramId};
 use crate::image::ModelId;
+use crate::payment::ChargeId;
 use crate::stream::{ExpectedVersion, OutOfRange, StreamId, StreamVersion};
 use crate::tokens::Tokens;
 
@@ -103,6 +104,49 @@ pub enum DomainError {
     /// A balance would leave the range of [`Tokens`].
     #[error("token arithmetic overflowed")]
     Overflow,
+    /// No such purchase offer (or not the payer's).
+    #[error("purchase {0} does not exist")]
+    PurchaseNotFound(PurchaseId),
+    /// A purchase id used twice.
+    #[error("purchase {0} already exists")]
+    PurchaseAlreadyExists(PurchaseId),
+    /// A payment that does not match its offer (amount, currency).
+    #[error("the payment for purchase {purchase_id} does not match its offer: {detail}")]
+    PurchaseMismatch {
+        /// The purchase.
+        purchase_id: PurchaseId,
+        /// What differs.
+        detail: String,
+    },
+    /// An offer past its time.
+    #[error("purchase {0} has expired; a new invoice is needed")]
+    PurchaseExpired(PurchaseId),
+    /// An offer paid already (by this charge).
+    #[error("purchase {purchase_id} was already paid (charge {charge})")]
+    PurchaseAlreadyPaid {
+        /// The purchase.
+        purchase_id: PurchaseId,
+        /// The charge that paid it.
+        charge: ChargeId,
+    },
+    /// A refund of a purchase never paid.
+    #[error("purchase {0} was not paid, so there is nothing to refund")]
+    PurchaseNotPaid(PurchaseId),
+    /// No purchase was paid with this charge id.
+    #[error("no purchase was paid with charge {0}")]
+    PaymentNotFound(ChargeId),
+    /// Refunding would take back tokens the user has already spent.
+    #[error(
+        "the purchase granted {granted} tokens but the balance is {balance}: the tokens are          already spent, so the payment cannot be refunded"
+    )]
+    PurchaseTokensSpent {
+        /// The charge.
+        charge: ChargeId,
+        /// What the purchase granted (and a refund takes back).
+        granted: Tokens,
+        /// The balance now.
+        balance: Tokens,
+    },
 }
 
 /// Everything an append or a command can fail with.

@@ -5,8 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{TaskId, TelegramId};
+use chrono::{DateTime, Utc};
+
+use crate::ids::{PurchaseId, TaskId, TelegramId};
 use crate::image::{ImageSize, ModelId, Prompt, Quality, TaskKind};
+use crate::payment::{ChargeId, PackageId, Stars};
 use crate::tokens::Tokens;
 
 /// Longest error text kept in an event: an OpenAI error can be arbitrarily long, and the original
@@ -23,7 +26,7 @@ pub enum GrantKind {
     Admin,
     /// A balance carried over from the original bot's database.
     Import,
-    /// A paid package (payments are not live yet; the kind is reserved so that history stays uniform).
+    /// A package paid in Telegram Stars; the grant carries the payment ([`PurchasePayment`]).
     Purchase,
 }
 
@@ -51,6 +54,88 @@ pub struct TokensGranted {
     pub reason: Option<String>,
     /// The account's balance after this event.
     pub balance_after: Tokens,
+    /// For a [`GrantKind::Purchase`]: the payment it grants for (absent on every other kind,
+    /// and on events written before payments, which decode unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purchase: Option<PurchasePayment>,
+}
+
+/// The payment behind a purchase grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchasePayment {
+    /// The offer paid (its `purchase-` stream).
+    pub purchase_id: PurchaseId,
+    /// The package bought.
+    pub package: PackageId,
+    /// What was paid.
+    pub stars: Stars,
+    /// Telegram's id of the payment: the key the grant is made once under.
+    pub telegram_payment_charge_id: ChargeId,
+    /// The provider's id of the payment (empty for Stars as of today, kept as Telegram sends it).
+    pub provider_payment_charge_id: String,
+}
+
+/// Tokens taken back from an account because their purchase was refunded in Stars (with
+/// [`PurchaseRefunded`] on the purchase stream, in the same transaction). Never more than the
+/// balance: a refund of tokens already spent is refused, not recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokensReclaimed {
+    /// The purchase refunded.
+    pub purchase_id: PurchaseId,
+    /// Telegram's id of the payment refunded.
+    pub telegram_payment_charge_id: ChargeId,
+    /// Tokens taken back: exactly what the purchase granted.
+    pub amount: Tokens,
+    /// Why (bounded to [`MAX_ERROR_CHARS`]).
+    pub reason: String,
+    /// The account's balance after this event (never negative).
+    pub balance_after: Tokens,
+}
+
+/// A user asked for a package: the offer an invoice's payload names. The first event of every
+/// `purchase-` stream; pre-checkout accepts a payment only against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseOffered {
+    /// Who may pay it.
+    pub telegram_id: TelegramId,
+    /// The package.
+    pub package: PackageId,
+    /// Tokens granted when paid.
+    pub tokens: Tokens,
+    /// Its price.
+    pub stars: Stars,
+    /// Always `XTR` today; kept so that a payment in another currency is refused by rule.
+    pub currency: String,
+    /// After this, pre-checkout refuses it (the user asks for a new invoice).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The offer was paid: the purchase-side mark that makes "one payment per offer" a rule checked
+/// under the purchase's lock. The tokens come in [`TokensGranted`] on the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchasePaid {
+    /// Telegram's id of the payment.
+    pub telegram_payment_charge_id: ChargeId,
+    /// The provider's id of the payment.
+    pub provider_payment_charge_id: String,
+    /// What was paid.
+    pub stars: Stars,
+    /// Tokens granted.
+    pub tokens: Tokens,
+}
+
+/// The payment was refunded: the purchase-side mark (at most once per purchase); the tokens go
+/// back in [`TokensReclaimed`] on the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseRefunded {
+    /// Telegram's id of the payment refunded.
+    pub telegram_payment_charge_id: ChargeId,
+    /// Stars given back: what was paid.
+    pub stars: Stars,
+    /// Tokens taken back: what was granted.
+    pub tokens: Tokens,
+    /// Why (bounded to [`MAX_ERROR_CHARS`]).
+    pub reason: String,
 }
 
 /// Tokens paid for a task (the same transaction records [`TaskRequested`]).
@@ -203,6 +288,14 @@ pub enum Event {
     TaskFailed(TaskFailed),
     /// See [`TaskRefunded`].
     TaskRefunded(TaskRefunded),
+    /// See [`TokensReclaimed`].
+    TokensReclaimed(TokensReclaimed),
+    /// See [`PurchaseOffered`].
+    PurchaseOffered(PurchaseOffered),
+    /// See [`PurchasePaid`].
+    PurchasePaid(PurchasePaid),
+    /// See [`PurchaseRefunded`].
+    PurchaseRefunded(PurchaseRefunded),
 }
 
 /// A stored event that does not decode.
@@ -249,6 +342,10 @@ impl Event {
             Event::TaskDelivered(_) => "TaskDelivered",
             Event::TaskFailed(_) => "TaskFailed",
             Event::TaskRefunded(_) => "TaskRefunded",
+            Event::TokensReclaimed(_) => "TokensReclaimed",
+            Event::PurchaseOffered(_) => "PurchaseOffered",
+            Event::PurchasePaid(_) => "PurchasePaid",
+            Event::PurchaseRefunded(_) => "PurchaseRefunded",
         }
     }
 
@@ -258,7 +355,10 @@ impl Event {
         match event_type {
             "AccountOpened" | "TokensGranted" | "TokensDebited" | "TokensRefunded"
             | "SettingsChanged" | "TaskRequested" | "TaskStarted" | "TaskAttemptFailed"
-            | "TaskSucceeded" | "TaskDelivered" | "TaskFailed" | "TaskRefunded" => Some(1),
+            | "TaskSucceeded" | "TaskDelivered" | "TaskFailed" | "TaskRefunded"
+            | "TokensReclaimed" | "PurchaseOffered" | "PurchasePaid" | "PurchaseRefunded" => {
+                Some(1)
+            }
             _ => None,
         }
     }
@@ -352,6 +452,7 @@ mod tests {
             kind: GrantKind::Admin,
             reason: Some("bonus".into()),
             balance_after: Tokens::from_const(15),
+            purchase: None,
         })
     }
 
@@ -408,6 +509,10 @@ mod tests {
             "TaskDelivered",
             "TaskFailed",
             "TaskRefunded",
+            "TokensReclaimed",
+            "PurchaseOffered",
+            "PurchasePaid",
+            "PurchaseRefunded",
         ];
         for n in names {
             assert_eq!(Event::schema_version(n), Some(1), "{n}");

@@ -115,6 +115,11 @@ uuid_id!(
     TaskId
 );
 uuid_id!(
+    /// One offer to buy a token package: the id a Telegram Stars invoice's payload names, and
+    /// the `purchase-<id>` stream that records the offer, its payment and its refund.
+    PurchaseId
+);
+uuid_id!(
     /// The id of one event in the log (UUIDv7); also the `Nats-Msg-Id` when it is published.
     EventId
 );

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{CorrelationId, EventId, TelegramId};
+use crate::payment::ChargeId;
 
 /// Who asked for a change. Kept on every event so that an auditor can tell a user's own debit
 /// from an admin's grant (the original's grants left no trace, W12).
@@ -140,6 +141,12 @@ impl IdempotencyKey {
         value: impl std::fmt::Display,
     ) -> Result<Self, InvalidIdempotencyKey> {
         Self::parse(&format!("{namespace}:{value}"))
+    }
+
+    /// `payment:<telegram_payment_charge_id>`: the key a purchase is granted under. A charge id
+    /// is at most 180 printable characters, so the key always fits.
+    pub fn payment(charge: &ChargeId) -> Self {
+        Self(format!("payment:{charge}"))
     }
 
     /// The key.

@@ -11,7 +11,7 @@ use bytes::BytesMut;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
-use crate::ids::{TaskId, TelegramId};
+use crate::ids::{PurchaseId, TaskId, TelegramId};
 
 /// The id of one stream: `account-<telegram id>` for a user's tokens and settings,
 /// `task-<uuid>` for one task. The category (the part before the first `-`) names the NATS
@@ -25,6 +25,8 @@ impl StreamId {
     pub const ACCOUNT: &'static str = "account";
     /// The category of task streams.
     pub const TASK: &'static str = "task";
+    /// The category of purchase streams.
+    pub const PURCHASE: &'static str = "purchase";
 
     /// A user's account stream.
     pub fn account(id: TelegramId) -> Self {
@@ -34,6 +36,11 @@ impl StreamId {
     /// One task's stream.
     pub fn task(id: TaskId) -> Self {
         Self(format!("{}-{}", Self::TASK, id))
+    }
+
+    /// One purchase's stream.
+    pub fn purchase(id: PurchaseId) -> Self {
+        Self(format!("{}-{}", Self::PURCHASE, id))
     }
 
     /// Any other stream (tests, imports). 1..=200 bytes, with a category before a `-`.
@@ -74,6 +81,13 @@ impl StreamId {
     pub fn task_id(&self) -> Option<TaskId> {
         self.0
             .strip_prefix("task-")
+            .and_then(|rest| rest.parse().ok())
+    }
+
+    /// The purchase id of a `purchase-` stream.
+    pub fn purchase_id(&self) -> Option<PurchaseId> {
+        self.0
+            .strip_prefix("purchase-")
             .and_then(|rest| rest.parse().ok())
     }
 }

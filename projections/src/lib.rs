@@ -2,7 +2,7 @@
 //! live, rebuild and diff for operators and auditors, and the typed queries that the admin HTTP
 //! API (the `tokenbot-api` crate) and the bot read them with.
 //!
-//! Each read model is one file ([`users`], [`tasks`]); [`runtime`] applies events to them with
+//! Each read model is one file ([`users`], [`tasks`], [`purchases`]); [`runtime`] applies events to them with
 //! checkpoints; [`live`] follows JetStream; [`rebuild`] replays into shadow tables.
 
 /// Errors of the read side.
@@ -15,6 +15,8 @@ macro_rules! column {
 
 pub mod error;
 pub mod live;
+pub mod payment_queries;
+pub mod purchases;
 pub mod queries;
 pub mod rebuild;
 pub mod runtime;

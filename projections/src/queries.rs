@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
+use crate::payment_queries::{self, Revenue};
 use crate::tasks::{COLUMNS as TASK_COLUMNS, TaskRow};
 use crate::users::{self, UserRow};
 
@@ -32,6 +33,8 @@ pub struct Stats {
     pub active_users_today: i64,
     /// Tasks per model, all time.
     pub model_usage: BTreeMap<String, i64>,
+    /// What users paid in Telegram Stars (not in the original: it sold nothing).
+    pub revenue: Revenue,
 }
 
 fn midnight(now: DateTime<Utc>) -> DateTime<Utc> {
@@ -84,6 +87,7 @@ pub async fn stats(
         users_today: totals.try_get(4)?,
         active_users_today: totals.try_get(5)?,
         model_usage,
+        revenue: payment_queries::revenue(client, today).await?,
     })
 }
 

@@ -9,7 +9,7 @@ use tokenbot_ledger::global_order::read_log;
 use tokenbot_ledger::{LogCursor, RawEvent, RecordedEvent, StreamId};
 
 use crate::error::ProjectionError;
-use crate::{tasks, users};
+use crate::{purchases, tasks, users};
 
 /// The schema the live read models live in.
 pub const LIVE_SCHEMA: &str = "projections";
@@ -29,17 +29,20 @@ pub enum Projection {
     Users,
     /// The `projections.tasks` read model.
     Tasks,
+    /// The `projections.purchases` read model.
+    Purchases,
 }
 
 impl Projection {
     /// Every projection, in the order they are applied.
-    pub const ALL: [Projection; 2] = [Projection::Users, Projection::Tasks];
+    pub const ALL: [Projection; 3] = [Projection::Users, Projection::Tasks, Projection::Purchases];
 
     /// Its name, as operators type it (`users`, `tasks`).
     pub fn name(self) -> &'static str {
         match self {
             Projection::Users => "users",
             Projection::Tasks => "tasks",
+            Projection::Purchases => "purchases",
         }
     }
 
@@ -56,6 +59,7 @@ impl Projection {
         match self {
             Projection::Users => &["users"],
             Projection::Tasks => &["tasks"],
+            Projection::Purchases => &["purchases"],
         }
     }
 
@@ -64,6 +68,7 @@ impl Projection {
         match self {
             Projection::Users => StreamId::ACCOUNT,
             Projection::Tasks => StreamId::TASK,
+            Projection::Purchases => StreamId::PURCHASE,
         }
     }
 
@@ -106,6 +111,21 @@ impl Projection {
                 let touched: Vec<&tasks::TaskRow> =
                     ids.iter().filter_map(|id| rows.get(id)).collect();
                 tasks::store(client, schema, &touched).await
+            }
+            Projection::Purchases => {
+                let ids: Vec<uuid::Uuid> = events
+                    .iter()
+                    .filter_map(|e| purchases::key(e))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let mut rows = purchases::load(client, schema, &ids).await?;
+                for e in events {
+                    purchases::apply(&mut rows, e)?;
+                }
+                let touched: Vec<&purchases::PurchaseRow> =
+                    ids.iter().filter_map(|id| rows.get(id)).collect();
+                purchases::store(client, schema, &touched).await
             }
         }
     }

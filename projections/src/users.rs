@@ -140,6 +140,12 @@ pub(crate) fn apply(
             row.balance = amount(r.balance_after);
             row.tokens_spent -= amount(r.amount);
         }
+        Event::TokensReclaimed(r) => {
+            // A refunded purchase: its grant no longer counts.
+            let row = rows.get_mut(&id).ok_or_else(missing)?;
+            row.balance = amount(r.balance_after);
+            row.tokens_granted -= amount(r.amount);
+        }
         Event::SettingsChanged(s) => {
             let row = rows.get_mut(&id).ok_or_else(missing)?;
             if let Some(m) = &s.model {

@@ -289,7 +289,8 @@ fn print_report(report: &VerifyReport, json: bool) -> anyhow::Result<()> {
     writeln!(
         out,
         "events: {}  sealed: {}  unsealed: {}  accounts: {}  tasks: {}\n\
-         granted: {}  debited: {}  refunded: {}  balances: {}\nhead hash: {}",
+         granted: {}  debited: {}  refunded: {}  reclaimed: {}  balances: {}\n\
+         purchases paid: {} ({} Stars), refunded: {}\nhead hash: {}",
         report.events,
         report.sealed,
         report.unsealed,
@@ -298,7 +299,11 @@ fn print_report(report: &VerifyReport, json: bool) -> anyhow::Result<()> {
         report.tokens_granted,
         report.tokens_debited,
         report.tokens_refunded,
+        report.tokens_reclaimed,
         report.total_balance,
+        report.purchases_paid,
+        report.stars_paid,
+        report.purchases_refunded,
         report
             .head_hash
             .as_deref()

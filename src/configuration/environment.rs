@@ -129,6 +129,9 @@ pub struct Environment {
     /// Factor the setWebhook pause grows by, clamped to 1..10.
     #[arg(long, env = "WEBHOOK_RETRY_BACKOFF", default_value = "2", global = true, help_heading = HEADING, value_name = "WEBHOOK_RETRY_BACKOFF")]
     pub webhook_retry_backoff: Option<String>,
+    /// Token packages on sale for Telegram Stars: `id:tokens:stars`, comma-separated.
+    #[arg(long, env = "TOKEN_PACKAGES", default_value = "pack_50k:50000:50,pack_150k:150000:125,pack_500k:500000:350", global = true, help_heading = HEADING, value_name = "TOKEN_PACKAGES")]
+    pub token_packages: Option<String>,
     /// Shown in the bot's guide.
     #[arg(long, env = "SUPPORT_CONTACT", default_value = "@support_bot", global = true, help_heading = HEADING, value_name = "SUPPORT_CONTACT")]
     pub support_contact: Option<String>,
@@ -166,7 +169,7 @@ pub struct Environment {
 
 impl Environment {
     /// The name of every variable, in the order of `--help`.
-    pub const NAMES: [&'static str; 46] = [
+    pub const NAMES: [&'static str; 47] = [
         "DATABASE_URL",
         "MIGRATION_DATABASE_URL",
         "DATABASE_WRITER_PASSWORD",
@@ -203,6 +206,7 @@ impl Environment {
         "WEBHOOK_RETRY_DELAY_SECONDS",
         "WEBHOOK_RETRY_BACKOFF",
         "SUPPORT_CONTACT",
+        "TOKEN_PACKAGES",
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",
         "OPENAI_TIMEOUT_S",

@@ -84,6 +84,8 @@ pub struct TelegramSettings {
     /// TELEGRAM_LIMIT_OVERALL, TELEGRAM_LIMIT_CHAT, TELEGRAM_LIMIT_GROUP: what the bot and the
     /// worker of one process keep to, together.
     pub limits: tokenbot_telegram::Limits,
+    /// TOKEN_PACKAGES: what the buy screen sells for Stars.
+    pub packages: Vec<tokenbot_ledger::TokenPackage>,
 }
 
 /// WEBHOOK_URL + "/webhook", WEBHOOK_SECRET_TOKEN and the setWebhook retries.

@@ -270,6 +270,14 @@ pub(super) fn telegram(env: &Environment) -> anyhow::Result<TelegramSettings> {
         admin_ids,
         webhook: webhook(env)?,
         support_contact: text(&env.support_contact, "@support_bot"),
+        packages: match value(&env.token_packages) {
+            None => tokenbot_ledger::TokenPackage::defaults(),
+            Some(raw) => tokenbot_ledger::TokenPackage::parse_list(raw).map_err(|e| {
+                anyhow::anyhow!(
+                    "TOKEN_PACKAGES={raw:?} is invalid: {e} (expected id:tokens:stars, comma-separated, e.g. pack_50k:50000:50)"
+                )
+            })?,
+        },
         limits: telegram_limits(env)?,
     })
 }

@@ -117,10 +117,12 @@ pub fn worker_runner_on(
     )))
 }
 
-/// The bot's configuration from the settings (ADMIN_IDS, SUPPORT_CONTACT).
+/// The bot's configuration from the settings (ADMIN_IDS, SUPPORT_CONTACT, TOKEN_PACKAGES).
 pub fn bot_config(settings: &Settings) -> tokenbot_bot::BotConfig {
     tokenbot_bot::BotConfig {
         admin_ids: settings.telegram.admin_ids.clone(),
         support_contact: settings.telegram.support_contact.clone(),
+        packages: settings.telegram.packages.clone(),
+        ..tokenbot_bot::BotConfig::default()
     }
 }

@@ -277,9 +277,27 @@ fn admin_router(
     } else {
         tokenbot_api::auth::AdminKeys::none()
     };
-    let state = AdminState::new(p.ledger.clone(), keys, checks)
+    let mut state = AdminState::new(p.ledger.clone(), keys, checks)
         .with_checkpoints(p.js.clone(), p.settings.bus.clone());
+    // Refunds return Stars through the bot's token; without one they answer 503.
+    if let Ok(bot) = super::parts::telegram_bot(p.settings, "admin API's refunds") {
+        state = state.with_return_stars(return_stars(bot, p.ledger.clone()));
+    }
     router(state)
+}
+
+/// The admin API's way of returning a refunded purchase's Stars: the bot crate's.
+fn return_stars(bot: teloxide::Bot, ledger: tokenbot_ledger::Ledger) -> tokenbot_api::ReturnStars {
+    // Refunds are rare and answered one by one: a limiter of their own (429 still honoured).
+    let telegram = tokenbot_telegram::Telegram::from(bot);
+    Arc::new(move |refund| {
+        let (telegram, ledger) = (telegram.clone(), ledger.clone());
+        Box::pin(async move {
+            tokenbot_bot::stars::return_stars(&telegram, &ledger, &refund)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    })
 }
 
 /// Binds HTTP_ADDR now (a taken port fails the start) and serves until shutdown.

@@ -40,6 +40,12 @@ pub struct AdminStatsView<'a> {
     pub tasks_by_status: &'a [(String, u64)],
     /// Tokens debited minus tokens refunded, shown with thousands grouped.
     pub total_tokens_spent: u64,
+    /// Stars paid and not refunded.
+    pub stars: u64,
+    /// Of those, paid since UTC midnight.
+    pub stars_today: u64,
+    /// Users with a purchase paid and not refunded.
+    pub paying_users: u64,
     /// When the figures were read; shown as the time of day so an admin sees how fresh they are.
     pub updated_at: DateTime<Utc>,
 }
@@ -72,6 +78,9 @@ pub fn admin_stats(lang: Lang, v: &AdminStatsView<'_>) -> String {
         tasks_today = v.tasks_today,
         statuses = statuses,
         spent = group_thousands(v.total_tokens_spent),
+        stars = group_thousands(v.stars),
+        stars_today = group_thousands(v.stars_today),
+        paying_users = v.paying_users,
         updated = v.updated_at.format("%H:%M:%S").to_string(),
     )
 }
@@ -257,12 +266,18 @@ mod tests {
             tasks_today: 4,
             tasks_by_status: &statuses,
             total_tokens_spent: 10560,
+            stars: 1250,
+            stars_today: 50,
+            paying_users: 3,
             updated_at: at(),
         };
         let text = admin_stats(Lang::Ru, &v);
         assert_valid_html(&text);
         assert!(text.contains("<b>По статусам:</b>\n  • delivered: 3\n  • &lt;failed&gt;: 1\n\n"));
         assert!(text.contains("  • Потрачено всего: 10,560 🪙\n\n<i>Обновлено: 03:04:05 UTC</i>"));
+        assert!(
+            text.contains("  • Выручка: 1,250 ⭐ (сегодня: 50 ⭐)\n  • Платящих пользователей: 3")
+        );
         let none = AdminStatsView {
             tasks_by_status: &[],
             ..v

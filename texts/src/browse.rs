@@ -150,21 +150,6 @@ pub fn history_caption(
     )
 }
 
-/// "💰 Купить токены" (a placeholder, as in the original).
-pub fn buy_tokens(lang: Lang, balance: Tokens) -> String {
-    tr!(lang, "buy-tokens", balance = balance)
-}
-
-/// Plain text (an alert).
-pub fn payments_coming_soon_alert(lang: Lang) -> String {
-    tr!(lang, "payments-coming-soon-alert")
-}
-
-/// Plain text (an alert) for `tokens:buy:<package>`.
-pub fn package_coming_soon_alert(lang: Lang, package: &str) -> String {
-    tr!(lang, "package-coming-soon-alert", package = package)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
-use tokenbot_ledger::{TaskId, TelegramId, Tokens};
+use tokenbot_ledger::{ChargeId, Stars, TaskId, TelegramId, Tokens};
 
 use crate::lang::Lang;
 
@@ -18,7 +18,7 @@ use crate::lang::Lang;
 macro_rules! resources {
     ($lang:literal) => {
         resources!($lang: "labels.ftl", "menu.ftl", "create.ftl", "browse.ftl", "admin.ftl",
-            "worker.ftl", "buttons.ftl")
+            "worker.ftl", "buttons.ftl", "payments.ftl")
     };
     ($lang:literal: $($file:literal),+) => {
         [$((
@@ -28,8 +28,8 @@ macro_rules! resources {
     };
 }
 
-static RU_SOURCES: [(&str, &str); 7] = resources!("ru");
-static EN_SOURCES: [(&str, &str); 7] = resources!("en");
+static RU_SOURCES: [(&str, &str); 8] = resources!("ru");
+static EN_SOURCES: [(&str, &str); 8] = resources!("en");
 
 /// The resources of `lang` as compiled in: `(path under locales/, source)`.
 pub(crate) fn sources(lang: Lang) -> &'static [(&'static str, &'static str)] {
@@ -170,7 +170,14 @@ macro_rules! displayed {
     )+};
 }
 
-displayed!(Tokens, TelegramId, TaskId, u64, i64, usize);
+displayed!(Tokens, TelegramId, TaskId, Stars, u64, i64, usize);
+
+impl<'a> Arg<'a> for &ChargeId {
+    fn value(self) -> FluentValue<'a> {
+        // Printable ASCII without spaces, but `<`, `>` and `&` are printable: escaped for HTML.
+        FluentValue::String(Cow::Owned(crate::markup::escape(self.as_str())))
+    }
+}
 
 /// `tr!(lang, "key", name = value, ...)`: the message `key` in `lang` with the named arguments.
 macro_rules! tr {

@@ -1,7 +1,7 @@
 //! Button labels (plain text: Telegram shows them as they are) and the command menu of Telegram
 //! clients.
 
-use tokenbot_ledger::TaskKind;
+use tokenbot_ledger::{Stars, TaskKind, Tokens};
 
 use crate::bundle::tr;
 use crate::labels::task_kind_label;
@@ -77,9 +77,9 @@ pub fn history(lang: Lang, number: usize, kind: TaskKind) -> String {
     )
 }
 
-/// The shop's only button.
-pub fn payments_coming_soon(lang: Lang) -> String {
-    tr!(lang, "button-payments-coming-soon")
+/// A package on the buy screen.
+pub fn buy_package(lang: Lang, tokens: Tokens, stars: Stars) -> String {
+    tr!(lang, "button-buy-package", tokens = tokens, stars = stars)
 }
 
 /// Admin panel: statistics.

@@ -7,11 +7,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use fluent_syntax::ast;
-use tokenbot_ledger::{ImageSize, Quality, TaskId, TaskKind, TaskStatus, TelegramId, Tokens};
+use tokenbot_ledger::{
+    ChargeId, ImageSize, Quality, Stars, TaskId, TaskKind, TaskStatus, TelegramId, TokenPackage,
+    Tokens,
+};
 
 use crate::bundle::{loaded, sources};
 use crate::test_support::{HOSTILE, assert_valid_html, at};
 use crate::*;
+
+/// A charge id with every character HTML cares about.
+fn charge() -> ChargeId {
+    "stx<&>\"'1".parse().expect("valid")
+}
 
 /// What one language's resources define.
 #[derive(Default)]
@@ -246,7 +254,32 @@ fn html_texts(lang: Lang) -> Vec<String> {
         model_info(lang, HOSTILE, HOSTILE),
         model_info(lang, "x", ""),
         history_caption(lang, HOSTILE, Quality::High, ImageSize::Portrait, at()),
-        buy_tokens(lang, t),
+        buy_tokens(lang, t, &TokenPackage::defaults()),
+        payment_receipt(lang, t, Stars::from_telegram(50), t, &charge()),
+        payment_returned(lang, Stars::from_telegram(1), &charge()),
+        payment_stuck(lang, &charge()),
+        payment_refunded_notice(lang, &charge(), Stars::from_telegram(1), t, t),
+        paysupport(lang, HOSTILE),
+        refund_usage(lang),
+        refund_done(
+            lang,
+            TelegramId::new(5).expect("valid"),
+            Stars::from_telegram(1),
+            t,
+            t,
+            false,
+        ),
+        refund_done(
+            lang,
+            TelegramId::new(5).expect("valid"),
+            Stars::from_telegram(1),
+            t,
+            t,
+            true,
+        ),
+        refund_spent(lang, t, Tokens::ZERO),
+        refund_not_found(lang, &charge()),
+        refund_telegram_failed(lang, &charge(), HOSTILE),
         no_access(lang),
         admin_panel(lang),
         addtokens_usage(lang),
@@ -333,6 +366,9 @@ fn admin_screens(lang: Lang) -> Vec<String> {
             tasks_today: 2,
             tasks_by_status,
             total_tokens_spent: 1_000_000,
+            stars: 1_000_000,
+            stars_today: 0,
+            paying_users: 1,
             updated_at: at(),
         };
         texts.push(admin_stats(lang, &view));
@@ -377,8 +413,14 @@ fn plain_texts(lang: Lang) -> Vec<String> {
         history_not_found(lang),
         history_unavailable(lang),
         history_send_failed_toast(lang),
-        payments_coming_soon_alert(lang),
-        package_coming_soon_alert(lang, "pack_50k"),
+        package_unavailable_alert(lang),
+        invoice_title(lang, Tokens::from_const(500_000)),
+        invoice_description(lang, Tokens::from_const(500_000)),
+        invoice_price_label(lang, Tokens::from_const(500_000)),
+        precheckout_refusal(lang, PreCheckoutRefusal::Expired),
+        precheckout_refusal(lang, PreCheckoutRefusal::AlreadyPaid),
+        precheckout_refusal(lang, PreCheckoutRefusal::Invalid),
+        precheckout_refusal(lang, PreCheckoutRefusal::Unavailable),
         no_access_toast(lang),
         stats_refreshed_toast(lang),
     ];
@@ -450,7 +492,7 @@ fn button_texts(lang: Lang) -> Vec<String> {
         guide(lang),
         confirm(lang),
         cancel(lang),
-        payments_coming_soon(lang),
+        buy_package(lang, Tokens::from_const(500_000), Stars::from_telegram(350)),
         admin_stats(lang),
         admin_top_users(lang),
         admin_model_usage(lang),

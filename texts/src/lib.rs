@@ -25,6 +25,7 @@ mod labels;
 mod lang;
 mod markup;
 mod menu;
+mod payments;
 mod worker;
 
 #[cfg(test)]
@@ -39,4 +40,5 @@ pub use labels::*;
 pub use lang::Lang;
 pub use markup::{escape, preview};
 pub use menu::*;
+pub use payments::*;
 pub use worker::*;

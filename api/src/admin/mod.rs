@@ -5,4 +5,5 @@
 pub mod checkpoints;
 pub mod grant;
 pub mod overview;
+pub mod payments;
 pub mod users;

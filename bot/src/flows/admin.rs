@@ -1,4 +1,5 @@
-//! Admin commands for ADMIN_IDS: /admin, /stats (with refresh), /addtokens, /userinfo. Every grant
+//! Admin commands for ADMIN_IDS: /admin, /stats (with refresh), /addtokens, /userinfo, /refund
+//! (`refund.rs`). Every grant
 //! is a `TokensGranted` event naming the admin (the original's top-ups left no trace).
 
 use chrono::Utc;
@@ -30,6 +31,7 @@ pub(crate) async fn on_command(
         "admin" => (texts::admin_panel(lang), Some(keyboards::admin_panel(lang))),
         "stats" => (stats_text(turn).await?, Some(keyboards::admin_panel(lang))),
         "addtokens" => (add_tokens(turn, args).await?, None),
+        "refund" => (super::refund::refund(turn, args).await?, None),
         _ => (user_info(turn, args).await?, None),
     };
     turn.reply().send(text, keyboard).await?;
@@ -100,6 +102,9 @@ async fn stats_text(turn: &Turn<'_>) -> Result<String, BotError> {
             tasks_today: count(s.tasks_today),
             tasks_by_status: &by_status,
             total_tokens_spent: count(s.total_tokens_spent),
+            stars: count(s.revenue.stars),
+            stars_today: count(s.revenue.stars_today),
+            paying_users: count(s.revenue.paying_users),
             updated_at: now,
         },
     ))

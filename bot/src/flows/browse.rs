@@ -36,9 +36,10 @@ pub(crate) async fn menu(
         }
         MenuTarget::Tokens => {
             let balance = account_of(turn).await?.map_or(Tokens::ZERO, |a| a.balance);
+            let packages = &turn.app.config.packages;
             (
-                texts::buy_tokens(lang, balance),
-                keyboards::buy_tokens(lang),
+                texts::buy_tokens(lang, balance, packages),
+                keyboards::buy_tokens(lang, packages),
                 State::Idle,
             )
         }

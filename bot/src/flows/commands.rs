@@ -1,4 +1,5 @@
-//! Slash commands: /start, /help, /cancel, /balance (/tokens), /guide, and the admin ones.
+//! Slash commands: /start, /help, /cancel, /balance (/tokens), /guide, /paysupport, and the admin
+//! ones.
 
 use tokenbot_ledger::events::AccountOpened;
 use tokenbot_ledger::{Account, IdempotencyKey};
@@ -50,7 +51,11 @@ pub(crate) async fn on_command(
                 .await?;
             Ok(state)
         }
-        "admin" | "stats" | "addtokens" | "userinfo" => {
+        "paysupport" => {
+            super::payments::paysupport(turn).await?;
+            Ok(state)
+        }
+        "admin" | "stats" | "addtokens" | "userinfo" | "refund" => {
             admin::on_command(turn, state, &name, args.trim()).await
         }
         _ => {

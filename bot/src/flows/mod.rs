@@ -5,6 +5,8 @@ mod admin;
 mod browse;
 mod commands;
 mod create;
+pub(crate) mod payments;
+mod refund;
 mod tap;
 
 use teloxide::types::{CallbackQuery, Message};
@@ -23,6 +25,9 @@ pub(crate) async fn on_message(
     state: State,
     message: &Message,
 ) -> Result<State, BotError> {
+    if let Some(paid) = message.successful_payment() {
+        return payments::on_paid(turn, state, paid).await;
+    }
     if let Some(text) = message.text()
         && let Some(command) = text.strip_prefix('/')
     {
@@ -92,11 +97,10 @@ pub(crate) async fn on_callback(
         CallbackData::Model(id) => browse::choose_model(turn, state, &tapped, &id).await,
         CallbackData::HistoryShow(task) => browse::show_result(turn, state, &tapped, task).await,
         CallbackData::HistoryBack => browse::menu(turn, state, &tapped, MenuTarget::Profile).await,
-        CallbackData::TokensComingSoon | CallbackData::TokensBuy(_) => {
-            tapped
-                .alert(turn, texts::payments_coming_soon_alert(turn.lang))
-                .await?;
-            Ok(state)
+        CallbackData::TokensBuy(package) => payments::buy(turn, state, &tapped, &package).await,
+        // The button of the screen before payments: the screen as it is now.
+        CallbackData::TokensComingSoon => {
+            browse::menu(turn, state, &tapped, MenuTarget::Tokens).await
         }
         CallbackData::Admin(action) => admin::on_action(turn, state, &tapped, action).await,
     }

@@ -61,6 +61,11 @@ impl FakeTelegram {
         })
     }
 
+    /// What the fake remembers, for the handle's methods in other files (`payments.rs`).
+    pub(crate) fn state(&self) -> &SharedState {
+        &self.state
+    }
+
     /// `http://127.0.0.1:PORT/`, for teloxide's `Bot::set_api_url`.
     pub fn api_url(&self) -> reqwest::Url {
         self.url.clone()

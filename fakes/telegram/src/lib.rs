@@ -19,7 +19,8 @@
 //! (429 with `retry_after` over configured limits: [`FakeTelegram::enforce_limits`]) and slow
 //! answers to one chat ([`FakeTelegram::slow_chat`]). What it does not: groups and
 //! channels (a chat is a private chat with a user; positive ids the fake has not seen are
-//! accepted as such), Markdown parsing, file URLs, inline mode, payments, and every method
+//! accepted as such), Markdown parsing, file URLs, inline mode, payments other than Telegram
+//! Stars (`payments.rs`: invoices, a payment played by the test, refunds), and every method
 //! not listed in [`FakeTelegram`], which answers 404 "Not Found: method not found".
 //!
 //! Message ids are per chat and shared by the user's messages (numbered when delivered) and
@@ -40,6 +41,9 @@ mod html;
 mod media;
 mod messages;
 mod methods;
+mod payment_play;
+mod payment_records;
+mod payments;
 mod records;
 mod request;
 mod server;
@@ -52,6 +56,7 @@ mod wire;
 pub use conversation::{Conversation, Outcome};
 pub use fake::FakeTelegram;
 pub use flood::{FloodLimits, Refused, Window};
+pub use payment_records::{Invoice, Payment, PreCheckoutAnswer};
 pub use records::{
     BotCommand, Button, Call, ChatMessage, CommandSet, Failure, FileRef, Uploaded, WaitTimeout,
     WebhookInfo,

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::media;
 use crate::messages;
+use crate::payments;
 use crate::records::{BotCommand, CommandSet, WebhookInfo};
 use crate::request::Request;
 use crate::state::Inner;
@@ -31,6 +32,9 @@ const KNOWN: &[&str] = &[
     "getFile",
     "answerCallbackQuery",
     "sendChatAction",
+    "sendInvoice",
+    "answerPreCheckoutQuery",
+    "refundStarPayment",
 ];
 
 /// Telegram matches method names case-insensitively; calls are recorded in camelCase.
@@ -98,6 +102,9 @@ pub(crate) fn handle(inner: &mut Inner, req: &Request) -> Reply {
             }
         }
         "sendChatAction" => send_chat_action(inner, req),
+        "sendInvoice" => payments::send_invoice(inner, req),
+        "answerPreCheckoutQuery" => payments::answer_pre_checkout(inner, req),
+        "refundStarPayment" => payments::refund_star_payment(inner, req),
         other => {
             tracing::warn!(
                 method = other,

@@ -72,6 +72,7 @@ pub(crate) struct Inner {
     pub callback_seq: u64,
     pub commands: Vec<CommandSet>,
     pub flood: crate::flood::Flood,
+    pub payments: crate::payment_records::Desk,
 }
 
 impl Inner {

@@ -36,6 +36,11 @@ pub(crate) enum Kind {
 }
 
 impl Update {
+    /// A message of the user's with `content` (e.g. a `successful_payment`).
+    pub(crate) fn message_of(from: &TgUser, content: Value) -> Update {
+        Update::message(from, content)
+    }
+
     fn message(from: &TgUser, content: Value) -> Update {
         let content = match content {
             Value::Object(map) => map,

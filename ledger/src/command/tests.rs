@@ -63,6 +63,7 @@ fn account_samples() -> Vec<Pin> {
         kind: GrantKind::Import,
         reason: None,
         balance_after: Tokens::from_const(5),
+        purchase: None,
     });
     vec![
         pin(

@@ -11,6 +11,7 @@ use crate::aggregate::Aggregate;
 use crate::error::{DomainError, LedgerError};
 use crate::events::Event;
 use crate::ids::{TaskId, TelegramId};
+use crate::purchase::PurchaseState;
 use crate::stream::{ExpectedVersion, StreamId, StreamVersion};
 use crate::task::{Task, TaskState};
 
@@ -21,6 +22,8 @@ pub enum AnyState {
     Account(Account),
     /// A `task-` stream.
     Task(TaskState),
+    /// A `purchase-` stream.
+    Purchase(PurchaseState),
     /// A stream of another category: no aggregate, only versions.
     Other,
 }
@@ -31,6 +34,7 @@ impl AnyState {
         match stream.category() {
             StreamId::ACCOUNT => AnyState::Account(Account::default()),
             StreamId::TASK => AnyState::Task(TaskState::default()),
+            StreamId::PURCHASE => AnyState::Purchase(PurchaseState::default()),
             _ => AnyState::Other,
         }
     }
@@ -39,6 +43,7 @@ impl AnyState {
         let applied = match self {
             AnyState::Account(a) => a.apply_all(events, at),
             AnyState::Task(t) => t.apply_all(events, at),
+            AnyState::Purchase(p) => p.apply_all(events, at),
             AnyState::Other => Ok(()),
         };
         applied.map_err(|e| LedgerError::corrupt("events that do not fit the stream", e))
@@ -49,6 +54,10 @@ impl AnyState {
         let pair = match self {
             AnyState::Account(a) => (serde_json::to_value(a).ok()?, Account::SNAPSHOT_VERSION),
             AnyState::Task(t) => (serde_json::to_value(t).ok()?, TaskState::SNAPSHOT_VERSION),
+            AnyState::Purchase(p) => (
+                serde_json::to_value(p).ok()?,
+                PurchaseState::SNAPSHOT_VERSION,
+            ),
             AnyState::Other => return None,
         };
         Some(pair)
@@ -124,6 +133,17 @@ impl<'a> View<'a> {
         match self.get(stream).state {
             AnyState::Task(t) => Ok(t),
             _ => Err(LedgerError::corrupt(stream.as_str(), "not a task stream")),
+        }
+    }
+
+    /// The purchase of a `purchase-` stream.
+    pub fn purchase(&self, stream: &StreamId) -> Result<PurchaseState, LedgerError> {
+        match self.get(stream).state {
+            AnyState::Purchase(p) => Ok(p),
+            _ => Err(LedgerError::corrupt(
+                stream.as_str(),
+                "not a purchase stream",
+            )),
         }
     }
 

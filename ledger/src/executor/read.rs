@@ -15,6 +15,7 @@ use crate::aggregate::Aggregate;
 use crate::command::view::{AnyState, Locked};
 use crate::commit_outcome::InFlight;
 use crate::error::LedgerError;
+use crate::purchase::PurchaseState;
 use crate::store::fold_stream;
 use crate::stream::{StreamId, StreamVersion};
 use crate::task::TaskState;
@@ -205,6 +206,11 @@ fn from_snapshot(empty: &AnyState, head: &Head) -> Option<AnyState> {
         (AnyState::Task(_), Some(s), Some(v)) if v == TaskState::SNAPSHOT_VERSION => {
             serde_json::from_value(s.clone()).ok().map(AnyState::Task)
         }
+        (AnyState::Purchase(_), Some(s), Some(v)) if v == PurchaseState::SNAPSHOT_VERSION => {
+            serde_json::from_value(s.clone())
+                .ok()
+                .map(AnyState::Purchase)
+        }
         (AnyState::Other, _, _) => Some(AnyState::Other),
         _ => None,
     }
@@ -226,6 +232,10 @@ async fn fold_any(
         AnyState::Task(_) => {
             let (t, v) = fold_stream(client, stream).await?;
             (AnyState::Task(t), v)
+        }
+        AnyState::Purchase(_) => {
+            let (p, v) = fold_stream(client, stream).await?;
+            (AnyState::Purchase(p), v)
         }
         AnyState::Other => return Ok(AnyState::Other),
     };

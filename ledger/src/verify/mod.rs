@@ -13,6 +13,7 @@ use crate::global_order::{EVENT_COLUMNS, LogCursor, LogSnapshot, RawEvent};
 use crate::store::EventStore;
 use crate::stream::StreamId;
 
+mod payments;
 mod report;
 mod rules;
 

@@ -52,6 +52,14 @@ pub struct VerifyReport {
     pub tokens_debited: u64,
     /// Sum of every refund.
     pub tokens_refunded: u64,
+    /// Sum of the tokens taken back by purchase refunds.
+    pub tokens_reclaimed: u64,
+    /// Purchases paid (each granted once, by its charge id).
+    pub purchases_paid: u64,
+    /// Stars paid for them.
+    pub stars_paid: u64,
+    /// Purchases refunded.
+    pub purchases_refunded: u64,
     /// Hex of the last sealed hash: keep it elsewhere to detect a rewritten chain later.
     pub head_hash: Option<String>,
     /// False when a transaction that was open when verify started was still open after the

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use super::payments::Payments;
 use super::report::{CheckpointsChecked, VerifyReport, Violation};
 use crate::account::Account;
 use crate::aggregate::Aggregate;
@@ -11,6 +12,7 @@ use crate::events::Event;
 use crate::global_order::RawEvent;
 use crate::hash_chain::{GENESIS, Hash, link};
 use crate::ids::TaskId;
+use crate::purchase::PurchaseState;
 use crate::stream::{Position, StreamId, StreamVersion};
 use crate::task::TaskState;
 use crate::tokens::Tokens;
@@ -19,6 +21,7 @@ use crate::tokens::Tokens;
 enum State {
     Account(Account),
     Task(TaskState),
+    Purchase(PurchaseState),
     Other,
 }
 
@@ -64,6 +67,7 @@ pub(super) struct Verifier {
     chain_ended: bool,
     streams: HashMap<StreamId, (StreamVersion, State)>,
     debits: HashMap<TaskId, Debit>,
+    payments: Payments,
     /// The transaction being read and the refund sides it holds so far.
     tx_id: u64,
     refunds: Vec<RefundSide>,
@@ -97,6 +101,10 @@ impl Verifier {
                 tokens_granted: 0,
                 tokens_debited: 0,
                 tokens_refunded: 0,
+                tokens_reclaimed: 0,
+                purchases_paid: 0,
+                stars_paid: 0,
+                purchases_refunded: 0,
                 head_hash: None,
                 covers_start,
                 checkpoints: None,
@@ -106,6 +114,7 @@ impl Verifier {
             chain_ended: false,
             streams: HashMap::new(),
             debits: HashMap::new(),
+            payments: Payments::default(),
             tx_id: 0,
             refunds: Vec::new(),
             walk,
@@ -231,6 +240,7 @@ impl Verifier {
             let state = match e.stream_id.category() {
                 StreamId::ACCOUNT => State::Account(Account::default()),
                 StreamId::TASK => State::Task(TaskState::default()),
+                StreamId::PURCHASE => State::Purchase(PurchaseState::default()),
                 _ => State::Other,
             };
             (StreamVersion::NONE, state)
@@ -246,6 +256,7 @@ impl Verifier {
         let applied = match &mut entry.1 {
             State::Account(a) => a.apply(&e.event, e.recorded_at),
             State::Task(t) => t.apply(&e.event, e.recorded_at),
+            State::Purchase(p) => p.apply(&e.event, e.recorded_at),
             State::Other => Ok(()),
         };
         if let Err(err) = applied {
@@ -254,6 +265,18 @@ impl Verifier {
         match &e.event {
             Event::TokensGranted(g) => {
                 self.report.tokens_granted += g.amount.get();
+                if let Err(problem) = self.payments.grant(&e.stream_id, e.position, g) {
+                    return self.fail(Some(e.position), problem);
+                }
+                self.report.stars_paid = self.payments.stars_paid;
+                self.report.purchases_paid += u64::from(g.purchase.is_some());
+            }
+            Event::TokensReclaimed(r) => {
+                self.report.tokens_reclaimed += r.amount.get();
+                self.report.purchases_refunded += 1;
+                if let Err(problem) = self.payments.reclaim(&e.stream_id, e.position, r) {
+                    self.fail(Some(e.position), problem);
+                }
             }
             Event::TokensDebited(d) => {
                 self.report.tokens_debited += d.amount.get();
@@ -417,6 +440,9 @@ impl Verifier {
                 (State::Task(t), Some(s), Some(TaskState::SNAPSHOT_VERSION)) => {
                     serde_json::from_value::<TaskState>(s).ok().as_ref() != Some(t)
                 }
+                (State::Purchase(p), Some(s), Some(PurchaseState::SNAPSHOT_VERSION)) => {
+                    serde_json::from_value::<PurchaseState>(s).ok().as_ref() != Some(p)
+                }
                 _ => false,
             };
             if drift {
@@ -444,15 +470,15 @@ impl Verifier {
                     self.report.total_balance += a.balance.get();
                 }
                 State::Task(_) => self.report.tasks += 1,
-                State::Other => {}
+                State::Purchase(_) | State::Other => {}
             }
         }
         let r = &self.report;
-        let expected_total = r.tokens_granted + r.tokens_refunded
-            - r.tokens_debited.min(r.tokens_granted + r.tokens_refunded);
+        let came_in = r.tokens_granted + r.tokens_refunded;
+        let expected_total = came_in - (r.tokens_debited + r.tokens_reclaimed).min(came_in);
         if r.violation.is_none() && expected_total != r.total_balance {
             let msg = format!(
-                "balances sum to {} but grants + refunds - debits = {expected_total}",
+                "balances sum to {} but grants + refunds - debits - reclaims = {expected_total}",
                 r.total_balance
             );
             self.fail(None, msg);

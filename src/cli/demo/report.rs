@@ -29,7 +29,10 @@ pub async fn this_run(
                     coalesce(sum((data->>'amount')::bigint) FILTER (WHERE event_type = 'TokensRefunded'), 0)::bigint,
                     count(*) FILTER (WHERE event_type = 'TaskRequested'),
                     count(*) FILTER (WHERE event_type = 'TaskDelivered'),
-                    count(*) FILTER (WHERE event_type = 'TaskFailed')
+                    count(*) FILTER (WHERE event_type = 'TaskFailed'),
+                    count(*) FILTER (WHERE event_type = 'PurchasePaid'),
+                    coalesce(sum((data->>'stars')::bigint) FILTER (WHERE event_type = 'PurchasePaid'), 0)::bigint,
+                    count(DISTINCT stream_id) FILTER (WHERE event_type = 'TokensGranted' AND data->>'kind' = 'purchase')
              FROM ledger.events WHERE recorded_at >= $1",
             &[&started_at],
         )
@@ -38,6 +41,8 @@ pub async fn this_run(
         (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
     let (requested, delivered, failed): (i64, i64, i64) =
         (row.try_get(3)?, row.try_get(4)?, row.try_get(5)?);
+    let (purchases, stars, payers): (i64, i64, i64) =
+        (row.try_get(6)?, row.try_get(7)?, row.try_get(8)?);
     drop(client);
 
     println!();
@@ -55,6 +60,10 @@ pub async fn this_run(
         activity.doomed
     );
     println!("  tokens                {debited} debited, {refunded} refunded");
+    println!(
+        "  revenue               {stars} ⭐ from {purchases} packages paid by {payers} users ({} receipts seen)",
+        activity.purchases
+    );
     println!(
         "  Telegram calls        {} ({} documents sent); OpenAI calls {}",
         system.telegram.call_count(),

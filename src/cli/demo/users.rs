@@ -1,6 +1,6 @@
 //! Simulated users: each follows a seeded random script through the bot's real flows (generate,
-//! templates, edits, quality changes, the high-cost double confirmation, cancels, double taps),
-//! by sending updates to the fake Telegram exactly as a Telegram client would.
+//! templates, edits, quality changes, the high-cost double confirmation, cancels, double taps,
+//! buying a token package with Telegram Stars), by sending updates to the fake Telegram exactly as a Telegram client would.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -16,6 +16,8 @@ pub struct Activity {
     pub double_taps: u64,
     /// Prompts the fake OpenAI was told to fail (the task must end refunded).
     pub doomed: u64,
+    /// Packages paid for (each must be granted once).
+    pub purchases: u64,
     pub errors: Vec<String>,
 }
 
@@ -26,6 +28,7 @@ impl Activity {
         self.cancels += other.cancels;
         self.double_taps += other.double_taps;
         self.doomed += other.doomed;
+        self.purchases += other.purchases;
         self.errors.extend(other.errors);
     }
 }
@@ -40,6 +43,7 @@ const PROMPTS: [&str; 5] = [
 ];
 
 struct Player<'a> {
+    telegram: &'a FakeTelegram,
     chat: Conversation<'a>,
     openai: &'a FakeOpenAi,
     rng: StdRng,
@@ -109,6 +113,37 @@ impl Player<'_> {
         self.tap("confirm:expensive").await;
     }
 
+    /// "Купить токены", a package, and paying its invoice in Stars: the bot answers the
+    /// pre-checkout query, the fake then delivers the payment, the bot sends the receipt.
+    async fn buy(&mut self) {
+        self.tap("menu:tokens").await;
+        let package = ["pack_50k", "pack_150k", "pack_500k"][self.rng.random_range(0..3)];
+        if !self.tap(&format!("tokens:buy:{package}")).await {
+            return;
+        }
+        let id = self.chat.id();
+        let Some(invoice) = self.telegram.invoices(id).pop() else {
+            self.done
+                .errors
+                .push(format!("user {id}: no invoice was sent"));
+            return;
+        };
+        let since = self.telegram.call_count();
+        self.telegram.pay(&self.chat.user, &invoice);
+        let receipt = self
+            .telegram
+            .wait_for_call(since, std::time::Duration::from_secs(30), |c| {
+                c.method == "sendMessage"
+                    && c.params["chat_id"].as_i64() == Some(id)
+                    && c.params["text"].as_str().is_some_and(|t| t.contains("⭐"))
+            })
+            .await;
+        match receipt {
+            Ok(_) => self.done.purchases += 1,
+            Err(e) => self.done.errors.push(format!("user {id}: no receipt: {e}")),
+        }
+    }
+
     async fn generate(&mut self, n: u32) {
         self.tap("menu:generate").await;
         let prompt = self.prompt(n);
@@ -153,6 +188,7 @@ pub async fn play(telegram: &FakeTelegram, openai: &FakeOpenAi, id: i64, seed: u
         user = user.lang("en");
     }
     let mut p = Player {
+        telegram,
         chat: Conversation::new(telegram, user),
         openai,
         rng,
@@ -166,6 +202,9 @@ pub async fn play(telegram: &FakeTelegram, openai: &FakeOpenAi, id: i64, seed: u
             6..=7 => p.template().await,
             _ => p.edit(n).await,
         }
+    }
+    if p.rng.random_bool(0.25) {
+        p.buy().await;
     }
     if p.rng.random_bool(0.3) {
         p.say("/balance").await;

@@ -238,6 +238,7 @@ fn money_history(
             kind: GrantKind::Import,
             reason: Some(GRANT_REASON.to_string()),
             balance_after: grant,
+            purchase: None,
         }));
     }
     for step in steps {

@@ -25,6 +25,10 @@ admin-stats =
     <b>By status:</b>
     { $statuses }
 
+    <b>Payments (Telegram Stars):</b>
+    {"  "}• Revenue: { $stars } ⭐ (today: { $stars_today } ⭐)
+    {"  "}• Paying users: { $paying_users }
+
     <b>Tokens:</b>
     {"  "}• Spent in total: { $spent } 🪙
 

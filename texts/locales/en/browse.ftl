@@ -57,24 +57,3 @@ history-caption =
     <b>Quality:</b> { $quality }
     <b>Size:</b> { $size }
     <b>Date:</b> { $date }
-
-## Buying tokens (a placeholder, as in the original).
-
-buy-tokens =
-    💰 <b>Buy tokens</b>
-
-    Your current balance: <b>{ $balance }</b> 🪙
-
-    Token packages:
-    • 50,000 🪙 — 99 ₽
-    • 150,000 🪙 — 249 ₽
-    • 500,000 🪙 — 699 ₽
-
-    🔜 <i>Payments are coming soon</i>
-# Plain text (an alert).
-payments-coming-soon-alert =
-    💳 Payments are coming soon!
-
-    We are working on the payment integration.
-# Plain text (an alert) for a package button; $package: its id.
-package-coming-soon-alert = 💳 Buying the “{ $package }” package will be available soon!

@@ -17,7 +17,6 @@ button-confirm = ✅ Confirm
 button-cancel = ❌ Cancel
 # A finished task of the profile list, to see its picture again.
 button-history = 🖼 { $number }. { $kind }
-button-payments-coming-soon = 🔜 Payments are coming soon
 
 admin-button-stats = 📊 Statistics
 admin-button-top-users = 👥 Top users

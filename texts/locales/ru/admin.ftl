@@ -25,6 +25,10 @@ admin-stats =
     <b>По статусам:</b>
     { $statuses }
 
+    <b>Оплаты (Telegram Stars):</b>
+    {"  "}• Выручка: { $stars } ⭐ (сегодня: { $stars_today } ⭐)
+    {"  "}• Платящих пользователей: { $paying_users }
+
     <b>Токены:</b>
     {"  "}• Потрачено всего: { $spent } 🪙
 

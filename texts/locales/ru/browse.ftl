@@ -57,24 +57,3 @@ history-caption =
     <b>Качество:</b> { $quality }
     <b>Формат:</b> { $size }
     <b>Дата:</b> { $date }
-
-## Buying tokens (a placeholder, as in the original).
-
-buy-tokens =
-    💰 <b>Купить токены</b>
-
-    Ваш текущий баланс: <b>{ $balance }</b> 🪙
-
-    Пакеты токенов:
-    • 50 000 🪙 — 99 ₽
-    • 150 000 🪙 — 249 ₽
-    • 500 000 🪙 — 699 ₽
-
-    🔜 <i>Оплата скоро будет доступна</i>
-# Plain text (an alert).
-payments-coming-soon-alert =
-    💳 Оплата скоро будет доступна!
-
-    Мы работаем над интеграцией платежей.
-# Plain text (an alert) for a package button; $package: its id.
-package-coming-soon-alert = 💳 Покупка пакета «{ $package }» скоро будет доступна!

@@ -17,7 +17,6 @@ button-confirm = ✅ Подтвердить
 button-cancel = ❌ Отмена
 # A finished task of the profile list, to see its picture again.
 button-history = 🖼 { $number }. { $kind }
-button-payments-coming-soon = 🔜 Оплата скоро будет доступна
 
 admin-button-stats = 📊 Статистика
 admin-button-top-users = 👥 Топ пользователей
