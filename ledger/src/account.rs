@@ -299,6 +299,32 @@ pub fn decide_settings(
     }
 }
 
+impl Account {
+    /// Adds `amount`, which must leave the balance the event says.
+    fn credit(&mut self, amount: Tokens, after: Tokens, what: &str) -> Result<(), ApplyError> {
+        let computed = self
+            .balance
+            .checked_add(amount)
+            .map_err(|_| ApplyError("balance overflow".into()))?;
+        expect_balance(after, computed, what)?;
+        self.balance = computed;
+        Ok(())
+    }
+
+    /// Takes `amount` away, which may not go below zero and must leave the balance the event says.
+    fn debit(&mut self, amount: Tokens, after: Tokens, what: &str) -> Result<(), ApplyError> {
+        let computed = self.balance.checked_sub(amount).ok_or_else(|| {
+            ApplyError(format!(
+                "{what} of {amount} takes the balance of {} below zero",
+                self.balance
+            ))
+        })?;
+        expect_balance(after, computed, what)?;
+        self.balance = computed;
+        Ok(())
+    }
+}
+
 fn expect_balance(after: Tokens, computed: Tokens, what: &str) -> Result<(), ApplyError> {
     if after == computed {
         Ok(())
@@ -313,7 +339,6 @@ impl Aggregate for Account {
     const SNAPSHOT_VERSION: i32 = 2;
 
     fn apply(&mut self, event: &Event, recorded_at: DateTime<Utc>) -> Result<(), ApplyError> {
-        let overflow = || ApplyError("balance overflow".into());
         match event {
             Event::AccountOpened(e) => {
                 if self.is_open() {
@@ -321,36 +346,14 @@ impl Aggregate for Account {
                 }
                 self.profile = Some(e.clone());
             }
-            Event::TokensGranted(e) => {
-                let computed = self.balance.checked_add(e.amount).map_err(|_| overflow())?;
-                expect_balance(e.balance_after, computed, "TokensGranted")?;
-                self.balance = computed;
-            }
+            Event::TokensGranted(e) => self.credit(e.amount, e.balance_after, "TokensGranted")?,
             Event::TokensDebited(e) => {
-                let computed = self.balance.checked_sub(e.amount).ok_or_else(|| {
-                    ApplyError(format!(
-                        "TokensDebited of {} takes the balance of {} below zero",
-                        e.amount, self.balance
-                    ))
-                })?;
-                expect_balance(e.balance_after, computed, "TokensDebited")?;
-                self.balance = computed;
+                self.debit(e.amount, e.balance_after, "TokensDebited")?;
                 self.recent_debits.record(recorded_at);
             }
-            Event::TokensRefunded(e) => {
-                let computed = self.balance.checked_add(e.amount).map_err(|_| overflow())?;
-                expect_balance(e.balance_after, computed, "TokensRefunded")?;
-                self.balance = computed;
-            }
+            Event::TokensRefunded(e) => self.credit(e.amount, e.balance_after, "TokensRefunded")?,
             Event::TokensReclaimed(e) => {
-                let computed = self.balance.checked_sub(e.amount).ok_or_else(|| {
-                    ApplyError(format!(
-                        "TokensReclaimed of {} takes the balance of {} below zero",
-                        e.amount, self.balance
-                    ))
-                })?;
-                expect_balance(e.balance_after, computed, "TokensReclaimed")?;
-                self.balance = computed;
+                self.debit(e.amount, e.balance_after, "TokensReclaimed")?
             }
             Event::SettingsChanged(e) => {
                 if let Some(m) = &e.model {

@@ -105,7 +105,13 @@ impl PgTls {
     pub fn new(verification: &Verification) -> Result<Self, RootsError> {
         let provider = provider();
         let (verifier, roots): (Arc<dyn ServerCertVerifier>, _) = match verification {
-            Verification::None => (Arc::new(Unchecked(provider.clone())), None),
+            Verification::None => {
+                let lax = Lax {
+                    provider: provider.clone(),
+                    chain: None,
+                };
+                (Arc::new(lax), None)
+            }
             Verification::Chain { roots, host_name } => {
                 let store = Arc::new(load_roots(roots)?);
                 let webpki = WebPkiServerVerifier::builder_with_provider(store, provider.clone())
@@ -114,7 +120,10 @@ impl PgTls {
                 let verifier: Arc<dyn ServerCertVerifier> = if *host_name {
                     webpki
                 } else {
-                    Arc::new(ChainOnly(webpki))
+                    Arc::new(Lax {
+                        provider: provider.clone(),
+                        chain: Some(webpki),
+                    })
                 };
                 (verifier, Some(roots.to_string()))
             }
@@ -269,27 +278,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for PgTlsStream<S> {
     }
 }
 
-/// `prefer`/`require` without roots: encryption only, as libpq. The handshake's signatures are
-/// still checked against the certificate presented.
+/// The two checks of the server's certificate laxer than webpki's own (which `verify-full` uses
+/// as it is). Either way the handshake's signatures are checked against the certificate
+/// presented, with the provider's algorithms, as webpki's verifier does.
 #[derive(Debug)]
-struct Unchecked(Arc<CryptoProvider>);
+struct Lax {
+    provider: Arc<CryptoProvider>,
+    /// `None`: `prefer`/`require` without roots, encryption only, as libpq. `Some`: `verify-ca`,
+    /// webpki's verdict except that a certificate naming another host is accepted (webpki checks
+    /// the name only after the chain, so the chain was good).
+    chain: Option<Arc<WebPkiServerVerifier>>,
+}
 
-impl Unchecked {
+impl Lax {
     fn algorithms(&self) -> &WebPkiSupportedAlgorithms {
-        &self.0.signature_verification_algorithms
+        &self.provider.signature_verification_algorithms
     }
 }
 
-impl ServerCertVerifier for Unchecked {
+impl ServerCertVerifier for Lax {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let Some(webpki) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
     }
 
     fn verify_tls12_signature(
@@ -312,53 +337,5 @@ impl ServerCertVerifier for Unchecked {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms().supported_schemes()
-    }
-}
-
-/// `verify-ca`: webpki's verdict, except that a certificate naming another host is accepted
-/// (webpki checks the name only after the chain, so the chain was good).
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
     }
 }
