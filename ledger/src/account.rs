@@ -153,6 +153,17 @@ pub fn decide_grant(
             max: config.max_grant,
         });
     }
+    granted(state, amount, kind, reason, None)
+}
+
+/// The `TokensGranted` of a decided grant, with the balance it leaves.
+fn granted(
+    state: &Account,
+    amount: Tokens,
+    kind: GrantKind,
+    reason: Option<String>,
+    purchase: Option<PurchasePayment>,
+) -> Result<Vec<Event>, DomainError> {
     let balance_after = state
         .balance
         .checked_add(amount)
@@ -162,7 +173,7 @@ pub fn decide_grant(
         kind,
         reason,
         balance_after,
-        purchase: None,
+        purchase,
     })])
 }
 
@@ -177,17 +188,7 @@ pub fn decide_purchase_grant(
     if amount.is_zero() {
         return Err(DomainError::ZeroAmount);
     }
-    let balance_after = state
-        .balance
-        .checked_add(amount)
-        .map_err(|_| DomainError::Overflow)?;
-    Ok(vec![Event::TokensGranted(TokensGranted {
-        amount,
-        kind: GrantKind::Purchase,
-        reason: None,
-        balance_after,
-        purchase: Some(payment),
-    })])
+    granted(state, amount, GrantKind::Purchase, None, Some(payment))
 }
 
 /// The account side of a purchase refund: the tokens the purchase granted go back, refused when

@@ -5,9 +5,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::error::ProjectionError;
+use crate::purchases::{COLUMNS as PURCHASE_COLUMNS, PurchaseRow};
 
 /// Money in: what users paid in Telegram Stars, net of refunds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
@@ -53,29 +53,6 @@ pub async fn revenue(
     })
 }
 
-/// One paid purchase, as `GET /admin/payments` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct PaymentView {
-    /// Telegram's charge id (what a refund names).
-    pub charge_id: String,
-    /// The purchase (the invoice's offer).
-    pub purchase_id: Uuid,
-    /// Who paid.
-    pub telegram_id: i64,
-    /// The package.
-    pub package: String,
-    /// Tokens granted.
-    pub tokens: i64,
-    /// Stars paid.
-    pub stars: i64,
-    /// `paid` or `refunded`.
-    pub status: String,
-    /// When it was paid.
-    pub paid_at: DateTime<Utc>,
-    /// When it was refunded.
-    pub refunded_at: Option<DateTime<Utc>>,
-}
-
 /// Paid purchases, newest first, `limit` from `offset`; only `telegram_id`'s when given. Also
 /// whether more follow.
 pub async fn payments_page(
@@ -83,31 +60,21 @@ pub async fn payments_page(
     telegram_id: Option<i64>,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<PaymentView>, bool), ProjectionError> {
+) -> Result<(Vec<PurchaseRow>, bool), ProjectionError> {
     let rows = client
         .query(
-            "SELECT charge_id, purchase_id, telegram_id, package, tokens, stars, status, paid_at, \
-                    refunded_at \
-             FROM projections.purchases \
-             WHERE paid_at IS NOT NULL AND ($1::int8 IS NULL OR telegram_id = $1) \
-             ORDER BY paid_at DESC, purchase_id DESC OFFSET $2 LIMIT $3",
+            &format!(
+                "SELECT {PURCHASE_COLUMNS} FROM projections.purchases \
+                 WHERE paid_at IS NOT NULL AND ($1::int8 IS NULL OR telegram_id = $1) \
+                 ORDER BY paid_at DESC, purchase_id DESC OFFSET $2 LIMIT $3"
+            ),
             &[&telegram_id, &offset, &(limit + 1)],
         )
         .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(PaymentView {
-            charge_id: r.try_get::<_, Option<String>>(0)?.unwrap_or_default(),
-            purchase_id: r.try_get(1)?,
-            telegram_id: r.try_get(2)?,
-            package: r.try_get(3)?,
-            tokens: r.try_get(4)?,
-            stars: r.try_get(5)?,
-            status: r.try_get(6)?,
-            paid_at: r.try_get(7)?,
-            refunded_at: r.try_get(8)?,
-        });
-    }
+    let mut out = rows
+        .iter()
+        .map(PurchaseRow::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     let more = out.len() as i64 > limit;
     out.truncate(usize::try_from(limit).unwrap_or(0));
     Ok((out, more))

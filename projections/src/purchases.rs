@@ -11,8 +11,9 @@ use uuid::Uuid;
 
 use crate::error::ProjectionError;
 
-/// A `projections.purchases` row.
-#[derive(Debug, Clone, PartialEq)]
+/// A `projections.purchases` row: what the projector writes, and what `GET /admin/payments` lists
+/// (the paid ones).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PurchaseRow {
     /// The purchase id (the invoice's payload names it).
     pub purchase_id: Uuid,
@@ -42,8 +43,30 @@ pub struct PurchaseRow {
     pub refund_reason: Option<String>,
 }
 
-const COLUMNS: &str = "purchase_id, telegram_id, package, tokens, stars, status, charge_id, \
+/// The columns of [`PurchaseRow::from_row`], in its order.
+pub(crate) const COLUMNS: &str = "purchase_id, telegram_id, package, tokens, stars, status, charge_id, \
      provider_charge_id, offered_at, expires_at, paid_at, refunded_at, refund_reason";
+
+impl PurchaseRow {
+    /// A row selected as [`COLUMNS`], in that order.
+    pub(crate) fn from_row(r: &tokio_postgres::Row) -> Result<PurchaseRow, tokio_postgres::Error> {
+        Ok(PurchaseRow {
+            purchase_id: r.try_get(0)?,
+            telegram_id: r.try_get(1)?,
+            package: r.try_get(2)?,
+            tokens: r.try_get(3)?,
+            stars: r.try_get(4)?,
+            status: r.try_get(5)?,
+            charge_id: r.try_get(6)?,
+            provider_charge_id: r.try_get(7)?,
+            offered_at: r.try_get(8)?,
+            expires_at: r.try_get(9)?,
+            paid_at: r.try_get(10)?,
+            refunded_at: r.try_get(11)?,
+            refund_reason: r.try_get(12)?,
+        })
+    }
+}
 
 pub(crate) fn key(e: &RecordedEvent) -> Option<Uuid> {
     e.stream_id.purchase_id().map(|p| p.as_uuid())
@@ -62,21 +85,7 @@ pub(crate) async fn load(
         .await?;
     let mut out = HashMap::with_capacity(rows.len());
     for r in rows {
-        let row = PurchaseRow {
-            purchase_id: r.try_get(0)?,
-            telegram_id: r.try_get(1)?,
-            package: r.try_get(2)?,
-            tokens: r.try_get(3)?,
-            stars: r.try_get(4)?,
-            status: r.try_get(5)?,
-            charge_id: r.try_get(6)?,
-            provider_charge_id: r.try_get(7)?,
-            offered_at: r.try_get(8)?,
-            expires_at: r.try_get(9)?,
-            paid_at: r.try_get(10)?,
-            refunded_at: r.try_get(11)?,
-            refund_reason: r.try_get(12)?,
-        };
+        let row = PurchaseRow::from_row(&r)?;
         out.insert(row.purchase_id, row);
     }
     Ok(out)

@@ -8,7 +8,8 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use tokenbot_ledger::{Actor, CommandContext, DomainError, LedgerError};
-use tokenbot_projections::payment_queries::{self, DayRevenue, PaymentView};
+use tokenbot_projections::payment_queries::{self, DayRevenue};
+use tokenbot_projections::purchases::PurchaseRow;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AdminName;
@@ -37,8 +38,8 @@ pub struct PaymentsQuery {
 /// A page of payments, and the purchases of the last days.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentsPage {
-    /// Paid purchases, newest first.
-    pub payments: Vec<PaymentView>,
+    /// Paid purchases, newest first (`charge_id` and `paid_at` are set on each).
+    pub payments: Vec<PurchaseRow>,
     /// Pass as `page` for the next page; null on the last page.
     pub next_page: Option<i64>,
     /// The last 30 days with purchases, newest first.
