@@ -3,19 +3,14 @@
 // A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::Duration;
 
+use common::{WAIT, setup};
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, UpdateKind};
-use tokenbot_fake_telegram::{FakeTelegram, TgUser, Update as TgUpdate};
-
-const WAIT: Duration = Duration::from_secs(5);
-
-async fn setup() -> (FakeTelegram, Bot) {
-    let fake = FakeTelegram::start().await.expect("fake starts");
-    let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(fake.api_url());
-    (fake, bot)
-}
+use tokenbot_fake_telegram::{TgUser, Update as TgUpdate};
 
 #[tokio::test]
 async fn each_chat_has_its_own_calls_and_a_tap_answer_belongs_to_its_chat() {

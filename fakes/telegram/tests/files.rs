@@ -3,17 +3,13 @@
 // A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::setup;
 use teloxide::net::Download;
 use teloxide::prelude::*;
 use teloxide::types::{FileId, InputFile, ParseMode};
 use teloxide::{ApiError, RequestError};
-use tokenbot_fake_telegram::FakeTelegram;
-
-async fn setup() -> (FakeTelegram, Bot) {
-    let fake = FakeTelegram::start().await.expect("fake starts");
-    let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(fake.api_url());
-    (fake, bot)
-}
 
 /// A PNG header is all the fake reads of an image.
 fn png(width: u32, height: u32) -> Vec<u8> {

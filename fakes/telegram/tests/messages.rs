@@ -3,20 +3,15 @@
 // A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::Duration;
 
+use common::{WAIT, setup};
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, ParseMode};
 use teloxide::{ApiError, RequestError};
 use tokenbot_fake_telegram::{Failure, FakeTelegram};
-
-const WAIT: Duration = Duration::from_secs(5);
-
-async fn setup() -> (FakeTelegram, Bot) {
-    let fake = FakeTelegram::start().await.expect("fake starts");
-    let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(fake.api_url());
-    (fake, bot)
-}
 
 fn keyboard(data: &str) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::new(vec![vec![

@@ -3,21 +3,14 @@
 // A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
+mod common;
 
 use axum::http::{HeaderMap, StatusCode};
+use common::{WAIT, setup};
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, UpdateKind};
 use teloxide::{ApiError, RequestError};
-use tokenbot_fake_telegram::{FakeTelegram, TgUser, Update as TgUpdate};
-
-const WAIT: Duration = Duration::from_secs(5);
-
-async fn setup() -> (FakeTelegram, Bot) {
-    let fake = FakeTelegram::start().await.expect("fake starts");
-    let bot = Bot::new(FakeTelegram::TOKEN).set_api_url(fake.api_url());
-    (fake, bot)
-}
+use tokenbot_fake_telegram::{TgUser, Update as TgUpdate};
 
 fn message(update: &teloxide::types::Update) -> &Message {
     match &update.kind {
