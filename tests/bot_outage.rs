@@ -32,16 +32,6 @@ async fn pipeline() -> (Pipeline, PgProxy, Ledger) {
     (Pipeline::start(t).await, proxy, direct)
 }
 
-/// Texts the bot sent or edited into a chat, oldest first.
-fn bot_texts(p: &Pipeline, chat: i64) -> Vec<String> {
-    p.telegram
-        .chat(chat)
-        .into_iter()
-        .filter(|m| m.from_bot)
-        .filter_map(|m| m.text)
-        .collect()
-}
-
 /// Generic error messages among `texts`.
 fn errors_told(texts: &[String]) -> usize {
     texts
@@ -80,7 +70,7 @@ async fn a_start_cut_off_from_postgres_registers_once_after_recovery() {
         "Boris and Anna, once each"
     );
     assert_eq!(count_events(&p.t.db, "TokensGranted").await, 2);
-    let texts = bot_texts(&p, 3001);
+    let texts = p.bot_texts(3001);
     let welcome = texts
         .iter()
         .position(|t| t.contains("Добро пожаловать"))
@@ -100,7 +90,7 @@ async fn a_start_cut_off_from_postgres_registers_once_after_recovery() {
         1,
         "the failure was told once, not at every retry: {texts:?}"
     );
-    let boris_texts = bot_texts(&p, 3002);
+    let boris_texts = p.bot_texts(3002);
     assert_eq!(
         boris_texts
             .iter()
@@ -135,7 +125,7 @@ async fn a_confirm_cut_off_from_postgres_debits_once_after_recovery() {
     assert_eq!(count_events(&p.t.db, "TaskRequested").await, 1);
     assert_eq!(count_events(&p.t.db, "TokensDebited").await, 1);
     assert_eq!(balance(&direct, user(3010)).await.get(), 10560 - 1056);
-    let texts = bot_texts(&p, 3010);
+    let texts = p.bot_texts(3010);
     assert!(
         texts.iter().any(|t| t.contains("Задача создана")),
         "the user is told the task exists: {texts:?}"

@@ -62,15 +62,6 @@ fn edited(c: &Call, chat: i64, needle: &str) -> bool {
             .is_some_and(|t| t.contains(needle))
 }
 
-fn bot_texts(p: &Pipeline, chat: i64) -> Vec<String> {
-    p.telegram
-        .chat(chat)
-        .into_iter()
-        .filter(|m| m.from_bot)
-        .filter_map(|m| m.text)
-        .collect()
-}
-
 async fn pipeline() -> Pipeline {
     let mut c = LedgerConfig::seed_default();
     c.max_tasks_per_hour = 0;
@@ -101,7 +92,7 @@ async fn one_chat_across_two_processes_stays_in_order_and_charges_what_it_shows(
     let prompt = post(&p, b, Update::text(&user, "a lighthouse at dawn"));
     assert_eq!(tap.await.unwrap(), 200);
     assert_eq!(prompt.await.unwrap(), 200);
-    let texts = bot_texts(&p, user.id);
+    let texts = p.bot_texts(user.id);
     assert!(
         !texts.iter().any(|t| t.contains("Не понимаю")),
         "the prompt found the state the tap invited it in: {texts:?}"

@@ -227,6 +227,16 @@ impl Pipeline {
             .collect()
     }
 
+    /// Texts the bot sent or edited into a chat, oldest first.
+    pub fn bot_texts(&self, chat: i64) -> Vec<String> {
+        self.telegram
+            .chat(chat)
+            .into_iter()
+            .filter(|m| m.from_bot)
+            .filter_map(|m| m.text)
+            .collect()
+    }
+
     /// Refund events of a task on its owner's account.
     pub async fn refunds_of(&self, task: TaskId, owner: TelegramId) -> usize {
         self.t
