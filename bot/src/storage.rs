@@ -115,7 +115,8 @@ where
 const MARK: &str =
     "INSERT INTO bot.handled_updates (bot_id, update_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 
-/// Telegram update ids already handled (`bot.handled_updates`): a redelivered update is skipped.
+/// Telegram update ids already handled (`bot.handled_updates`), as [`UpdateStore`] checks and
+/// marks them; this keeps the table small.
 #[derive(Clone)]
 pub struct HandledUpdates {
     pool: Pool,
@@ -129,37 +130,14 @@ impl HandledUpdates {
         Self { pool, bot_id }
     }
 
-    /// Whether `update_id` was handled already.
-    pub async fn contains(&self, update_id: u32) -> Result<bool, StorageError> {
-        let client = self.pool.get().await?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT 1 FROM bot.handled_updates WHERE bot_id = $1 AND update_id = $2",
-            )
-            .await?;
-        let row = client
-            .query_opt(&stmt, &[&self.bot_id, &i64::from(update_id)])
-            .await?;
-        Ok(row.is_some())
-    }
-
-    /// Records `update_id` as handled.
-    pub async fn mark(&self, update_id: u32) -> Result<(), StorageError> {
-        let client = self.pool.get().await?;
-        let stmt = client.prepare_cached(MARK).await?;
-        client
-            .execute(&stmt, &[&self.bot_id, &i64::from(update_id)])
-            .await?;
-        Ok(())
-    }
-
-    /// Forgets updates older than a day (Telegram stops redelivering long before).
+    /// Forgets this bot's updates older than a day (Telegram stops redelivering long before).
     pub async fn prune(&self) -> Result<u64, StorageError> {
         let client = self.pool.get().await?;
         Ok(client
             .execute(
-                "DELETE FROM bot.handled_updates WHERE handled_at < now() - interval '1 day'",
-                &[],
+                "DELETE FROM bot.handled_updates \
+                 WHERE bot_id = $1 AND handled_at < now() - interval '1 day'",
+                &[&self.bot_id],
             )
             .await?)
     }
