@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use tokenbot_ledger::db::Database;
 use tokio::sync::OwnedMutexGuard;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Statement};
 
 use crate::storage::StorageError;
 
@@ -36,13 +36,21 @@ const RETRY_MAX: Duration = Duration::from_millis(50);
 pub(crate) struct ChatLocks {
     db: Database,
     local: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
-    session: tokio::sync::Mutex<Option<Arc<Client>>>,
+    session: tokio::sync::Mutex<Option<Arc<Session>>>,
+}
+
+/// The dedicated connection and its two statements, prepared once: every update takes and gives
+/// back its chat, and an unprepared statement costs a round trip of its own each time.
+struct Session {
+    client: Client,
+    try_lock: Statement,
+    unlock: Statement,
 }
 
 /// A chat held; [`ChatGuard::release`] gives it back (dropping it does too, in the background).
 pub(crate) struct ChatGuard {
     key: (i32, i32),
-    session: Arc<Client>,
+    session: Arc<Session>,
     released: bool,
     _local: OwnedMutexGuard<()>,
 }
@@ -71,12 +79,21 @@ impl ChatLocks {
     }
 
     /// The session holding this process's chat locks, connected again if it was lost.
-    async fn session(&self) -> Result<Arc<Client>, StorageError> {
+    async fn session(&self) -> Result<Arc<Session>, StorageError> {
         let mut session = self.session.lock().await;
-        if let Some(s) = session.as_ref().filter(|s| !s.is_closed()) {
+        if let Some(s) = session.as_ref().filter(|s| !s.client.is_closed()) {
             return Ok(s.clone());
         }
-        let fresh = Arc::new(self.db.dedicated().await?);
+        let client = self.db.dedicated().await?;
+        let try_lock = client
+            .prepare("SELECT pg_try_advisory_lock($1, $2)")
+            .await?;
+        let unlock = client.prepare("SELECT pg_advisory_unlock($1, $2)").await?;
+        let fresh = Arc::new(Session {
+            client,
+            try_lock,
+            unlock,
+        });
         *session = Some(fresh.clone());
         Ok(fresh)
     }
@@ -89,7 +106,8 @@ impl ChatLocks {
         loop {
             let session = self.session().await?;
             let row = session
-                .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&key.0, &key.1])
+                .client
+                .query_one(&session.try_lock, &[&key.0, &key.1])
                 .await?;
             if row.get::<_, bool>(0) {
                 return Ok(ChatGuard {
@@ -113,10 +131,8 @@ impl ChatGuard {
         self.released = true;
         let held = match self
             .session
-            .query_one(
-                "SELECT pg_advisory_unlock($1, $2)",
-                &[&self.key.0, &self.key.1],
-            )
+            .client
+            .query_one(&self.session.unlock, &[&self.key.0, &self.key.1])
             .await
         {
             Ok(row) => row.get::<_, bool>(0),
@@ -145,7 +161,8 @@ impl Drop for ChatGuard {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let _ = session
-                    .execute("SELECT pg_advisory_unlock($1, $2)", &[&key.0, &key.1])
+                    .client
+                    .execute(&session.unlock, &[&key.0, &key.1])
                     .await;
             });
         }
