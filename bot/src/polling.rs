@@ -161,6 +161,7 @@ impl Poller {
     }
 
     fn settled(&mut self, settled: &[Settled]) {
+        let offset = self.window.offset();
         let mut failed = false;
         for s in settled {
             self.window.settle(*s);
@@ -177,8 +178,12 @@ impl Poller {
             }
             metrics::counter!("tokenbot_bot_update_retries_total").increment(1);
         } else {
-            // The offset may have moved: confirm it (and fetch what came meanwhile) now.
-            self.next_poll = self.next_poll.min(Instant::now());
+            // The offset moved: confirm it (and fetch what came meanwhile) now. While it stays,
+            // getUpdates would return the same updates in hand again, so the next one keeps its
+            // time (at once after new updates came, IDLE_REPOLL after none did).
+            if self.window.offset() != offset {
+                self.next_poll = self.next_poll.min(Instant::now());
+            }
             if self.retry_at.is_none() {
                 self.retry_pause.reset();
             }

@@ -53,10 +53,13 @@ impl Window {
         held: impl Fn(&Update) -> bool,
     ) -> Vec<(Update, Retry)> {
         let mut out = Vec::with_capacity(updates.len());
+        // Everything below the offset was handled, and forgotten. A getUpdates sent before the
+        // offset moved past them (a long poll) still brings them: they must not count as new.
+        let offset = self.offset();
         for u in updates {
             let id = id_of(&u);
             self.next = self.next.max(id.saturating_add(1));
-            if self.handled.contains(&id) {
+            if id < offset || self.handled.contains(&id) {
                 continue;
             }
             let pending = self.unsettled.entry(id).or_default();
@@ -167,6 +170,22 @@ mod tests {
         let again = w.receive(vec![update(1), update(2)], |_| false);
         let got: Vec<(i32, Retry)> = again.iter().map(|(u, r)| (id_of(u), *r)).collect();
         assert_eq!(got, [(1, Retry::Again), (2, Retry::First)]);
+    }
+
+    #[test]
+    fn a_late_answer_to_an_old_poll_does_not_hand_out_what_was_handled_since() {
+        let mut w = Window::default();
+        let first = w.receive(vec![update(1), update(2)], |_| false);
+        assert_eq!(first.len(), 2);
+        for id in [1, 2] {
+            w.settle(Settled { id, handled: true });
+        }
+        assert_eq!(w.offset(), 3);
+        // A long poll sent with offset 1 answers now, with 1 and 2 and a new one.
+        let late = w.receive(vec![update(1), update(2), update(3)], |_| false);
+        let ids: Vec<i32> = late.iter().map(|(u, _)| id_of(u)).collect();
+        assert_eq!(ids, [3], "1 and 2 were handled: only 3 is new");
+        assert_eq!(w.offset(), 3, "the offset does not go back");
     }
 
     fn update(id: i32) -> Update {
