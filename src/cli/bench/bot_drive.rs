@@ -3,10 +3,14 @@
 //! fake serve the real bot and the echo baseline.
 //!
 //! An update counts as handled at its last Bot API call, as the fake timestamped it when the
-//! request arrived. The driver learns that there will be no further call from the transport:
-//! long polling, the bot asked for updates past it (it confirms an update only once handled);
-//! webhook, the POST was answered (the bot answers once it handled the update). The latency is
-//! from handing the update over (queueing it for getUpdates, or starting the POST) to that call.
+//! request arrived. Webhook: the driver learns that no further call follows from the answer to
+//! its POST (the bot answers once it handled the update). Long polling: a lone user goes through
+//! the flow first, each step confirmed by the bot asking for updates past it (it confirms an
+//! update only once handled), which tells how many calls each step makes; the timed users then
+//! go on as people do, as soon as their step's calls arrived, not when the bot's offset passed
+//! their update (it waits for every older update of every chat: users waiting on it would march
+//! in step with the slowest chat, which no user of a real bot does). The latency is from handing
+//! the update over (queueing it for getUpdates, or starting the POST) to that call.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,21 +58,39 @@ pub(crate) struct Side {
     pub cpu: CpuUse,
 }
 
-/// Hands one update over and waits until it is handled; milliseconds to its last Bot API call.
+/// How the driver learns that an update is handled (see the module's doc).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Handled {
+    /// Long polling: the bot asked for updates past it.
+    PolledPast,
+    /// Long polling: the chat received this many calls since the update was handed over.
+    Calls(usize),
+    /// Webhook: the POST was answered.
+    Answered,
+}
+
+/// Hands one update over and waits until it is handled; milliseconds to its last Bot API call,
+/// and how many calls of the chat it made.
 pub(crate) async fn step_ms(
     tg: &FakeTelegram,
-    mode: Mode,
+    handled: Handled,
     chat: i64,
     update: Update,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, usize)> {
     let since = tg.chat_call_count(chat);
     let handed = Instant::now();
-    match mode {
-        Mode::Polling => {
+    match handled {
+        Handled::PolledPast => {
             let id = tg.push_update(update);
             tg.wait_polled_past(id, STEP_TIMEOUT).await?;
         }
-        Mode::Webhook => {
+        Handled::Calls(n) => {
+            tg.push_update(update);
+            let nth = since + n.max(1) - 1;
+            tg.wait_for_chat_call(chat, nth, STEP_TIMEOUT, |_| true)
+                .await?;
+        }
+        Handled::Answered => {
             let status = tokio::time::timeout(STEP_TIMEOUT, tg.post_webhook(update))
                 .await
                 .context("the webhook did not answer in time")??;
@@ -79,7 +101,8 @@ pub(crate) async fn step_ms(
     let last = calls
         .last()
         .with_context(|| format!("the bot made no Bot API call for an update of chat {chat}"))?;
-    Ok(last.at.saturating_duration_since(handed).as_secs_f64() * 1000.0)
+    let ms = last.at.saturating_duration_since(handed).as_secs_f64() * 1000.0;
+    Ok((ms, calls.len()))
 }
 
 /// The update tapping the newest button whose callback data starts with `prefix`.
@@ -118,18 +141,34 @@ pub(crate) fn generate_update(
 /// grant pays for every round's picture).
 pub(crate) const ROUNDS: usize = 3;
 
-/// One user's updates; the latency of each.
-async fn user(tg: &FakeTelegram, mode: Mode, flow: Flow, id: i64) -> anyhow::Result<Vec<f64>> {
+/// One user's updates, each handed over once the previous one is handled (`calls`: the
+/// number of calls each step makes, known from a lone user; None: learn it); the latency of
+/// each, and the calls each made.
+async fn user(
+    tg: &FakeTelegram,
+    mode: Mode,
+    flow: Flow,
+    id: i64,
+    calls: Option<&[usize]>,
+) -> anyhow::Result<(Vec<f64>, Vec<usize>)> {
     let user = TgUser::new(id);
     let mut times = Vec::with_capacity(4 * ROUNDS);
-    for i in (0..4).cycle().take(4 * ROUNDS) {
+    let mut made = Vec::with_capacity(4 * ROUNDS);
+    for (step, i) in (0..4).cycle().take(4 * ROUNDS).enumerate() {
         let update = match flow {
             Flow::Echo => Update::text(&user, ["/start", "one", "two", "three"][i]),
             Flow::Generate => generate_update(tg, &user, i)?,
         };
-        times.push(step_ms(tg, mode, id, update).await?);
+        let handled = match (mode, calls) {
+            (Mode::Webhook, _) => Handled::Answered,
+            (Mode::Polling, None) => Handled::PolledPast,
+            (Mode::Polling, Some(c)) => Handled::Calls(c.get(step).copied().unwrap_or(1)),
+        };
+        let (ms, n) = step_ms(tg, handled, id, update).await?;
+        times.push(ms);
+        made.push(n);
     }
-    Ok(times)
+    Ok((times, made))
 }
 
 /// Runs `users` users (ids from `first_id`) at once on the driver runtime; `database` is the one
@@ -143,18 +182,39 @@ pub(crate) async fn drive(
     first_id: i64,
     database: Option<&str>,
 ) -> anyhow::Result<Side> {
+    // The lone user who learns each step's calls, outside the timed run (its id follows them).
+    let calls = match mode {
+        Mode::Polling => {
+            let tg = tg.clone();
+            let lone = first_id + users as i64;
+            let (_, calls) = driver
+                .spawn(async move { user(&tg, mode, flow, lone, None).await })
+                .await??;
+            Some(Arc::new(calls))
+        }
+        Mode::Webhook => None,
+    };
     let before = CpuSample::take(DRIVER_THREADS, database);
     let started = Instant::now();
     let run = driver.spawn(async move {
         let flows = (0..users).map(|u| {
-            let tg = tg.clone();
-            async move { user(&tg, mode, flow, first_id + u as i64).await }
+            let (tg, calls) = (tg.clone(), calls.clone());
+            async move {
+                user(
+                    &tg,
+                    mode,
+                    flow,
+                    first_id + u as i64,
+                    calls.as_deref().map(Vec::as_slice),
+                )
+                .await
+            }
         });
         futures::future::join_all(flows).await
     });
     let mut times = Vec::new();
     for done in run.await? {
-        times.extend(done?);
+        times.extend(done?.0);
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = before.until(&CpuSample::take(DRIVER_THREADS, database));

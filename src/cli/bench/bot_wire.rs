@@ -10,7 +10,7 @@ use tokenbot_fake_telegram::TgUser;
 use tokenbot_ledger::{Database, EventStore, Ledger, LedgerConfig};
 use tokenbot_testkit::{PgProxy, WireCounts};
 
-use super::bot_drive::{GENERATE_FLOW, Mode, generate_update, start_fake, step_ms};
+use super::bot_drive::{GENERATE_FLOW, Handled, Mode, generate_update, start_fake, step_ms};
 use super::bot_system::BotBench;
 
 /// Users whose flows warm the statement caches (every pooled connection has prepared them).
@@ -61,7 +61,7 @@ pub(crate) async fn count(
         for (i, (what, _)) in GENERATE_FLOW.iter().enumerate() {
             let update = generate_update(&tg, &user, i)?;
             let before = proxy.wire_counts();
-            step_ms(&tg, Mode::Polling, user.id, update)
+            step_ms(&tg, Handled::PolledPast, user.id, update)
                 .await
                 .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
             if u >= WARM_USERS {
