@@ -307,6 +307,7 @@ async fn stats_queue_user_and_ledger_have_the_original_shapes() {
         keys,
         [
             "active_users_today",
+            "as_of",
             "model_usage",
             "revenue",
             "tasks_by_status",
@@ -322,6 +323,10 @@ async fn stats_queue_user_and_ledger_have_the_original_shapes() {
     assert_eq!(stats["tasks_by_status"], json!({"pending": 3}));
     assert_eq!(stats["total_tokens_spent"], 300);
     assert_eq!(stats["model_usage"], json!({"gpt-image-1": 3}));
+    assert!(
+        stats["as_of"]["position"].as_i64() > Some(0) && stats["as_of"]["recorded_at"].is_string(),
+        "the checkpoint the counters are as of: {stats}"
+    );
 
     let (_, queue, _) = s.get("/admin/queue").await;
     assert_eq!(queue["queue_name"], "tasks");
