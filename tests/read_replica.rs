@@ -114,17 +114,24 @@ fn position(body: &Value) -> i64 {
         .unwrap_or_else(|| panic!("no as_of.position in {body}"))
 }
 
-/// `tokenbot projections status --json` with only these variables.
-fn status(vars: &[(&str, &str)]) -> Value {
+/// `tokenbot projections status` with these arguments and only these variables: its stdout.
+fn run_status(args: &[&str], vars: &[(&str, &str)]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_tokenbot"))
-        .args(["projections", "status", "--json"])
+        .args(["projections", "status"])
+        .args(args)
         .env_clear()
         .envs(vars.iter().copied())
         .output()
         .expect("run tokenbot");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `tokenbot projections status --json`.
+fn status(vars: &[(&str, &str)]) -> Value {
+    let out = run_status(&["--json"], vars);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,15 +203,28 @@ async fn a_paused_replica_serves_stale_reads_bounded_by_the_checkpoint_it_report
         .collect();
     assert_eq!(kinds, ["AccountOpened", "TokensGranted", "TokensGranted"]);
 
-    let report = status(&[
-        ("DATABASE_URL", &owner_url),
-        ("READ_DATABASE_URL", &read_url),
-    ]);
+    let vars = [
+        ("DATABASE_URL", owner_url.as_str()),
+        ("READ_DATABASE_URL", read_url.as_str()),
+    ];
+    let text = run_status(&[], &vars);
+    assert!(
+        text.starts_with(&format!(
+            "read from READ_DATABASE_URL ({READER_ROLE}@127.0.0.1:"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("behind: 1 events"), "{text}");
+    let report = status(&vars);
     assert_eq!(report["read_from"], "READ_DATABASE_URL", "{report}");
     assert_eq!(report["as_of"]["position"], before.position, "{report}");
     assert_eq!(report["users"]["position"], before.position, "{report}");
     assert!(report["primary_head"]["position"].as_i64() >= Some(after.position));
-    assert!(report["behind"]["events"].as_i64() >= Some(1), "{report}");
+    assert_eq!(report["behind"]["events"], 1, "the grant: {report}");
+    assert!(
+        report["behind"]["seconds"].as_f64() >= Some(0.0),
+        "{report}"
+    );
 
     replica.resume_replay().await;
     // Nothing announces the replay's progress to a client: poll the endpoint, with a deadline.
@@ -225,10 +245,7 @@ async fn a_paused_replica_serves_stale_reads_bounded_by_the_checkpoint_it_report
         fresh["tokens"], 350,
         "the checkpoint reached bounds the grant: {fresh}"
     );
-    let report = status(&[
-        ("DATABASE_URL", &owner_url),
-        ("READ_DATABASE_URL", &read_url),
-    ]);
+    let report = status(&vars);
     assert_eq!(report["behind"]["events"], 0, "{report}");
 }
 

@@ -17,8 +17,8 @@ use crate::startup;
 struct Report {
     /// `READ_DATABASE_URL` or `DATABASE_URL`.
     read_from: &'static str,
-    /// That URL, password masked.
-    url: String,
+    /// Who read it where: `role@host:port/db`.
+    database: String,
     /// The oldest checkpoint and its event's time.
     as_of: AsOf,
     /// The primary's newest event (null: no events, or the primary not reachable).
@@ -38,24 +38,19 @@ struct Behind {
 /// Prints the status; exit status 0.
 pub async fn run(settings: &Settings, json: bool) -> anyhow::Result<i32> {
     let primary = || async { startup::ledger_readonly(settings).await };
-    let (read_from, url, db) = match startup::read_database(settings)? {
+    let (read_from, db) = match startup::read_database(settings)? {
         Some(db) => {
             db.check().await.context("READ_DATABASE_URL")?;
-            let url = settings.read_database_url.as_ref().map(|u| u.redacted());
-            ("READ_DATABASE_URL", url.unwrap_or_default(), db)
+            ("READ_DATABASE_URL", db)
         }
-        None => {
-            let ledger = primary().await?;
-            let url = settings.database_url.redacted();
-            ("DATABASE_URL", url, ledger.store().database().clone())
-        }
+        None => ("DATABASE_URL", primary().await?.store().database().clone()),
     };
     let all = status(db.pool()).await?;
     let oldest = all.iter().map(cursor).min().unwrap_or_default();
     let as_of = as_of::at(&db.pool().get().await?, oldest).await?;
     let mut report = Report {
         read_from,
-        url,
+        database: format!("{}@{}", db.user(), db.describe()),
         as_of,
         primary_head: None,
         behind: None,
@@ -113,7 +108,7 @@ fn print_json(all: &[ProjectionStatus], report: &Report) -> anyhow::Result<()> {
 }
 
 fn print_text(all: &[ProjectionStatus], r: &Report) {
-    println!("read from {} ({})", r.read_from, r.url);
+    println!("read from {} ({})", r.read_from, r.database);
     for s in all {
         println!("{}: {}", s.projection, s.checkpoint);
     }
