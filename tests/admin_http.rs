@@ -399,6 +399,21 @@ async fn health_metrics_and_openapi() {
         assert!(paths.contains_key(p), "{p} documented");
     }
     assert!(doc["components"]["securitySchemes"]["admin_key"].is_object());
+    // The read endpoints document the checkpoint their answer is as of.
+    let schemas = &doc["components"]["schemas"];
+    for schema in ["UserResponse", "QueueResponse", "PaymentsPage"] {
+        assert!(
+            schemas[schema]["properties"]["as_of"].is_object(),
+            "{schema}: {}",
+            schemas[schema]
+        );
+    }
+    assert!(
+        schemas["StatsResponse"].to_string().contains("\"as_of\""),
+        "{}",
+        schemas["StatsResponse"]
+    );
+    assert!(schemas["AsOf"]["properties"]["recorded_at"].is_object());
 
     let metrics = s
         .http

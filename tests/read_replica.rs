@@ -50,6 +50,8 @@ impl Api {
             ..Settings::default()
         };
         let js = common::pipeline::jetstream(nats.url()).await;
+        // Connected before /health is asked (the connection is made in the background).
+        js.client().flush().await.expect("NATS answers");
         let system = System::builder(settings)
             .ledger(ledger)
             .jetstream(js)
@@ -273,4 +275,45 @@ async fn without_a_replica_the_read_endpoints_read_the_primary() {
     assert_eq!(report["read_from"], "DATABASE_URL", "{report}");
     assert_eq!(report["as_of"]["position"], checkpoint.position, "{report}");
     assert_eq!(report["behind"]["events"], 0, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_replica_degrades_the_reads_and_leaves_the_writes() {
+    let t = ledger().await;
+    open_with(&t.ledger, user(5201), 100).await;
+    let nothing = format!(
+        "postgres://{READER_ROLE}@127.0.0.1:{}/nothing",
+        tokenbot_testkit::free_port()
+    );
+    let api = Api::start(t.ledger.clone(), Some(nothing)).await;
+
+    let (code, health) = api.get("/health").await;
+    assert_eq!(code, StatusCode::OK, "degraded, not failing: {health}");
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert!(
+        health["checks"]["postgres_read"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("degraded")),
+        "{health}"
+    );
+    for path in [
+        "/admin/stats",
+        "/admin/queue",
+        "/admin/users/5201",
+        "/admin/payments",
+    ] {
+        let (code, problem) = api.get(path).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{path}: {problem}");
+    }
+    let granted = api.grant(5201, 5).await;
+    assert_eq!(
+        granted["new_balance"], 105,
+        "grants do not need the replica"
+    );
+    let (code, history) = api.get("/admin/users/5201/ledger").await;
+    assert_eq!(
+        code,
+        StatusCode::OK,
+        "the ledger history reads the primary: {history}"
+    );
 }
