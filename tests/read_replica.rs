@@ -230,7 +230,8 @@ async fn a_paused_replica_serves_stale_reads_bounded_by_the_checkpoint_it_report
 
     replica.resume_replay().await;
     // Nothing announces the replay's progress to a client: poll the endpoint, with a deadline.
-    let deadline = Instant::now() + WAIT;
+    let resumed = Instant::now();
+    let deadline = resumed + WAIT;
     let fresh = loop {
         let (_, body) = api.get("/admin/users/5001").await;
         if position(&body) >= after.position {
@@ -242,6 +243,10 @@ async fn a_paused_replica_serves_stale_reads_bounded_by_the_checkpoint_it_report
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    eprintln!(
+        "replica: the grant was readable {} ms after the replay resumed",
+        resumed.elapsed().as_millis()
+    );
     assert_eq!(position(&fresh), after.position, "{fresh}");
     assert_eq!(
         fresh["tokens"], 350,
