@@ -177,6 +177,32 @@ pub async fn ledger_as(settings: &Settings, access: Access) -> anyhow::Result<Le
     Ok(Ledger::new(EventStore::new(db), settings.ledger.clone()))
 }
 
+/// The read replica of `READ_DATABASE_URL`, used with the URL as given (name a read-only role in
+/// it; a hot standby refuses writes whatever the role), not yet connected; `None` when unset.
+pub fn read_database(settings: &Settings) -> anyhow::Result<Option<Database>> {
+    let Some(url) = &settings.read_database_url else {
+        return Ok(None);
+    };
+    let config = parse_url(url, "READ_DATABASE_URL")?;
+    Ok(Some(Database::from_config(config, settings.db_pool_size)?))
+}
+
+/// [`read_database`] for the admin API: not reachable at start is a warning, not a failure
+/// (writes do not need it, and `/health` reports it as `postgres_read`).
+pub async fn read_pool(settings: &Settings) -> anyhow::Result<Option<deadpool_postgres::Pool>> {
+    let Some(db) = read_database(settings)? else {
+        return Ok(None);
+    };
+    if let Err(e) = db.check().await {
+        tracing::warn!(
+            target: LIFECYCLE,
+            error = %tokenbot_ledger::error::chain(&e),
+            "READ_DATABASE_URL is not reachable yet: the admin API's read endpoints answer 503 until it is"
+        );
+    }
+    Ok(Some(db.pool().clone()))
+}
+
 fn missing_database(e: &tokenbot_ledger::DbError) -> bool {
     use std::error::Error;
     let mut source: Option<&(dyn Error + 'static)> = Some(e);

@@ -307,6 +307,7 @@ async fn stats_queue_user_and_ledger_have_the_original_shapes() {
         keys,
         [
             "active_users_today",
+            "as_of",
             "model_usage",
             "revenue",
             "tasks_by_status",
@@ -322,6 +323,10 @@ async fn stats_queue_user_and_ledger_have_the_original_shapes() {
     assert_eq!(stats["tasks_by_status"], json!({"pending": 3}));
     assert_eq!(stats["total_tokens_spent"], 300);
     assert_eq!(stats["model_usage"], json!({"gpt-image-1": 3}));
+    assert!(
+        stats["as_of"]["position"].as_i64() > Some(0) && stats["as_of"]["recorded_at"].is_string(),
+        "the checkpoint the counters are as of: {stats}"
+    );
 
     let (_, queue, _) = s.get("/admin/queue").await;
     assert_eq!(queue["queue_name"], "tasks");
@@ -394,6 +399,21 @@ async fn health_metrics_and_openapi() {
         assert!(paths.contains_key(p), "{p} documented");
     }
     assert!(doc["components"]["securitySchemes"]["admin_key"].is_object());
+    // The read endpoints document the checkpoint their answer is as of.
+    let schemas = &doc["components"]["schemas"];
+    for schema in ["UserResponse", "QueueResponse", "PaymentsPage"] {
+        assert!(
+            schemas[schema]["properties"]["as_of"].is_object(),
+            "{schema}: {}",
+            schemas[schema]
+        );
+    }
+    assert!(
+        schemas["StatsResponse"].to_string().contains("\"as_of\""),
+        "{}",
+        schemas["StatsResponse"]
+    );
+    assert!(schemas["AsOf"]["properties"]["recorded_at"].is_object());
 
     let metrics = s
         .http

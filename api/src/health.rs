@@ -1,5 +1,5 @@
-//! The dependencies `/health` reports on: Postgres always, NATS where the process has it, and
-//! whatever else a caller adds.
+//! The dependencies `/health` reports on: Postgres always, the read replica where one is
+//! configured, NATS where the process has it, and whatever else a caller adds.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,15 +30,33 @@ impl HealthCheck for PostgresCheck {
         "postgres"
     }
     fn check(&self) -> CheckFuture<'_> {
-        Box::pin(async move {
-            let client = self.0.get().await.map_err(|e| e.to_string())?;
-            client
-                .execute("SELECT 1", &[])
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
+        Box::pin(select_one(&self.0))
     }
+}
+
+/// The read replica (`READ_DATABASE_URL`) answers a query. Its failure degrades the service
+/// (the read endpoints answer 503) but writes still work, so restarting would not help.
+pub struct ReadPostgresCheck(pub Pool);
+
+impl HealthCheck for ReadPostgresCheck {
+    fn name(&self) -> &'static str {
+        "postgres_read"
+    }
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(select_one(&self.0))
+    }
+    fn only_degrades(&self) -> bool {
+        true
+    }
+}
+
+async fn select_one(pool: &Pool) -> Result<(), String> {
+    let client = pool.get().await.map_err(|e| e.to_string())?;
+    client
+        .execute("SELECT 1", &[])
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// The NATS connection is up.

@@ -25,11 +25,14 @@ pub mod metric_catalog;
 pub mod ops;
 pub mod params;
 pub mod rejection;
+pub mod snapshot;
 pub mod state;
 
 pub use doc::ApiDoc;
 pub use error::ApiError;
-pub use health::{CheckFuture, HealthCheck, NatsCheck, OpenTaskAgeCheck, PostgresCheck};
+pub use health::{
+    CheckFuture, HealthCheck, NatsCheck, OpenTaskAgeCheck, PostgresCheck, ReadPostgresCheck,
+};
 pub use state::{AdminState, ReturnStars};
 
 /// Largest request body accepted.

@@ -1,5 +1,6 @@
-//! What every handler shares: the ledger, its pool, the admin keys, the health checks and where
-//! the signed checkpoints are read from. Cheap to clone.
+//! What every handler shares: the ledger, its pool, the pool the read models are read from (a
+//! replica's, or the same), the admin keys, the health checks and where the signed checkpoints
+//! are read from. Cheap to clone.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -31,6 +32,8 @@ pub struct AdminState {
 pub(crate) struct Inner {
     pub(crate) ledger: Ledger,
     pub(crate) pool: Pool,
+    /// Where the read endpoints read the read models (unset: `pool`, the primary).
+    pub(crate) read_pool: OnceLock<Pool>,
     pub(crate) admin_auth: AdminAuth,
     /// Idempotency keys whose first request is being served.
     pub(crate) in_flight: Arc<crate::idempotency::InFlight>,
@@ -55,6 +58,7 @@ impl AdminState {
             inner: Arc::new(Inner {
                 ledger,
                 pool,
+                read_pool: OnceLock::new(),
                 admin_auth: AdminAuth::new(admin_keys.into()),
                 in_flight: Arc::default(),
                 health_checks,
@@ -76,6 +80,19 @@ impl AdminState {
     pub fn with_return_stars(self, hook: ReturnStars) -> Self {
         let _ = self.inner.return_stars.set(hook);
         self
+    }
+
+    /// Serves the read endpoints of the read models (stats, queue, users, payments) from `pool`,
+    /// a read replica's (the first call wins). Commands, idempotency and ledger reads stay on
+    /// the ledger's pool.
+    pub fn with_read_pool(self, pool: Pool) -> Self {
+        let _ = self.inner.read_pool.set(pool);
+        self
+    }
+
+    /// The pool the read endpoints use: the replica's when one was given, else the primary's.
+    pub(crate) fn read_pool(&self) -> &Pool {
+        self.inner.read_pool.get().unwrap_or(&self.inner.pool)
     }
 
     /// The keys the admin routes check.

@@ -13,6 +13,7 @@ macro_rules! column {
     };
 }
 
+pub mod as_of;
 pub mod error;
 pub mod live;
 pub mod payment_queries;

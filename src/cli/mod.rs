@@ -14,6 +14,7 @@ pub mod import;
 pub mod ledger;
 pub mod progress;
 pub mod projections;
+pub mod projections_status;
 pub mod roles;
 #[cfg(feature = "demo")]
 pub mod sim;

@@ -1,9 +1,9 @@
 //! `tokenbot projections ...`: rebuild a read model from the log (as the owner), compare live
-//! tables with a fresh replay and show checkpoints (as the reader role).
+//! tables with a fresh replay and show checkpoints (as the reader role, or on the read replica).
 
 use clap::Subcommand;
 use tokenbot_projections::Projection;
-use tokenbot_projections::rebuild::{diff, rebuild, status};
+use tokenbot_projections::rebuild::{diff, rebuild};
 
 use crate::cli::progress;
 use crate::configuration::Settings;
@@ -26,7 +26,8 @@ pub enum ProjectionsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Where each projection has got to in the global order.
+    /// Where each projection has got to in the global order, read where the admin API reads
+    /// (READ_DATABASE_URL, else DATABASE_URL), and how far behind the primary's newest event.
     Status {
         /// Print as one JSON object.
         #[arg(long)]
@@ -92,20 +93,7 @@ pub async fn run(settings: &Settings, cmd: ProjectionsCommand) -> anyhow::Result
             Ok(i32::from(!equal))
         }
         ProjectionsCommand::Status { json } => {
-            let ledger = startup::ledger_readonly(settings).await?;
-            let all = status(ledger.store().database().pool()).await?;
-            if json {
-                let doc: serde_json::Map<String, serde_json::Value> = all
-                    .iter()
-                    .map(|s| Ok((s.projection.to_string(), serde_json::to_value(s)?)))
-                    .collect::<Result<_, serde_json::Error>>()?;
-                println!("{}", serde_json::to_string_pretty(&doc)?);
-            } else {
-                for s in &all {
-                    println!("{}: {}", s.projection, s.checkpoint);
-                }
-            }
-            Ok(0)
+            crate::cli::projections_status::run(settings, json).await
         }
     }
 }

@@ -30,6 +30,9 @@ pub struct Environment {
     /// The owner's URL, for migrations and `projections rebuild` [default: DATABASE_URL, unless that names a runtime role].
     #[arg(long, env = "MIGRATION_DATABASE_URL", global = true, hide_env_values = true, help_heading = HEADING, value_name = "MIGRATION_DATABASE_URL")]
     pub migration_database_url: Option<String>,
+    /// A read replica of DATABASE_URL's database (e.g. a hot standby, as tokenbot_reader): the admin API's read endpoints and `projections status` read the read models there, each answer saying which event it is as of [default: unset: DATABASE_URL].
+    #[arg(long, env = "READ_DATABASE_URL", global = true, hide_env_values = true, help_heading = HEADING, value_name = "READ_DATABASE_URL")]
+    pub read_database_url: Option<String>,
     /// Password `migrate` gives tokenbot_writer, and used to connect as it when DATABASE_URL is the owner's [default: unset].
     #[arg(long, env = "DATABASE_WRITER_PASSWORD", global = true, hide_env_values = true, help_heading = HEADING, value_name = "DATABASE_WRITER_PASSWORD")]
     pub database_writer_password: Option<String>,
@@ -169,9 +172,10 @@ pub struct Environment {
 
 impl Environment {
     /// The name of every variable, in the order of `--help`.
-    pub const NAMES: [&'static str; 47] = [
+    pub const NAMES: [&'static str; 48] = [
         "DATABASE_URL",
         "MIGRATION_DATABASE_URL",
+        "READ_DATABASE_URL",
         "DATABASE_WRITER_PASSWORD",
         "DATABASE_READER_PASSWORD",
         "DB_POOL_SIZE",

@@ -25,6 +25,8 @@ pub struct Settings {
     pub database_url: SecretUrl,
     /// MIGRATION_DATABASE_URL: the owner's, for migrations and table swaps.
     pub migration_database_url: Option<SecretUrl>,
+    /// READ_DATABASE_URL: a read replica for the read models' reads; None: DATABASE_URL's.
+    pub read_database_url: Option<SecretUrl>,
     /// DATABASE_WRITER_PASSWORD: set on the writer role by `migrate`, and used when connecting
     /// as it with a URL derived from the owner's.
     pub writer_password: Option<SecretString>,
@@ -171,6 +173,7 @@ mod tests {
         assert_eq!(s.database_url.expose(), DEFAULT_DATABASE_URL);
         assert_eq!(s.nats_url.expose(), DEFAULT_NATS_URL);
         assert_eq!(s.db_pool_size, 16);
+        assert!(s.read_database_url.is_none(), "reads go to DATABASE_URL");
         assert_eq!(s.bus.stream, "LEDGER");
         assert_eq!(s.http_addr.to_string(), "0.0.0.0:8000");
         assert_eq!(s.worker.concurrency, 8);
@@ -192,6 +195,7 @@ mod tests {
         let env = Environment {
             database_url: secret("postgres://owner:pg-pass-1@db/t"),
             migration_database_url: secret("postgres://owner:pg-pass-2@db/t"),
+            read_database_url: secret("postgres://reader:pg-pass-10@replica/t"),
             database_writer_password: secret("writer-pass-3"),
             database_reader_password: secret("reader-pass-4"),
             nats_url: secret("nats://n:nats-pass-5@nats:4222"),
@@ -216,6 +220,7 @@ mod tests {
             "bot-token-7",
             "sk-openai-8",
             "webhook-secret-9",
+            "pg-pass-10",
             &"ab".repeat(32),
         ] {
             assert!(!shown.contains(needle), "Debug shows {needle}: {shown}");

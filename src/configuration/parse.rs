@@ -20,6 +20,7 @@ impl Settings {
             database_url: database_url(&env.database_url)
                 .unwrap_or_else(|| SecretUrl::new(DEFAULT_DATABASE_URL)),
             migration_database_url: database_url(&env.migration_database_url),
+            read_database_url: database_url(&env.read_database_url),
             writer_password: secret(&env.database_writer_password),
             reader_password: secret(&env.database_reader_password),
             db_pool_size: db_pool_size(env)?,

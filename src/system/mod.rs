@@ -47,6 +47,7 @@ impl System {
             settings,
             ledger: None,
             jetstream: None,
+            read_pool: None,
             roles: Selection::default(),
             stop_on_signal: false,
         }
@@ -62,6 +63,7 @@ pub struct SystemBuilder {
     settings: Settings,
     ledger: Option<Ledger>,
     jetstream: Option<async_nats::jetstream::Context>,
+    read_pool: Option<deadpool_postgres::Pool>,
     roles: Selection,
     stop_on_signal: bool,
 }
@@ -76,6 +78,13 @@ impl SystemBuilder {
     /// Uses this JetStream connection instead of connecting to `NATS_URL`.
     pub fn jetstream(mut self, js: async_nats::jetstream::Context) -> Self {
         self.jetstream = Some(js);
+        self
+    }
+
+    /// The admin API reads the read models from `pool` instead of `READ_DATABASE_URL`'s (or,
+    /// without it, the ledger's).
+    pub fn read_pool(mut self, pool: deadpool_postgres::Pool) -> Self {
+        self.read_pool = Some(pool);
         self
     }
 
@@ -140,7 +149,8 @@ impl SystemBuilder {
         self
     }
 
-    /// The HTTP server on `HTTP_ADDR` with the admin API (`ADMIN_API_KEY`).
+    /// The HTTP server on `HTTP_ADDR` with the admin API (`ADMIN_API_KEY`); its read endpoints
+    /// read the read models from `READ_DATABASE_URL` when that is set.
     pub fn api(mut self) -> Self {
         self.roles.http = Some(Http { admin: true });
         self
@@ -183,7 +193,13 @@ impl SystemBuilder {
             Some(js) => js,
             None => startup::jetstream(&self.settings).await?,
         };
-        let prepared = roles::prepare(&self.settings, &self.roles, ledger, js).await?;
+        // Only the admin API reads from the replica; other roles never connect to it.
+        let read_pool = match self.read_pool.clone() {
+            Some(pool) => Some(pool),
+            None if self.roles.serves_admin() => startup::read_pool(&self.settings).await?,
+            None => None,
+        };
+        let prepared = roles::prepare(&self.settings, &self.roles, ledger, js, read_pool).await?;
         if self.stop_on_signal {
             startup::cancel_on_signal(prepared.shutdown.clone());
         }

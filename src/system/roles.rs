@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use secrecy::ExposeSecret;
-use tokenbot_api::{HealthCheck, NatsCheck, OpenTaskAgeCheck};
+use tokenbot_api::{HealthCheck, NatsCheck, OpenTaskAgeCheck, ReadPostgresCheck};
 use tokenbot_ledger::relay::{self, Relay};
 use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_ledger::{Ledger, LogCursor};
@@ -50,6 +50,13 @@ pub(super) struct Selection {
     pub open_task_age: bool,
 }
 
+impl Selection {
+    /// Whether the admin API is served (the only reader of `READ_DATABASE_URL`).
+    pub fn serves_admin(&self) -> bool {
+        self.http.is_some_and(|h| h.admin)
+    }
+}
+
 /// What the HTTP server serves beside `/health`, `/metrics` and `/openapi.json`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Http {
@@ -61,6 +68,8 @@ struct Parts<'a> {
     settings: &'a Settings,
     ledger: &'a Ledger,
     js: &'a async_nats::jetstream::Context,
+    /// The admin API's read models, when not the ledger's pool (`READ_DATABASE_URL`).
+    read_pool: Option<deadpool_postgres::Pool>,
     shutdown: &'a Shutdown,
     /// The Bot API client of the bot and the worker: one rate limiter for both.
     telegram: std::sync::OnceLock<tokenbot_telegram::Telegram>,
@@ -82,12 +91,14 @@ pub(super) async fn prepare(
     chosen: &Selection,
     ledger: Ledger,
     js: async_nats::jetstream::Context,
+    read_pool: Option<deadpool_postgres::Pool>,
 ) -> anyhow::Result<Prepared> {
     let shutdown = Shutdown::new();
     let p = Parts {
         settings,
         ledger: &ledger,
         js: &js,
+        read_pool,
         shutdown: &shutdown,
         telegram: std::sync::OnceLock::new(),
     };
@@ -105,6 +116,9 @@ pub(super) async fn prepare(
         roles.extend(worker(&p, config.clone())?);
     }
     let mut checks: Vec<Arc<dyn HealthCheck>> = vec![Arc::new(NatsCheck(js.client()))];
+    if let Some(pool) = &p.read_pool {
+        checks.push(Arc::new(ReadPostgresCheck(pool.clone())));
+    }
     if chosen.open_task_age {
         let (monitor, check) = open_task_age(&p);
         roles.push(("open-task monitor", monitor));
@@ -279,6 +293,9 @@ fn admin_router(
     };
     let mut state = AdminState::new(p.ledger.clone(), keys, checks)
         .with_checkpoints(p.js.clone(), p.settings.bus.clone());
+    if let Some(pool) = &p.read_pool {
+        state = state.with_read_pool(pool.clone());
+    }
     // Refunds return Stars through the bot's token; without one they answer 503.
     if let Ok(bot) = super::parts::telegram_bot(p.settings, "admin API's refunds") {
         state = state.with_return_stars(return_stars(bot, p.ledger.clone()));

@@ -9,6 +9,7 @@
 //! - [`TestNats`]: the shared NATS server plus a name prefix that is the test's alone.
 //! - [`OwnedNats`]: a private nats-server a test may stop and start again.
 //! - [`TlsPostgres`]: a private Postgres with TLS on, serving a certificate the test made.
+//! - [`PgReplica`]: a private Postgres primary with a hot standby whose replay a test can pause.
 //! - [`PgProxy`]: a proxy in front of Postgres that cuts connections around `COMMIT` and plays
 //!   outages, for the code that must survive them.
 //!
@@ -18,6 +19,7 @@
 
 mod nats;
 mod pg_proxy;
+mod pg_replica;
 mod ports;
 mod postgres;
 mod process;
@@ -26,6 +28,7 @@ mod wire_counts;
 
 pub use nats::{OwnedNats, TestNats, start_private_nats};
 pub use pg_proxy::{Cut, CutDone, CutPoint, NotCut, PgProxy};
+pub use pg_replica::PgReplica;
 pub use ports::free_port;
 pub use postgres::{TestDatabase, admin_client, start_private_postgres};
 pub use process::set_servers_dir;

@@ -135,7 +135,7 @@ pub(crate) fn start_server_with(
 
 /// `initdb` and the `pg_ctl` of the same installation (a data directory only works with its
 /// own version).
-fn find_tools() -> Result<(PathBuf, PathBuf), StartError> {
+pub(crate) fn find_tools() -> Result<(PathBuf, PathBuf), StartError> {
     let initdb = find_binary("initdb").ok_or(StartError::NotFound {
         binary: "initdb",
         hint: "install Postgres (Debian package postgresql) or set TEST_DATABASE_URL",
@@ -154,7 +154,7 @@ fn find_tools() -> Result<(PathBuf, PathBuf), StartError> {
 
 /// `pg_ctl start` on the data under `dir`, on a free port (returned); a failure carries the
 /// server's own log, which says why.
-fn start_server(pg_ctl: &Path, dir: &Path, extra: &str) -> Result<u16, StartError> {
+pub(crate) fn start_server(pg_ctl: &Path, dir: &Path, extra: &str) -> Result<u16, StartError> {
     let data = path_arg(&dir.join("data"));
     let log = path_arg(&dir.join("postgres.log"));
     let port = free_port();
@@ -199,7 +199,7 @@ fn describe(error: &(dyn std::error::Error + 'static)) -> String {
         .join(": ")
 }
 
-fn args(words: &[&str]) -> Vec<String> {
+pub(crate) fn args(words: &[&str]) -> Vec<String> {
     words.iter().map(|word| word.to_string()).collect()
 }
 

@@ -1,20 +1,33 @@
-//! `GET /admin/stats` and `GET /admin/queue`: the whole system at a glance.
+//! `GET /admin/stats` and `GET /admin/queue`: the whole system at a glance, from the read pool
+//! (a replica when `READ_DATABASE_URL` is set), each answer saying which event it is as of.
 
 use axum::Json;
-use axum::extract::State;
+use tokenbot_projections::as_of::AsOf;
 use tokenbot_projections::queries::{self, Queue, Stats};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
-use crate::state::AdminState;
+use crate::snapshot::ReadClient;
+
+/// The original's counters, plus the event they are as of.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct StatsResponse {
+    /// The original's fields, unchanged.
+    #[serde(flatten)]
+    pub stats: Stats,
+    /// The read models' checkpoint these counters are as of.
+    pub as_of: AsOf,
+}
 
 /// The original's counters, from the read models.
 #[utoipa::path(get, path = "/admin/stats", tag = "admin",
-    responses((status = 200, body = Stats), (status = 401, body = Problem)),
+    responses((status = 200, body = StatsResponse), (status = 401, body = Problem)),
     security(("admin_key" = [])))]
-pub async fn stats(State(state): State<AdminState>) -> Result<Json<Stats>, ApiError> {
-    let client = state.inner.pool.get().await?;
-    Ok(Json(queries::stats(&client, chrono::Utc::now()).await?))
+pub async fn stats(mut read: ReadClient) -> Result<Json<StatsResponse>, ApiError> {
+    let snapshot = read.snapshot().await?;
+    let stats = queries::stats(snapshot.client(), chrono::Utc::now()).await?;
+    let as_of = snapshot.as_of().await?;
+    Ok(Json(StatsResponse { stats, as_of }))
 }
 
 /// The original's queue fields, plus the ledger's finer statuses.
@@ -34,10 +47,12 @@ pub struct QueueResponse {
     pub succeeded: i64,
     /// Seconds the oldest pending task has waited; null when none waits.
     pub oldest_pending_age_s: Option<f64>,
+    /// The read models' checkpoint these counts are as of.
+    pub as_of: AsOf,
 }
 
-impl From<Queue> for QueueResponse {
-    fn from(q: Queue) -> Self {
+impl QueueResponse {
+    fn new(q: Queue, as_of: AsOf) -> Self {
         Self {
             queue_name: "tasks",
             pending_jobs: q.pending,
@@ -46,6 +61,7 @@ impl From<Queue> for QueueResponse {
             processing: q.processing,
             succeeded: q.succeeded,
             oldest_pending_age_s: q.oldest_pending_age_s,
+            as_of,
         }
     }
 }
@@ -54,8 +70,9 @@ impl From<Queue> for QueueResponse {
 #[utoipa::path(get, path = "/admin/queue", tag = "admin",
     responses((status = 200, body = QueueResponse), (status = 401, body = Problem)),
     security(("admin_key" = [])))]
-pub async fn queue(State(state): State<AdminState>) -> Result<Json<QueueResponse>, ApiError> {
-    let client = state.inner.pool.get().await?;
-    let queue = queries::queue(&client, chrono::Utc::now()).await?;
-    Ok(Json(queue.into()))
+pub async fn queue(mut read: ReadClient) -> Result<Json<QueueResponse>, ApiError> {
+    let snapshot = read.snapshot().await?;
+    let queue = queries::queue(snapshot.client(), chrono::Utc::now()).await?;
+    let as_of = snapshot.as_of().await?;
+    Ok(Json(QueueResponse::new(queue, as_of)))
 }

@@ -1,4 +1,5 @@
-//! `GET /admin/payments` (paid purchases, newest first, paged) and
+//! `GET /admin/payments` (paid purchases, newest first, paged, from the read pool with the event
+//! they are as of) and
 //! `POST /admin/payments/{charge_id}/refund`: the purchase paid with that charge refunded in the
 //! ledger (its tokens taken back; refused when they are spent), then its Stars returned through
 //! Telegram. Repeating a refund is safe.
@@ -8,6 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use tokenbot_ledger::{Actor, CommandContext, DomainError, LedgerError};
+use tokenbot_projections::as_of::AsOf;
 use tokenbot_projections::payment_queries::{self, DayRevenue};
 use tokenbot_projections::purchases::PurchaseRow;
 use utoipa::{IntoParams, ToSchema};
@@ -16,6 +18,7 @@ use crate::auth::AdminName;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiQuery, ChargePath};
 use crate::params::{PageLimit, Start};
+use crate::snapshot::ReadClient;
 use crate::state::AdminState;
 
 /// `?page=&limit=&telegram_id=` of the payments list.
@@ -44,6 +47,8 @@ pub struct PaymentsPage {
     pub next_page: Option<i64>,
     /// The last 30 days with purchases, newest first.
     pub by_day: Vec<DayRevenue>,
+    /// The read models' checkpoint this page is as of (a refund decides on the primary).
+    pub as_of: AsOf,
 }
 
 /// Payments in Telegram Stars, newest first.
@@ -52,20 +57,22 @@ pub struct PaymentsPage {
     responses((status = 200, body = PaymentsPage), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("admin_key" = [])))]
 pub async fn payments(
-    State(state): State<AdminState>,
     ApiQuery(q): ApiQuery<PaymentsQuery>,
+    mut read: ReadClient,
 ) -> Result<Json<PaymentsPage>, ApiError> {
     let limit = q.limit.get_i64();
     let page = q.page.get_i64();
     let offset = (page - 1).saturating_mul(limit);
-    let client = state.inner.pool.get().await?;
+    let snapshot = read.snapshot().await?;
     let (payments, more) =
-        payment_queries::payments_page(&client, q.telegram_id, offset, limit).await?;
-    let by_day = payment_queries::purchases_by_day(&client, 30).await?;
+        payment_queries::payments_page(snapshot.client(), q.telegram_id, offset, limit).await?;
+    let by_day = payment_queries::purchases_by_day(snapshot.client(), 30).await?;
+    let as_of = snapshot.as_of().await?;
     Ok(Json(PaymentsPage {
         payments,
         next_page: more.then_some(page + 1),
         by_day,
+        as_of,
     }))
 }
 

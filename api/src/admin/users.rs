@@ -1,15 +1,19 @@
 //! `GET /admin/users/{telegram_id}` and `GET /admin/users/{telegram_id}/ledger`: one user as
-//! the read model sees them, and their account stream as the ledger holds it.
+//! the read model sees them (from the read pool, a replica when `READ_DATABASE_URL` is set, with
+//! the event it is as of), and their account stream as the ledger holds it (the primary: the
+//! history an admin checks before repeating a grant must include that grant).
 
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use tokenbot_projections::as_of::AsOf;
 use tokenbot_projections::queries::{self, LedgerEntry, UserView};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiQuery, UserId};
 use crate::params::{PageLimit, Start};
+use crate::snapshot::ReadClient;
 use crate::state::AdminState;
 
 /// The original's user fields (counts over all tasks, not the last 100).
@@ -39,10 +43,12 @@ pub struct UserResponse {
     pub tasks_done: i64,
     /// Tasks failed and refunded.
     pub tasks_failed: i64,
+    /// The read models' checkpoint this user is as of.
+    pub as_of: AsOf,
 }
 
 impl UserResponse {
-    fn new(view: UserView, default_model: String) -> Self {
+    fn new(view: UserView, default_model: String, as_of: AsOf) -> Self {
         let u = view.user;
         Self {
             id: u.telegram_id,
@@ -57,6 +63,7 @@ impl UserResponse {
             tasks_count: u.tasks_total,
             tasks_done: view.tasks_done,
             tasks_failed: view.tasks_failed,
+            as_of,
         }
     }
 }
@@ -69,16 +76,24 @@ impl UserResponse {
 pub async fn user(
     State(state): State<AdminState>,
     UserId(id): UserId,
+    mut read: ReadClient,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let client = state.inner.pool.get().await?;
-    let user = queries::user(&client, id.get())
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("user {id} not found")))?;
+    let snapshot = read.snapshot().await?;
+    let user = queries::user(snapshot.client(), id.get()).await?;
+    let as_of = snapshot.as_of().await?;
+    // A user opened after the checkpoint is not there yet: the 404 says as of when.
+    let user = user.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "user {id} not found in the read models as of event {}",
+            as_of.position
+        ))
+    })?;
     let config = state.inner.ledger.config();
     let default_model = config.default_model().map(|m| m.to_string());
     Ok(Json(UserResponse::new(
         user,
         default_model.unwrap_or_default(),
+        as_of,
     )))
 }
 
