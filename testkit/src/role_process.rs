@@ -47,13 +47,30 @@ impl RoleProcess {
         K: Into<OsString>,
         V: Into<OsString>,
     {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
+        Self::start_at(name, binary, role, addr, env).await
+    }
+
+    /// As [`RoleProcess::start`] on `addr` (chosen beforehand with [`crate::free_port`], say, so
+    /// that a proxy in front of it can be started first).
+    pub async fn start_at<K, V>(
+        name: &str,
+        binary: &Path,
+        role: &str,
+        addr: SocketAddr,
+        env: impl IntoIterator<Item = (K, V)>,
+    ) -> RoleProcess
+    where
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
         let dir = temp_dir("role").unwrap_or_else(|e| panic!("testkit: {e}"));
         let mut process = RoleProcess {
             name: name.to_string(),
             binary: binary.to_path_buf(),
             role: role.to_string(),
             env: env.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, free_port())),
+            addr,
             log: dir.join(format!("{name}.log")),
             child: None,
         };
