@@ -247,7 +247,10 @@ pub fn nats_servers(url: &str) -> anyhow::Result<Vec<async_nats::ServerAddr>> {
         .enumerate()
         .map(|(i, entry)| {
             entry.parse::<async_nats::ServerAddr>().map_err(|e| {
-                anyhow::anyhow!("NATS_URL: server {} of the list is not a NATS URL: {e}", i + 1)
+                anyhow::anyhow!(
+                    "NATS_URL: server {} of the list is not a NATS URL: {e}",
+                    i + 1
+                )
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()
@@ -292,7 +295,10 @@ mod tests {
     #[test]
     fn nats_url_may_list_a_cluster() {
         let servers = nats_servers("nats://a:4222, nats://u:p@b:4223 ,nats://c:4224").unwrap();
-        let hosts: Vec<_> = servers.iter().map(|s| (s.host().to_string(), s.port())).collect();
+        let hosts: Vec<_> = servers
+            .iter()
+            .map(|s| (s.host().to_string(), s.port()))
+            .collect();
         assert_eq!(
             hosts,
             [("a".into(), 4222), ("b".into(), 4223), ("c".into(), 4224)]

@@ -36,9 +36,17 @@ async fn every_role_survives_a_kill_on_a_nats_cluster() {
     .expect("the scenario ran");
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
 
-    assert!(report.violations.is_empty(), "violations (seed {seed}): {:#?}", report.violations);
+    assert!(
+        report.violations.is_empty(),
+        "violations (seed {seed}): {:#?}",
+        report.violations
+    );
     assert_eq!(report.faults.len(), 5, "one fault of each kind");
-    assert_eq!(report.relay_takeover_s.len(), 1, "the leader was killed once");
+    assert_eq!(
+        report.relay_takeover_s.len(),
+        1,
+        "the leader was killed once"
+    );
     for t in &report.relay_takeover_s {
         assert!(*t <= report.bounds.takeover_s, "takeover {t} s");
     }
@@ -48,7 +56,10 @@ async fn every_role_survives_a_kill_on_a_nats_cluster() {
     assert!(tasks.slowest_settle_s <= report.bounds.settle_s);
     let stream = &report.stream;
     assert_eq!((stream.gaps, stream.duplicates), (0, 0));
-    assert_eq!(stream.messages, stream.events, "every event on the stream once");
+    assert_eq!(
+        stream.messages, stream.events,
+        "every event on the stream once"
+    );
     assert_eq!(report.negative_balances, 0);
     assert_eq!(report.projection_differences, 0);
     assert_eq!(report.verified_events, stream.events);

@@ -16,8 +16,7 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), Str
         let mut stream = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|e| e.to_string())?;
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
         stream
             .write_all(request.as_bytes())
             .await
@@ -37,9 +36,12 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), Str
 /// The status and the body of a whole response (chunked bodies are joined).
 fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
     let text = String::from_utf8_lossy(raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("not an HTTP response: {:?}", text.chars().take(80).collect::<String>()))?;
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| {
+        format!(
+            "not an HTTP response: {:?}",
+            text.chars().take(80).collect::<String>()
+        )
+    })?;
     let status = head
         .split_whitespace()
         .nth(1)
@@ -48,7 +50,14 @@ fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
     let chunked = head
         .lines()
         .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.contains("chunked"));
-    Ok((status, if chunked { dechunk(body) } else { body.to_string() }))
+    Ok((
+        status,
+        if chunked {
+            dechunk(body)
+        } else {
+            body.to_string()
+        },
+    ))
 }
 
 fn dechunk(mut body: &str) -> String {

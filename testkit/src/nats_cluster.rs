@@ -93,7 +93,10 @@ impl NatsCluster {
         if let Some(mut child) = self.nodes[i].child.take()
             && let Err(e) = child.kill().await
         {
-            warn(&format!("could not kill nats-server {}: {e}", self.nodes[i].name));
+            warn(&format!(
+                "could not kill nats-server {}: {e}",
+                self.nodes[i].name
+            ));
         }
     }
 
@@ -161,11 +164,18 @@ impl NatsCluster {
                 Err(e) => e,
             };
             let node = &mut self.nodes[i];
-            let log = || {
-                std::fs::read_to_string(node.dir.join("nats-server.log")).unwrap_or_default()
-            };
-            if let Some(status) = node.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("testkit: nats-server {} exited ({status}); its log:\n{}", node.name, log());
+            let log =
+                || std::fs::read_to_string(node.dir.join("nats-server.log")).unwrap_or_default();
+            if let Some(status) = node
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "testkit: nats-server {} exited ({status}); its log:\n{}",
+                    node.name,
+                    log()
+                );
             }
             if Instant::now() >= deadline {
                 panic!(

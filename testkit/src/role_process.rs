@@ -64,7 +64,9 @@ impl RoleProcess {
         K: Into<OsString>,
         V: Into<OsString>,
     {
-        let dir = temp_dir("role").unwrap_or_else(|e| panic!("testkit: {e}"));
+        // One directory for the logs of every role process of this test process.
+        static LOGS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+        let dir = LOGS.get_or_init(|| temp_dir("roles").unwrap_or_else(|e| panic!("testkit: {e}")));
         let mut process = RoleProcess {
             name: name.to_string(),
             binary: binary.to_path_buf(),
@@ -130,7 +132,11 @@ impl RoleProcess {
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("testkit: cannot start {} ({}): {e}", self.name, self.binary.display())
+                panic!(
+                    "testkit: cannot start {} ({}): {e}",
+                    self.name,
+                    self.binary.display()
+                )
             });
         self.child = Some(child);
         self.wait_ready().await;
@@ -203,7 +209,10 @@ mod tests {
         let text = "# TYPE tokenbot_relay_leader gauge\ntokenbot_relay_leader 1\n\
                     tokenbot_relay_published_total 42\nother{a=\"b\"} 3\n";
         assert_eq!(metric_value(text, "tokenbot_relay_leader"), Some(1.0));
-        assert_eq!(metric_value(text, "tokenbot_relay_published_total"), Some(42.0));
+        assert_eq!(
+            metric_value(text, "tokenbot_relay_published_total"),
+            Some(42.0)
+        );
         assert_eq!(metric_value(text, "tokenbot_relay"), None);
     }
 }

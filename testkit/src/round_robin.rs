@@ -227,6 +227,9 @@ mod tests {
             answers.push(String::from_utf8_lossy(&response[38..]).to_string());
         }
         assert_eq!(answers, ["a", "b", "a", "a", "b", "a"]);
-        assert_eq!((proxy.forwarded(), proxy.refused(), proxy.failed()), (6, 2, 0));
+        assert_eq!(
+            (proxy.forwarded(), proxy.refused(), proxy.failed()),
+            (6, 2, 0)
+        );
     }
 }

@@ -10,11 +10,11 @@ use rand::Rng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
+use tokenbot_ledger::Ledger;
 use tokenbot_ledger::events::AccountOpened;
 use tokenbot_ledger::relay::RelayConfig;
 use tokenbot_ledger::subscription::SubscriptionOptions;
 use tokenbot_ledger::{Actor, CommandContext, LogCursor, StreamId, TelegramId};
-use tokenbot_ledger::Ledger;
 use tokenbot_testkit::{NatsCluster, RoleProcess};
 
 /// What gets killed.
@@ -212,7 +212,9 @@ async fn append_marker(ledger: &Ledger, marker: TelegramId) -> anyhow::Result<Lo
     let client = ledger.store().database().pool().get().await?;
     let row = client
         .query_one(
-            "SELECT tx_id::text, position FROM ledger.events WHERE stream_id = $1",
+            // Opening also grants the welcome tokens: the last of its events.
+            "SELECT tx_id::text, position FROM ledger.events WHERE stream_id = $1
+             ORDER BY tx_id DESC, position DESC LIMIT 1",
             &[&StreamId::account(marker).as_str()],
         )
         .await?;

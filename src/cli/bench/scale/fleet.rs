@@ -78,6 +78,9 @@ pub struct FleetOptions {
     pub provider_latency: Duration,
     /// The role processes' timers.
     pub timers: Timers,
+    /// DB_POOL_SIZE of each process: many processes share one Postgres (100 connections by
+    /// default).
+    pub db_pool_size: usize,
 }
 
 /// The running deployment. Dropping it kills every process and node.
@@ -155,7 +158,7 @@ impl Fleet {
         let delays: Vec<String> = t.retry_delays_s.iter().map(f64::to_string).collect();
         [
             ("DATABASE_URL", self.options.database_url.clone()),
-            ("DB_POOL_SIZE", "6".into()),
+            ("DB_POOL_SIZE", self.options.db_pool_size.to_string()),
             ("NATS_URL", self.cluster.url()),
             ("NATS_STREAM", self.bus.stream.clone()),
             ("NATS_SUBJECT_PREFIX", self.bus.subject_prefix.clone()),
@@ -169,7 +172,10 @@ impl Fleet {
             ("OPENAI_API_KEY", self.openai.api_key().into()),
             ("OPENAI_BASE_URL", self.openai.url().into()),
             ("OPENAI_TIMEOUT_S", t.openai_timeout_s.to_string()),
-            ("WORKER_CONCURRENCY", self.options.worker_concurrency.to_string()),
+            (
+                "WORKER_CONCURRENCY",
+                self.options.worker_concurrency.to_string(),
+            ),
             ("TASK_RETRY_DELAYS_S", delays.join(",")),
             ("WORKER_ACK_WAIT_S", t.worker_ack_wait_s.to_string()),
             ("TASK_STALL_S", t.task_stall_s.to_string()),
@@ -234,8 +240,8 @@ impl Fleet {
         env.push(("WEBHOOK_SECRET_TOKEN".into(), WEBHOOK_SECRET.into()));
         for (i, addr) in addrs.into_iter().enumerate() {
             let name = format!("bot{}", i + 1);
-            let p = RoleProcess::start_at(&name, &self.options.binary, "bot", addr, env.clone())
-                .await;
+            let p =
+                RoleProcess::start_at(&name, &self.options.binary, "bot", addr, env.clone()).await;
             self.bots.push(p);
         }
         self.proxy = Some(proxy);

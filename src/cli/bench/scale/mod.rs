@@ -82,11 +82,18 @@ pub async fn run(settings: &Settings, args: ScaleArgs) -> anyhow::Result<i32> {
         worker_concurrency: args.concurrency as usize,
         provider_latency: latency,
         timers: Timers::default(),
+        db_pool_size: 16,
     })
     .await?;
     fleet.start_relays(1).await?;
-    let workers =
-        throughput::workers(&mut fleet, 3, args.concurrency as usize, args.slots, latency).await?;
+    let workers = throughput::workers(
+        &mut fleet,
+        3,
+        args.concurrency as usize,
+        args.slots,
+        latency,
+    )
+    .await?;
     // The bot steps measure the bots alone.
     fleet.workers.clear();
     let bots = throughput::bots(&mut fleet, 2, args.bot_users).await?;
@@ -124,7 +131,10 @@ pub async fn run(settings: &Settings, args: ScaleArgs) -> anyhow::Result<i32> {
     if !args.no_docs {
         replace_section("scale", "Scale", &docs_section(&report, &args))?;
     }
-    let violated = report.faults.as_ref().is_some_and(|f| !f.violations.is_empty());
+    let violated = report
+        .faults
+        .as_ref()
+        .is_some_and(|f| !f.violations.is_empty());
     Ok(i32::from(violated))
 }
 
@@ -147,8 +157,13 @@ fn docs_section(r: &BenchReport, args: &ScaleArgs) -> String {
     for w in &r.workers {
         out += &format!(
             "| {} × {} | {:.1} | {:.1} | {:.2} | {:.0} / {:.0} |\n",
-            w.processes, w.concurrency, w.gens_per_s, w.ideal_gens_per_s, w.ratio,
-            w.latency_p50_ms, w.latency_p99_ms
+            w.processes,
+            w.concurrency,
+            w.gens_per_s,
+            w.ideal_gens_per_s,
+            w.ratio,
+            w.latency_p50_ms,
+            w.latency_p99_ms
         );
     }
     out += "\n| webhook bot processes (behind the round-robin proxy) | users | updates/s | p50 / p99 ms |\n|---|---|---|---|\n";

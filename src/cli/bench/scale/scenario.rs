@@ -142,6 +142,9 @@ pub async fn run(options: ScenarioOptions) -> anyhow::Result<ScaleReport> {
         worker_concurrency: size.worker_concurrency,
         provider_latency: Duration::from_millis(size.provider_latency_ms),
         timers: options.timers.clone(),
+        // Nine processes with their dedicated connections stay well below Postgres's default
+        // of 100 connections.
+        db_pool_size: 4,
     })
     .await?;
     fleet.start_relays(size.relays).await?;
@@ -151,7 +154,11 @@ pub async fn run(options: ScenarioOptions) -> anyhow::Result<ScaleReport> {
     // Rich accounts, so that no user runs out of tokens however many pictures the faults'
     // schedule leaves time for.
     open_rich_accounts(&fleet.ledger, FIRST_USER, size.users).await?;
-    eprintln!("scale: fleet up after {:.1} s; logs:\n  {}", started.elapsed().as_secs_f64(), fleet.logs().join("\n  "));
+    eprintln!(
+        "scale: fleet up after {:.1} s; logs:\n  {}",
+        started.elapsed().as_secs_f64(),
+        fleet.logs().join("\n  ")
+    );
 
     let webhook = fleet
         .webhook_url()
@@ -175,7 +182,10 @@ pub async fn run(options: ScenarioOptions) -> anyhow::Result<ScaleReport> {
         }
     );
     let faults = faults?;
-    eprintln!("scale: drive over after {:.1} s: {users:?}", drive_started.elapsed().as_secs_f64());
+    eprintln!(
+        "scale: drive over after {:.1} s: {users:?}",
+        drive_started.elapsed().as_secs_f64()
+    );
     let mut report = settle_and_check(&fleet, &bounds, options.seed, size, faults, users).await?;
     report.elapsed_s = started.elapsed().as_secs_f64();
     Ok(report)
@@ -193,8 +203,12 @@ async fn settle_and_check(
     let mut violations = Vec::new();
     let ledger = &fleet.ledger;
     let settle = Duration::from_secs_f64(bounds.settle_s);
-    if let Err(e) =
-        crate::cli::sim::wait_tasks_final(ledger, chrono::DateTime::<chrono::Utc>::UNIX_EPOCH, settle).await
+    if let Err(e) = crate::cli::sim::wait_tasks_final(
+        ledger,
+        chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+        settle,
+    )
+    .await
     {
         violations.push(format!("tasks still open after the settle bound: {e}"));
     }
@@ -213,14 +227,20 @@ async fn settle_and_check(
     let relay_takeover_s: Vec<f64> = faults.iter().filter_map(|f| f.takeover_s).collect();
     for t in &relay_takeover_s {
         if *t > bounds.takeover_s {
-            violations.push(format!("relay takeover took {t:.2} s (bound {:.2} s)", bounds.takeover_s));
+            violations.push(format!(
+                "relay takeover took {t:.2} s (bound {:.2} s)",
+                bounds.takeover_s
+            ));
         }
     }
     if faults.len() != 5 {
         violations.push(format!("{} faults done of 5", faults.len()));
     }
     if users.given_up > 0 {
-        violations.push(format!("{} updates given up after every resend", users.given_up));
+        violations.push(format!(
+            "{} updates given up after every resend",
+            users.given_up
+        ));
     }
     let tasks = checks::tasks(ledger, settle, &mut violations).await?;
     let relay_done = wait_relay(ledger, target, settle).await;
