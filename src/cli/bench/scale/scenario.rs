@@ -224,24 +224,7 @@ async fn settle_and_check(
             drained.elapsed().as_secs_f64()
         }
     };
-    let relay_takeover_s: Vec<f64> = faults.iter().filter_map(|f| f.takeover_s).collect();
-    for t in &relay_takeover_s {
-        if *t > bounds.takeover_s {
-            violations.push(format!(
-                "relay takeover took {t:.2} s (bound {:.2} s)",
-                bounds.takeover_s
-            ));
-        }
-    }
-    if faults.len() != 5 {
-        violations.push(format!("{} faults done of 5", faults.len()));
-    }
-    if users.given_up > 0 {
-        violations.push(format!(
-            "{} updates given up after every resend",
-            users.given_up
-        ));
-    }
+    let relay_takeover_s = faults_held(bounds, &faults, &users, &mut violations);
     let tasks = checks::tasks(ledger, settle, &mut violations).await?;
     let relay_done = wait_relay(ledger, target, settle).await;
     if let Err(e) = relay_done {
@@ -272,6 +255,34 @@ async fn settle_and_check(
         elapsed_s: 0.0,
         violations,
     })
+}
+
+/// The takeover times (each within its bound), all five faults done, no update given up.
+fn faults_held(
+    bounds: &Bounds,
+    faults: &[FaultRecord],
+    users: &DriveFigures,
+    violations: &mut Vec<String>,
+) -> Vec<f64> {
+    let relay_takeover_s: Vec<f64> = faults.iter().filter_map(|f| f.takeover_s).collect();
+    for t in &relay_takeover_s {
+        if *t > bounds.takeover_s {
+            violations.push(format!(
+                "relay takeover took {t:.2} s (bound {:.2} s)",
+                bounds.takeover_s
+            ));
+        }
+    }
+    if faults.len() != 5 {
+        violations.push(format!("{} faults done of 5", faults.len()));
+    }
+    if users.given_up > 0 {
+        violations.push(format!(
+            "{} updates given up after every resend",
+            users.given_up
+        ));
+    }
+    relay_takeover_s
 }
 
 /// Waits until the relay's checkpoint reached `target` (everything is on the stream). The relay
