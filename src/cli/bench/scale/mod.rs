@@ -35,7 +35,7 @@ pub struct ScaleArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=256))]
     concurrency: u64,
     /// Tasks per in-flight slot in each worker step (the step lasts about this many latencies).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1000))]
     slots: u64,
     /// How long the fake OpenAI takes per image, in milliseconds.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
