@@ -25,6 +25,9 @@ pub struct StreamCheck {
     pub gaps: u64,
     /// Events on the stream more than once.
     pub duplicates: u64,
+    /// Copies JetStream keeps (its leader and replicas) of the stream and of the durable
+    /// consumers `worker` and `projector`, which inherit the stream's replicas.
+    pub copies: Vec<(String, usize)>,
 }
 
 /// How the paid tasks ended.
@@ -54,7 +57,21 @@ pub async fn stream(
         .try_get(0)?;
     drop(client);
     let stream = js.get_stream(&bus.stream).await?;
-    let messages = stream.get_info().await?.state.messages;
+    let info = stream.get_info().await?;
+    let messages = info.state.messages;
+    let copies_of = |c: &Option<async_nats::jetstream::stream::ClusterInfo>| {
+        c.as_ref().map_or(1, |c| 1 + c.replicas.len())
+    };
+    let mut copies = vec![(bus.stream.clone(), copies_of(&info.cluster))];
+    for name in ["worker", "projector"] {
+        let consumer = stream.consumer_info(name).await?;
+        copies.push((name.to_string(), copies_of(&consumer.cluster)));
+    }
+    for (name, n) in &copies {
+        if *n != bus.replicas {
+            violations.push(format!("{name} has {n} copies, not {}", bus.replicas));
+        }
+    }
     let consumer = stream
         .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
         .await?;
@@ -62,6 +79,7 @@ pub async fn stream(
     let mut check = StreamCheck {
         messages,
         events: events as u64,
+        copies,
         ..Default::default()
     };
     let mut prev = LogCursor::START;
