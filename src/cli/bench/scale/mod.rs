@@ -175,12 +175,16 @@ fn docs_section(r: &BenchReport, args: &ScaleArgs) -> String {
     }
     if let Some(f) = &r.faults {
         out += &format!(
-            "\nFault scenario (seed {}): {} faults, relay takeover {:?} s (bound {:.2} s), {} tasks \
+            "\nFault scenario (seed {}): {} faults, relay takeover {} s (bound {:.2} s), {} tasks \
              ({} delivered, {} refunded), slowest settle {:.1} s (bound {:.0} s), {} stream \
              messages for {} events, violations: {}.\n",
             f.seed,
             f.faults.len(),
-            f.relay_takeover_s,
+            f.relay_takeover_s
+                .iter()
+                .map(|t| format!("{t:.2}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             f.bounds.takeover_s,
             f.tasks.requested,
             f.tasks.delivered,
