@@ -249,7 +249,7 @@ pub async fn jetstream(settings: &Settings) -> anyhow::Result<async_nats::jetstr
     let client = async_nats::ConnectOptions::new()
         .name("tokenbot")
         .retry_on_initial_connect()
-        .connect(settings.nats_url.expose())
+        .connect(nats_servers(settings.nats_url.expose())?)
         .await
         .with_context(|| {
             format!(
@@ -258,6 +258,32 @@ pub async fn jetstream(settings: &Settings) -> anyhow::Result<async_nats::jetstr
             )
         })?;
     Ok(async_nats::jetstream::new(client))
+}
+
+/// The servers of NATS_URL, which may list several separated by commas (the nodes of a
+/// cluster), so that a process reconnects to another node when its own is lost.
+///
+/// async-nats parses a `&str` as one address (`ToServerAddrs for str` in async-nats' lib.rs),
+/// so a comma-separated list must be split here. The error names the entry's place, not its
+/// text, which may hold a password.
+pub fn nats_servers(url: &str) -> anyhow::Result<Vec<async_nats::ServerAddr>> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .enumerate()
+        .map(|(i, entry)| {
+            entry.parse::<async_nats::ServerAddr>().map_err(|e| {
+                anyhow::anyhow!(
+                    "NATS_URL: server {} of the list is not a NATS URL: {e}",
+                    i + 1
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()
+        .and_then(|servers| {
+            anyhow::ensure!(!servers.is_empty(), "NATS_URL names no server");
+            Ok(servers)
+        })
 }
 
 /// Resolves on Ctrl-C or SIGTERM, then cancels `shutdown`.
@@ -286,4 +312,28 @@ pub fn cancel_on_signal(shutdown: tokenbot_ledger::shutdown::Shutdown) {
         tracing::info!(target: LIFECYCLE, "shutting down: finishing work in hand");
         shutdown.cancel();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nats_servers;
+
+    #[test]
+    fn nats_url_may_list_a_cluster() {
+        let servers = nats_servers("nats://a:4222, nats://u:p@b:4223 ,nats://c:4224").unwrap();
+        let hosts: Vec<_> = servers
+            .iter()
+            .map(|s| (s.host().to_string(), s.port()))
+            .collect();
+        assert_eq!(
+            hosts,
+            [("a".into(), 4222), ("b".into(), 4223), ("c".into(), 4224)]
+        );
+        assert_eq!(nats_servers("nats://127.0.0.1:4222").unwrap().len(), 1);
+        assert!(nats_servers(" , ").is_err());
+        let err = nats_servers("nats://a:1,nats://u:secret@b:notaport")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server 2") && !err.contains("secret"), "{err}");
+    }
 }

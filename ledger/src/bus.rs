@@ -43,6 +43,9 @@ pub struct BusConfig {
     pub subject_prefix: String,
     /// How long JetStream remembers message ids for deduplication.
     pub duplicate_window: Duration,
+    /// Copies of the stream (and of the checkpoint stream) a NATS cluster keeps, 1..=5; durable
+    /// consumers inherit it. 1 on a single server.
+    pub replicas: usize,
 }
 
 impl Default for BusConfig {
@@ -51,6 +54,7 @@ impl Default for BusConfig {
             stream: "LEDGER".into(),
             subject_prefix: "ledger".into(),
             duplicate_window: Duration::from_secs(120),
+            replicas: 1,
         }
     }
 }
@@ -95,6 +99,7 @@ impl BusConfig {
             storage: stream::StorageType::File,
             duplicate_window: self.duplicate_window,
             retention: stream::RetentionPolicy::Limits,
+            num_replicas: self.replicas,
             ..Default::default()
         })
         .await

@@ -266,6 +266,7 @@ pub async fn ensure_stream(
         retention: stream::RetentionPolicy::Limits,
         max_age: max_age.unwrap_or_default(),
         duplicate_window: bus.duplicate_window,
+        num_replicas: bus.replicas,
         ..Default::default()
     })
     .await

@@ -78,7 +78,7 @@ async fn jetstream_once(settings: &Settings) -> anyhow::Result<async_nats::jetst
     let client = async_nats::ConnectOptions::new()
         .name("tokenbot-audit")
         .connection_timeout(NATS_CONNECT_TIMEOUT)
-        .connect(settings.nats_url.expose())
+        .connect(crate::startup::nats_servers(settings.nats_url.expose())?)
         .await
         .with_context(|| format!("cannot reach NATS at {}", settings.nats_url))?;
     Ok(async_nats::jetstream::new(client))

@@ -116,41 +116,51 @@ impl SimSystem {
         since: chrono::DateTime<chrono::Utc>,
         timeout: Duration,
     ) -> anyhow::Result<(i64, i64)> {
-        let ledger = self.ledger();
-        let mut sub = Subscription::new(
-            ledger.store().clone(),
-            LogCursor::START,
-            SubscriptionOptions::default(),
-        )
-        .await;
-        let pool = ledger.store().database().pool().clone();
-        let wait = async {
-            loop {
-                let client = pool.get().await?;
-                let row = client
-                    .query_one(
-                        "SELECT count(*) FILTER (WHERE event_type = 'TaskRequested'),
-                                count(*) FILTER (WHERE event_type IN ('TaskDelivered', 'TaskFailed'))
-                         FROM ledger.events WHERE recorded_at >= $1",
-                        &[&since],
-                    )
-                    .await?;
-                drop(client);
-                let (requested, finished): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-                if finished >= requested {
-                    return anyhow::Ok((requested, finished));
-                }
-                // Returns when new events are committed (or after the idle poll).
-                sub.next_batch().await?;
-            }
-        };
-        tokio::time::timeout(timeout, wait)
-            .await
-            .context("tasks did not finish in time")?
+        wait_tasks_final(self.ledger(), since, timeout).await
     }
 
     /// Stops every role and waits for them; returns the first error any of them had.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.system.stop().await
     }
+}
+
+/// Waits until every task requested since `since` is delivered or failed, whoever works on
+/// them (this process or others on the same database), woken by the ledger's notifications;
+/// returns (requested, finished).
+pub async fn wait_tasks_final(
+    ledger: &Ledger,
+    since: chrono::DateTime<chrono::Utc>,
+    timeout: Duration,
+) -> anyhow::Result<(i64, i64)> {
+    let mut sub = Subscription::new(
+        ledger.store().clone(),
+        LogCursor::START,
+        SubscriptionOptions::default(),
+    )
+    .await;
+    let pool = ledger.store().database().pool().clone();
+    let wait = async {
+        loop {
+            let client = pool.get().await?;
+            let row = client
+                .query_one(
+                    "SELECT count(*) FILTER (WHERE event_type = 'TaskRequested'),
+                            count(*) FILTER (WHERE event_type IN ('TaskDelivered', 'TaskFailed'))
+                     FROM ledger.events WHERE recorded_at >= $1",
+                    &[&since],
+                )
+                .await?;
+            drop(client);
+            let (requested, finished): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+            if finished >= requested {
+                return anyhow::Ok((requested, finished));
+            }
+            // Returns when new events are committed (or after the idle poll).
+            sub.next_batch().await?;
+        }
+    };
+    tokio::time::timeout(timeout, wait)
+        .await
+        .context("tasks did not finish in time")?
 }

@@ -87,6 +87,9 @@ pub struct Environment {
     /// JetStream stream name (letters, digits, '_', '-').
     #[arg(long, env = "NATS_STREAM", default_value = "LEDGER", global = true, help_heading = HEADING, value_name = "NATS_STREAM")]
     pub nats_stream: Option<String>,
+    /// Copies of the LEDGER stream and its checkpoint stream in a NATS cluster, 1..=5 (durable consumers inherit it; 3 on a three-node cluster).
+    #[arg(long, env = "NATS_STREAM_REPLICAS", default_value = "1", global = true, help_heading = HEADING, value_name = "NATS_STREAM_REPLICAS")]
+    pub nats_stream_replicas: Option<String>,
     /// Subject prefix: <prefix>.<category>.<EventType>.
     #[arg(long, env = "NATS_SUBJECT_PREFIX", default_value = "ledger", global = true, help_heading = HEADING, value_name = "NATS_SUBJECT_PREFIX")]
     pub nats_subject_prefix: Option<String>,
@@ -194,6 +197,7 @@ impl Environment {
         "IMAGE_MODELS",
         "NATS_URL",
         "NATS_STREAM",
+        "NATS_STREAM_REPLICAS",
         "NATS_SUBJECT_PREFIX",
         "HTTP_ADDR",
         "ADMIN_API_KEYS",

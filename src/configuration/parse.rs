@@ -199,6 +199,14 @@ pub(super) fn bus(env: &Environment) -> anyhow::Result<tokenbot_ledger::bus::Bus
     if let Some(prefix) = value(&env.nats_subject_prefix) {
         bus.subject_prefix = prefix.to_string();
     }
+    // JetStream's own limit: a stream has at most 5 replicas.
+    bus.replicas = bounded(
+        "NATS_STREAM_REPLICAS",
+        &env.nats_stream_replicas,
+        1usize,
+        1..=5,
+        "a number of copies",
+    )?;
     Ok(bus)
 }
 

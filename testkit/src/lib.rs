@@ -12,25 +12,36 @@
 //! - [`PgReplica`]: a private Postgres primary with a hot standby whose replay a test can pause.
 //! - [`PgProxy`]: a proxy in front of Postgres that cuts connections around `COMMIT` and plays
 //!   outages, for the code that must survive them.
+//! - [`NatsCluster`], [`RoleProcess`], [`RoundRobin`]: a NATS cluster on loopback, tokenbot roles
+//!   as OS processes, and a round-robin HTTP proxy in front of several of them, for the scale
+//!   scenario that kills and restarts each.
 //!
 //! Where the servers come from: `TEST_DATABASE_URL` / `TEST_NATS_URL` (defaults: the usual local
 //! ports). When nothing answers there, the harness starts a private server from the installed
 //! binaries once per test process and stops it after the process exits.
 
+mod http_get;
 mod nats;
+mod nats_cluster;
 mod pg_proxy;
 mod pg_replica;
 mod ports;
 mod postgres;
 mod process;
+mod role_process;
+mod round_robin;
 mod tls_postgres;
 mod wire_counts;
 
+pub use http_get::http_get;
 pub use nats::{OwnedNats, TestNats, start_private_nats};
+pub use nats_cluster::NatsCluster;
 pub use pg_proxy::{Cut, CutDone, CutPoint, NotCut, PgProxy};
 pub use pg_replica::PgReplica;
 pub use ports::free_port;
 pub use postgres::{TestDatabase, admin_client, start_private_postgres};
 pub use process::set_servers_dir;
+pub use role_process::{RoleProcess, metric_value};
+pub use round_robin::RoundRobin;
 pub use tls_postgres::TlsPostgres;
 pub use wire_counts::WireCounts;

@@ -100,7 +100,7 @@ async fn start_shared_server() -> Result<String, StartError> {
 }
 
 /// `nats-server -js` on 127.0.0.1:`port`, store and log under `dir`.
-fn server_command(port: u16, dir: &Path) -> Result<std::process::Command, StartError> {
+pub(crate) fn server_command(port: u16, dir: &Path) -> Result<std::process::Command, StartError> {
     let binary = find_binary("nats-server").ok_or(StartError::NotFound {
         binary: "nats-server",
         hint: "install it (Debian package nats-server) or set TEST_NATS_URL",

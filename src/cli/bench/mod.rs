@@ -16,6 +16,7 @@ mod bot_wire;
 mod cpu;
 pub mod ledger;
 pub mod read_side;
+pub mod scale;
 pub(crate) mod support;
 pub mod worker;
 
@@ -31,6 +32,9 @@ pub enum BenchCommand {
     /// Updates handled/s and latency of simulated users (long polling and webhook, several
     /// sizes) next to an echo bot, and Postgres round trips per update.
     Bot(bot::BotBenchArgs),
+    /// Generations/s at 1, 2 and 3 worker processes and updates/s through 1 and 2 webhook bot
+    /// processes on a three-node NATS cluster; `--faults` adds the kill-and-restart scenario.
+    Scale(scale::ScaleArgs),
 }
 
 /// Runs one benchmark; its exit status.
@@ -40,5 +44,6 @@ pub async fn run(settings: &Settings, cmd: BenchCommand) -> anyhow::Result<i32> 
         BenchCommand::ReadSide(args) => read_side::run(settings, args).await,
         BenchCommand::Worker(args) => worker::run(settings, args).await,
         BenchCommand::Bot(args) => bot::run(settings, args).await,
+        BenchCommand::Scale(args) => scale::run(settings, args).await,
     }
 }

@@ -124,7 +124,8 @@ impl WorkerReport {
     }
 }
 
-async fn request(ledger: &Ledger, user: TelegramId) -> anyhow::Result<TaskId> {
+/// Requests one low-quality square picture for `user`; its task id.
+pub(crate) async fn request(ledger: &Ledger, user: TelegramId) -> anyhow::Result<TaskId> {
     let ctx = CommandContext::new(Actor::User { telegram_id: user });
     let requested = ledger
         .request_task(
@@ -145,7 +146,7 @@ async fn request(ledger: &Ledger, user: TelegramId) -> anyhow::Result<TaskId> {
 }
 
 /// Milliseconds from each task's `TaskRequested` to its first `event_type` event, sorted.
-async fn since_requested(
+pub(crate) async fn since_requested(
     ledger: &Ledger,
     tasks: &[TaskId],
     event_type: &str,
@@ -345,7 +346,7 @@ pub async fn run(settings: &Settings, args: WorkerBenchArgs) -> anyhow::Result<i
 
 /// The closed loop: one task per user at once, a new one as soon as one is delivered, until
 /// `tasks` were delivered; returns the tasks in the order requested.
-async fn closed_loop(
+pub(crate) async fn closed_loop(
     ledger: &Ledger,
     sub: &mut Subscription,
     users: &[TelegramId],

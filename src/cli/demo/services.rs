@@ -21,7 +21,10 @@ async fn postgres_answers(url: &str) -> bool {
 }
 
 async fn nats_answers(url: &str) -> bool {
-    let connect = async_nats::ConnectOptions::new().connect(url);
+    let Ok(servers) = crate::startup::nats_servers(url) else {
+        return false;
+    };
+    let connect = async_nats::ConnectOptions::new().connect(servers);
     matches!(
         tokio::time::timeout(Duration::from_secs(3), connect).await,
         Ok(Ok(_))
