@@ -6,8 +6,9 @@
 //! was not handled ([`Window`]). That has a consequence: while an update is in flight, it is
 //! above the offset, and getUpdates returns it again at once instead of waiting for new ones. A
 //! getUpdates that brings nothing new is therefore followed by the next one only when an update
-//! settles or after [`IDLE_REPOLL`], not immediately, so a slow chat costs a few polls a second,
-//! not a busy loop. Telegram returns at most [`GET_UPDATES_LIMIT`] updates from the offset: a
+//! settles and the offset moves, or after [`IDLE_REPOLL`], not immediately, so a slow chat costs
+//! a few polls a second, not a busy loop. A long poll sent before the offset moved may answer
+//! with updates handled since: they are below the offset and are not handed out again. Telegram returns at most [`GET_UPDATES_LIMIT`] updates from the offset: a
 //! chat slow enough for that many later updates to pile up behind its oldest one does hold the
 //! others back until it is done.
 //!

@@ -175,7 +175,7 @@ pub struct Environment {
 
 impl Environment {
     /// The name of every variable, in the order of `--help`.
-    pub const NAMES: [&'static str; 48] = [
+    pub const NAMES: [&'static str; 49] = [
         "DATABASE_URL",
         "MIGRATION_DATABASE_URL",
         "READ_DATABASE_URL",

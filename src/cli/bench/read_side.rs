@@ -1,5 +1,6 @@
 //! `tokenbot bench read-side`: relay msgs/s to JetStream next to raw JetStream publishing of the
-//! same messages; live projection lag (p50/p99) at a sustained append rate; rebuild time.
+//! same messages; live projection lag (p50/p99) at a sustained append rate; rebuild time. Its
+//! streams have NATS_STREAM_REPLICAS copies, so that it measures a cluster too (docs/scaling.md).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -153,6 +154,7 @@ async fn relay_phase(
     let bus = BusConfig {
         stream: format!("BENCH_RELAY_{pid}"),
         subject_prefix: format!("benchrelay{pid}.ledger"),
+        replicas: settings.bus.replicas,
         ..Default::default()
     };
     fill_mixed(db, events, 1).await?;
@@ -171,6 +173,7 @@ async fn relay_phase(
     let raw_bus = BusConfig {
         stream: format!("BENCH_RAW_{pid}"),
         subject_prefix: format!("benchraw{pid}.ledger"),
+        replicas: settings.bus.replicas,
         ..Default::default()
     };
     raw_bus.ensure_stream(js).await?;
@@ -333,6 +336,7 @@ async fn lag_phase(
     let bus = BusConfig {
         stream: format!("BENCH_LAG_{pid}"),
         subject_prefix: format!("benchlag{pid}.ledger"),
+        replicas: settings.bus.replicas,
         ..Default::default()
     };
     let mut config = LedgerConfig::seed_default();
