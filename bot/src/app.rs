@@ -18,7 +18,7 @@ use crate::dialogue::State;
 use crate::error::BotError;
 use crate::flows;
 use crate::keyboards;
-use crate::storage::{DialogueChange, HandledUpdates, PgStorage, UpdateStore};
+use crate::storage::{Begun, DialogueChange, HandledUpdates, PgStorage, UpdateStore};
 use crate::turn::{Services, Turn};
 
 /// Whether an update is handled for the first time or again after a transient failure.
@@ -61,7 +61,7 @@ impl App {
             inner: Arc::new(Inner {
                 store: UpdateStore::new(pool.clone(), bot_id),
                 handled: HandledUpdates::new(pool.clone(), bot_id),
-                chat_locks: ChatLocks::new(ledger.store().database().clone()),
+                chat_locks: ChatLocks::new(ledger.store().database().clone(), bot_id),
                 services: Services {
                     bot,
                     ledger,
@@ -104,8 +104,8 @@ impl App {
         let Some((chat, user)) = origin(&update) else {
             return Ok(()); // Channel posts, polls, ...: nothing this bot answers.
         };
-        let guard = self.inner.chat_locks.lock(chat.0).await?;
-        let result = self.handle_held(update, retry, chat, user).await;
+        let (guard, begun) = self.inner.chat_locks.lock(chat.0, update.id.0).await?;
+        let result = self.handle_held(update, begun, retry, chat, user).await;
         guard.release().await;
         result
     }
@@ -114,11 +114,11 @@ impl App {
     async fn handle_held(
         &self,
         update: Update,
+        begun: Begun,
         retry: Retry,
         chat: ChatId,
         user: User,
     ) -> Result<(), BotError> {
-        let begun = self.inner.store.begin(update.id.0, chat).await?;
         if begun.handled {
             tracing::info!(update_id = update.id.0, "redelivered update skipped");
             metrics::counter!("tokenbot_bot_updates_redelivered_total").increment(1);

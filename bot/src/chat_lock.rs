@@ -24,9 +24,10 @@ use std::time::Duration;
 
 use tokenbot_ledger::db::Database;
 use tokio::sync::OwnedMutexGuard;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
-use crate::storage::StorageError;
+use crate::storage::{BEGIN, Begun, StorageError};
 
 /// The first pause before asking again for a chat another process holds; doubled up to the max.
 const RETRY_FIRST: Duration = Duration::from_millis(2);
@@ -35,15 +36,19 @@ const RETRY_MAX: Duration = Duration::from_millis(50);
 /// The chats this process handles, and the session holding their locks.
 pub(crate) struct ChatLocks {
     db: Database,
+    /// Update ids are numbered per bot.
+    bot_id: i64,
     local: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     session: tokio::sync::Mutex<Option<Arc<Session>>>,
 }
 
-/// The dedicated connection and its two statements, prepared once: every update takes and gives
-/// back its chat, and an unprepared statement costs a round trip of its own each time.
+/// The dedicated connection and its statements, prepared once: every update takes and gives back
+/// its chat, and an unprepared statement costs a round trip of its own each time.
 struct Session {
     client: Client,
     try_lock: Statement,
+    /// The update's handled check and its chat's dialogue ([`BEGIN`]), sent with the lock.
+    begin: Statement,
     unlock: Statement,
 }
 
@@ -61,9 +66,10 @@ fn key_of(chat: i64) -> (i32, i32) {
 }
 
 impl ChatLocks {
-    pub fn new(db: Database) -> Self {
+    pub fn new(db: Database, bot_id: i64) -> Self {
         Self {
             db,
+            bot_id,
             local: Mutex::new(HashMap::new()),
             session: tokio::sync::Mutex::new(None),
         }
@@ -88,34 +94,51 @@ impl ChatLocks {
         let try_lock = client
             .prepare("SELECT pg_try_advisory_lock($1, $2)")
             .await?;
+        let begin = client.prepare(BEGIN).await?;
         let unlock = client.prepare("SELECT pg_advisory_unlock($1, $2)").await?;
         let fresh = Arc::new(Session {
             client,
             try_lock,
+            begin,
             unlock,
         });
         *session = Some(fresh.clone());
         Ok(fresh)
     }
 
-    /// Waits until this process, and no other, handles `chat`.
-    pub async fn lock(&self, chat: i64) -> Result<ChatGuard, StorageError> {
+    /// Waits until this process, and no other, handles `chat`; then what `update_id` finds: was
+    /// it handled, and the chat's dialogue.
+    ///
+    /// The read is pipelined behind the lock on the session: one round trip for both. It is a
+    /// statement of its own, so its snapshot is taken after the lock was granted and it sees
+    /// everything the chat's previous holder committed before letting go (one statement doing
+    /// both would read with a snapshot from before the lock). When the lock is refused, the read
+    /// is thrown away.
+    pub async fn lock(
+        &self,
+        chat: i64,
+        update_id: u32,
+    ) -> Result<(ChatGuard, Begun), StorageError> {
         let local = self.local(chat).lock_owned().await;
         let key = key_of(chat);
+        let update_id = i64::from(update_id);
         let mut pause = RETRY_FIRST;
         loop {
             let session = self.session().await?;
-            let row = session
-                .client
-                .query_one(&session.try_lock, &[&key.0, &key.1])
-                .await?;
-            if row.get::<_, bool>(0) {
-                return Ok(ChatGuard {
+            let lock_params: [&(dyn ToSql + Sync); 2] = [&key.0, &key.1];
+            let begin_params: [&(dyn ToSql + Sync); 3] = [&self.bot_id, &update_id, &chat];
+            let (locked, begun) = tokio::try_join!(
+                session.client.query_one(&session.try_lock, &lock_params),
+                session.client.query_one(&session.begin, &begin_params),
+            )?;
+            if locked.get::<_, bool>(0) {
+                let guard = ChatGuard {
                     key,
                     session,
                     released: false,
                     _local: local,
-                });
+                };
+                return Ok((guard, Begun::from_row(&begun)?));
             }
             metrics::counter!("tokenbot_bot_chat_lock_waits_total").increment(1);
             tokio::time::sleep(pause).await;

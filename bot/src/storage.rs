@@ -152,6 +152,16 @@ pub struct Begun {
     pub dialogue: Option<serde_json::Value>,
 }
 
+impl Begun {
+    /// From a row of [`BEGIN`].
+    pub(crate) fn from_row(row: &tokio_postgres::Row) -> Result<Self, StorageError> {
+        Ok(Begun {
+            handled: row.try_get(0)?,
+            dialogue: row.try_get(1)?,
+        })
+    }
+}
+
 /// What an update's handling does to its chat's dialogue.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DialogueChange {
@@ -163,8 +173,9 @@ pub enum DialogueChange {
     Remove,
 }
 
-/// Starts an update: the handled check and the dialogue load in one statement.
-const BEGIN: &str =
+/// Starts an update: the handled check and the dialogue load in one statement (`$1` bot id, `$2`
+/// update id, `$3` chat id).
+pub(crate) const BEGIN: &str =
     "SELECT EXISTS (SELECT 1 FROM bot.handled_updates WHERE bot_id = $1 AND update_id = $2),
         (SELECT dialogue FROM bot.dialogues WHERE chat_id = $3)";
 /// Finishes an update whose state changed: the mark and the save in one statement (data-modifying
@@ -201,10 +212,7 @@ impl UpdateStore {
         let row = client
             .query_one(&stmt, &[&self.bot_id, &i64::from(update_id), &chat_id.0])
             .await?;
-        Ok(Begun {
-            handled: row.try_get(0)?,
-            dialogue: row.try_get(1)?,
-        })
+        Begun::from_row(&row)
     }
 
     /// Marks `update_id` handled and applies `change` to the dialogue of `chat_id`, atomically:
