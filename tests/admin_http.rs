@@ -10,9 +10,6 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokenbot_api::{AdminState, CheckFuture, HealthCheck, router};
-use tokenbot_ledger::LogCursor;
-use tokenbot_projections::runtime::catch_up;
-use tokenbot_projections::{LIVE_SCHEMA, Projection};
 
 const KEY: &str = "test-admin-key-0123456789";
 
@@ -53,27 +50,12 @@ async fn serve(
 
 async fn project(t: &TestLedger) {
     let pool = t.ledger.store().database().pool().clone();
-    catch_up(
-        &pool,
-        LIVE_SCHEMA,
-        &Projection::ALL,
-        LogCursor::START,
-        None,
-        |_| {},
-    )
-    .await
-    .expect("project");
+    project_all(&pool).await;
 }
 
 impl Serving {
     async fn get(&self, path: &str) -> (StatusCode, Value, reqwest::header::HeaderMap) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("X-Admin-API-Key", KEY)
-            .send()
-            .await
-            .expect("request");
+        let r = admin_get(&self.http, format!("{}{path}", self.base), KEY).await;
         let (status, headers) = (r.status(), r.headers().clone());
         (status, r.json().await.unwrap_or(Value::Null), headers)
     }

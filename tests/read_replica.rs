@@ -21,10 +21,9 @@ use tokenbot::system::{System, SystemHandle};
 use tokenbot_ledger::bus::BusConfig;
 use tokenbot_ledger::migrations::migrate;
 use tokenbot_ledger::roles::{READER_ROLE, WRITER_ROLE};
-use tokenbot_ledger::{Database, EventStore, Ledger, LogCursor};
+use tokenbot_ledger::{Database, EventStore, Ledger};
 use tokenbot_projections::as_of::{AsOf, as_of};
-use tokenbot_projections::runtime::catch_up;
-use tokenbot_projections::{LIVE_SCHEMA, Projection};
+use tokenbot_projections::Projection;
 use tokenbot_testkit::{PgReplica, TestNats};
 
 const KEY: &str = "test-admin-key-0123456789";
@@ -68,13 +67,7 @@ impl Api {
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("X-Admin-API-Key", KEY)
-            .send()
-            .await
-            .expect("request");
+        let r = admin_get(&self.http, format!("{}{path}", self.base), KEY).await;
         (r.status(), r.json().await.unwrap_or(Value::Null))
     }
 
@@ -95,16 +88,7 @@ impl Api {
 /// What the projector does live: the read models catch up with the log, on the primary.
 async fn project(ledger: &Ledger) -> AsOf {
     let pool = ledger.store().database().pool().clone();
-    catch_up(
-        &pool,
-        LIVE_SCHEMA,
-        &Projection::ALL,
-        LogCursor::START,
-        None,
-        |_| {},
-    )
-    .await
-    .expect("project");
+    project_all(&pool).await;
     as_of(&pool.get().await.expect("connection"), &Projection::ALL)
         .await
         .expect("checkpoint")

@@ -18,7 +18,6 @@ use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_ledger::{LogCursor, RawEvent};
 use tokenbot_projections::live::{self, LiveConfig};
 use tokenbot_projections::rebuild::{diff, rebuild};
-use tokenbot_projections::runtime::catch_up;
 use tokenbot_projections::{LIVE_SCHEMA, Projection};
 use tokenbot_testkit::{OwnedNats, TestNats};
 
@@ -368,16 +367,7 @@ async fn a_diff_of_a_long_log_does_not_hold_back_the_relay() {
     // The bulk is already on the read model and the bus as far as the system is concerned: the
     // projection catches up from Postgres, and the relay starts after it.
     let head = last_cursor(&t.db).await;
-    catch_up(
-        &t.writer_pool(),
-        LIVE_SCHEMA,
-        &Projection::ALL,
-        LogCursor::START,
-        None,
-        |_| {},
-    )
-    .await
-    .expect("project the bulk");
+    project_all(&t.writer_pool()).await;
     t.db.pool()
         .get()
         .await

@@ -255,17 +255,21 @@ impl OwnedNats {
 impl Drop for OwnedNats {
     fn drop(&mut self) {
         if let Some(child) = self.child.as_mut() {
-            // kill_on_drop would also kill it, but without waiting; wait briefly (SIGKILL is
-            // immediate) so the store is not removed under a live server.
-            let _ = child.start_kill();
-            for _ in 0..200 {
-                if !matches!(child.try_wait(), Ok(None)) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            kill_and_reap(child);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// SIGKILLs a server and waits briefly until it is gone (kill_on_drop would kill it without
+/// waiting), so that its store is not removed under a live server. For `Drop`, hence blocking.
+pub(crate) fn kill_and_reap(child: &mut tokio::process::Child) {
+    let _ = child.start_kill();
+    for _ in 0..200 {
+        if !matches!(child.try_wait(), Ok(None)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

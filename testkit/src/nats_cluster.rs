@@ -220,14 +220,7 @@ impl Drop for NatsCluster {
     fn drop(&mut self) {
         for node in &mut self.nodes {
             if let Some(child) = node.child.as_mut() {
-                let _ = child.start_kill();
-                // SIGKILL is immediate; wait briefly so no store is removed under a live server.
-                for _ in 0..200 {
-                    if !matches!(child.try_wait(), Ok(None)) {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
-                }
+                crate::nats::kill_and_reap(child);
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);

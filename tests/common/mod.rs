@@ -250,3 +250,26 @@ pub async fn reached(
     .unwrap_or_else(|_| panic!("{what} did not reach {target} within 60 s"))
     .unwrap_or_else(|_| panic!("{what} stopped"));
 }
+
+/// What the live projector does, at once: every read model catches up with the whole log.
+pub async fn project_all(pool: &deadpool_postgres::Pool) {
+    tokenbot_projections::runtime::catch_up(
+        pool,
+        tokenbot_projections::LIVE_SCHEMA,
+        &tokenbot_projections::Projection::ALL,
+        tokenbot_ledger::LogCursor::START,
+        None,
+        |_| {},
+    )
+    .await
+    .expect("project");
+}
+
+/// A GET of the admin API at `url` with the admin key `key`; fails the test if nothing answers.
+pub async fn admin_get(http: &reqwest::Client, url: String, key: &str) -> reqwest::Response {
+    http.get(url)
+        .header("X-Admin-API-Key", key)
+        .send()
+        .await
+        .expect("request")
+}
