@@ -8,9 +8,10 @@
 //! getUpdates that brings nothing new is therefore followed by the next one only when an update
 //! settles and the offset moves, or after [`IDLE_REPOLL`], not immediately, so a slow chat costs
 //! a few polls a second, not a busy loop. A long poll sent before the offset moved may answer
-//! with updates handled since: they are below the offset and are not handed out again. Telegram returns at most [`GET_UPDATES_LIMIT`] updates from the offset: a
-//! chat slow enough for that many later updates to pile up behind its oldest one does hold the
-//! others back until it is done.
+//! with updates handled since: they are below the offset and are not handed out again. Telegram
+//! returns at most [`GET_UPDATES_LIMIT`] updates from the offset: a chat slow enough for that
+//! many later updates to pile up behind its oldest one does hold the others back until it is
+//! done.
 //!
 //! When an update fails for a reason a retry can fix (Postgres unreachable, a ledger outcome
 //! that could not be learned: [`crate::BotError::is_transient`]), it and the later updates of its
