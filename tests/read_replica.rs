@@ -22,8 +22,8 @@ use tokenbot_ledger::bus::BusConfig;
 use tokenbot_ledger::migrations::migrate;
 use tokenbot_ledger::roles::{READER_ROLE, WRITER_ROLE};
 use tokenbot_ledger::{Database, EventStore, Ledger};
-use tokenbot_projections::as_of::{AsOf, as_of};
 use tokenbot_projections::Projection;
+use tokenbot_projections::as_of::{AsOf, as_of};
 use tokenbot_testkit::{PgReplica, TestNats};
 
 const KEY: &str = "test-admin-key-0123456789";
