@@ -1,6 +1,6 @@
 //! The bot under traffic, through the real teloxide client and the fake Bot API: a chat whose
 //! answers are slow holds up no other chat (long polling asks for more updates while earlier ones
-//! are handled), and a crowd arriving at once is answered within Telegram's limits, every call
+//! are handled, and parks in `bot.inbox` what would hold the offset too long), and a crowd arriving at once is answered within Telegram's limits, every call
 //! the fake refuses with 429 sent again after its `retry_after`.
 
 // A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
@@ -14,8 +14,9 @@ use std::time::Duration;
 use common::pipeline::Pipeline;
 use common::*;
 use tokenbot_bot::{App, BotConfig};
-use tokenbot_fake_telegram::{Call, FloodLimits, TgUser, Update, Window};
+use tokenbot_fake_telegram::{Call, FakeTelegram, FloodLimits, TgUser, Update, Window};
 use tokenbot_ledger::LedgerConfig;
+use tokenbot_ledger::shutdown::Shutdown;
 use tokenbot_telegram::{Limits, Rate, Telegram};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -90,6 +91,149 @@ async fn a_chat_whose_answers_are_slow_holds_up_no_other_chat() {
     assert_eq!(texts.len(), 2, "{texts:?}");
     assert!(texts[0].contains("Добро пожаловать"), "{texts:?}");
     assert!(texts[1].contains("Токены: 10560"), "{texts:?}");
+}
+
+/// The update ids in `bot.inbox`.
+async fn inbox(p: &Pipeline) -> Vec<i64> {
+    let client = p.t.writer_pool().get().await.unwrap();
+    let rows = client
+        .query("SELECT update_id FROM bot.inbox ORDER BY update_id", &[])
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_updates_than_get_updates_returns_go_past_a_slow_chat() {
+    let p = pipeline().await;
+    let stop = Shutdown::new();
+    let (_app, bot) = p.spawn_bot(BotConfig::default(), stop.clone());
+    let slow = TgUser::new(4101);
+    let tg = &p.telegram;
+    // Far longer than the bot waits before parking (1 s) and than 150 welcomes take.
+    tg.slow_chat(slow.id, Duration::from_secs(20));
+
+    let since = tg.call_count();
+    let slow_update = tg.push_update(Update::text(&slow, "/start"));
+    tg.wait_for_call(since, WAIT, |c| sent_to(c, slow.id))
+        .await
+        .unwrap();
+    // getUpdates returns at most 100 updates from the offset, which waits for the slow chat's.
+    let others: Vec<i64> = (6000..6150).collect();
+    for id in &others {
+        tg.push_update(Update::text(&TgUser::new(*id), "/start"));
+    }
+    for id in &others {
+        nth_answer(&p, *id, since, 1).await;
+    }
+    assert_eq!(
+        tg.held_answers(),
+        1,
+        "every other chat was answered while the slow chat's answer was on its way"
+    );
+    assert!(
+        inbox(&p).await.contains(&slow_update),
+        "the slow chat's update was parked"
+    );
+
+    nth_answer(&p, slow.id, since, 1).await;
+    stop.cancel();
+    bot.await.unwrap();
+    assert_eq!(
+        inbox(&p).await,
+        Vec::<i64>::new(),
+        "handled: no row is left"
+    );
+    every_user_answered_once(&p, &others, since);
+}
+
+/// Every user got one message since call `since`.
+fn every_user_answered_once(p: &Pipeline, ids: &[i64], since: usize) {
+    let calls = p.telegram.calls();
+    for id in ids {
+        let answers = calls.iter().skip(since).filter(|c| sent_to(c, *id)).count();
+        assert_eq!(answers, 1, "user {id}");
+    }
+}
+
+/// Leaves in the inbox, as a bot stopped after parking them does (confirmed to Telegram, never
+/// delivered again), a `/start` of each user; the last one handled before. Their update ids.
+async fn left_in_the_inbox(p: &Pipeline, users: &[&TgUser]) -> Vec<i64> {
+    let tg = &p.telegram;
+    let client = p.t.writer_pool().get().await.unwrap();
+    let mut ids = Vec::new();
+    for user in users {
+        let update = tg.prepare_update(Update::text(user, "/start"));
+        let id = update["update_id"].as_i64().unwrap();
+        client
+            .execute(
+                "INSERT INTO bot.inbox (bot_id, update_id, payload) VALUES ($1, $2, $3::text::jsonb)",
+                &[&FakeTelegram::BOT_ID, &id, &update.to_string()],
+            )
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    client
+        .execute(
+            "INSERT INTO bot.handled_updates (bot_id, update_id) VALUES ($1, $2)",
+            &[&FakeTelegram::BOT_ID, ids.last().unwrap()],
+        )
+        .await
+        .unwrap();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_a_stopped_bot_left_in_the_inbox_are_handled_at_start() {
+    let p = pipeline().await;
+    let tg = &p.telegram;
+    let (left, done) = (TgUser::new(4201), TgUser::new(4202));
+    let ids = left_in_the_inbox(&p, &[&left, &done]).await;
+
+    let since = tg.call_count();
+    let stop = Shutdown::new();
+    let (_app, bot) = p.spawn_bot(BotConfig::default(), stop.clone());
+    nth_answer(&p, left.id, since, 1).await;
+    let polled = tg
+        .wait_for_call(since, WAIT, |c| c.method == "getUpdates")
+        .await
+        .unwrap();
+    stop.cancel();
+    bot.await.unwrap();
+
+    assert!(
+        polled.params["offset"].as_i64() > Some(ids[1]),
+        "the first getUpdates starts past the parked updates: {:?}",
+        polled.params
+    );
+    every_user_answered_once(&p, &[left.id], since);
+    assert!(
+        tg.calls().iter().skip(since).all(|c| !sent_to(c, done.id)),
+        "the update handled before is not answered again"
+    );
+    assert_eq!(inbox(&p).await, Vec::<i64>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_switched_to_a_webhook_handles_what_long_polling_parked() {
+    let p = pipeline().await;
+    let (first, second, done) = (TgUser::new(4301), TgUser::new(4302), TgUser::new(4303));
+    left_in_the_inbox(&p, &[&first, &second, &done]).await;
+    let since = p.telegram.call_count();
+    let app = App::new(p.bot(), p.t.ledger.clone(), BotConfig::default());
+
+    tokenbot_bot::polling::drain_inbox(app, Shutdown::new()).await;
+    every_user_answered_once(&p, &[first.id, second.id], since);
+    assert!(
+        p.telegram
+            .calls()
+            .iter()
+            .skip(since)
+            .all(|c| !sent_to(c, done.id)),
+        "the update handled before is not answered again"
+    );
+    assert_eq!(inbox(&p).await, Vec::<i64>::new());
 }
 
 /// Users who each send /start and /balance at once; returns once every one has both answers.

@@ -233,6 +233,10 @@ pub const METRICS: &[Metric] = &[
         "Long polling: batches after which transiently failed updates are handled again.",
     ),
     counter(
+        "tokenbot_bot_updates_parked_total",
+        "Long polling: updates parked in bot.inbox and confirmed before they were handled.",
+    ),
+    counter(
         "tokenbot_bot_updates_redelivered_total",
         "Updates skipped because they were already handled.",
     ),

@@ -38,6 +38,8 @@ pub struct App {
 
 struct Inner {
     services: Services,
+    /// Update ids are numbered per bot: the number before the token's colon.
+    bot_id: i64,
     store: UpdateStore,
     handled: HandledUpdates,
     chat_locks: ChatLocks,
@@ -59,6 +61,7 @@ impl App {
             .unwrap_or(0);
         Self {
             inner: Arc::new(Inner {
+                bot_id,
                 store: UpdateStore::new(pool.clone(), bot_id),
                 handled: HandledUpdates::new(pool.clone(), bot_id),
                 chat_locks: ChatLocks::new(ledger.store().database().clone(), bot_id),
@@ -81,6 +84,16 @@ impl App {
     /// The teloxide client (a call made with it directly bypasses the limiter).
     pub fn bot(&self) -> &teloxide::Bot {
         self.inner.services.bot.bot()
+    }
+
+    /// The bot's id (the number before the token's colon), which numbers its updates.
+    pub fn bot_id(&self) -> i64 {
+        self.inner.bot_id
+    }
+
+    /// The pool of the bot's own tables.
+    pub(crate) fn pool(&self) -> &deadpool_postgres::Pool {
+        &self.inner.services.pool
     }
 
     /// The update ids already handled.

@@ -228,8 +228,8 @@ fn open_task_age(p: &Parts<'_>) -> (RoleFuture, OpenTaskAgeCheck) {
     (Box::pin(monitor.map(Ok)), check)
 }
 
-/// The bot's roles (the handled-update pruner, and long polling unless it has a webhook) and
-/// its webhook router, if any.
+/// The bot's roles (the handled-update pruner, and long polling, or with a webhook what long
+/// polling left in the inbox) and its webhook router, if any.
 async fn bot(
     p: &Parts<'_>,
     config: tokenbot_bot::BotConfig,
@@ -247,6 +247,15 @@ async fn bot(
                 .await
                 .map_err(|e| anyhow::anyhow!("setWebhook to {} failed: {e}", webhook.url))?;
             tracing::info!(target: LIFECYCLE, "Telegram webhook at {}", webhook.url);
+            // Updates long polling parked before a switch to the webhook: Telegram will not
+            // deliver them again.
+            let (drained, shutdown) = (app.clone(), p.shutdown.clone());
+            let inbox = async move {
+                tokenbot_bot::polling::drain_inbox(drained, shutdown.clone()).await;
+                shutdown.cancelled().await;
+                Ok(())
+            };
+            roles.push(("inbox", Box::pin(inbox)));
             Some(tokenbot_bot::webhook::router(
                 app,
                 webhook.secret.expose_secret(),

@@ -18,7 +18,8 @@ pub(super) struct Chats {
     /// The chat and update each running task handles.
     running: HashMap<Id, (i64, i32)>,
     /// Chats whose update failed for a reason a retry can fix: their updates wait for the
-    /// retry pause, then come back, in order, from getUpdates.
+    /// retry pause, then come back, in order (the parked ones from the window, then the others
+    /// from getUpdates).
     held: HashSet<i64>,
 }
 
@@ -101,11 +102,12 @@ impl Chats {
         self.held.clear();
     }
 
-    /// Drops the waiting updates (not confirmed to Telegram: it delivers them again) and waits
-    /// for those being handled.
-    pub async fn finish(mut self) {
-        self.queues.clear();
-        while self.tasks.join_next().await.is_some() {}
+    /// Drops the updates waiting behind their chat's update in hand; [`Chats::next_settled`]
+    /// then settles the ones in hand, starting none.
+    pub fn drop_waiting(&mut self) {
+        for waiting in self.queues.values_mut() {
+            waiting.clear();
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The updates between the offset confirmed to Telegram and the newest one received: which of
-//! them were handled, which are being handled, and which wait for a retry.
+//! them were handled, which are being handled, and which wait for a retry; and the updates
+//! parked in the inbox, confirmed while still unhandled.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,18 +26,28 @@ struct Pending {
     in_flight: bool,
 }
 
-/// The offset is the lowest update id not yet handled, or one past the newest received when
-/// all are; everything below it is confirmed by the next getUpdates. Only updates at or above it
-/// are remembered, and getUpdates returns at most [`super::GET_UPDATES_LIMIT`] from there, so
-/// this holds at most that many.
+/// An update stored in the inbox and confirmed: it no longer holds the offset, and getUpdates
+/// will not bring it again, so the window keeps it to hand it out again after a failure.
+#[derive(Debug)]
+struct Parked {
+    update: Update,
+    pending: Pending,
+}
+
+/// The offset is the lowest update id not yet handled nor parked, or one past the newest
+/// received when there is none; everything below it is confirmed by the next getUpdates. Only
+/// updates at or above it are remembered, besides the parked ones, and getUpdates returns at
+/// most [`super::GET_UPDATES_LIMIT`] from there, so this holds at most that many and the parked.
 #[derive(Debug, Default)]
 pub(super) struct Window {
     /// One past the newest update received; 0 before the first.
     next: i32,
     /// Handled updates at or above the offset.
     handled: BTreeSet<i32>,
-    /// Updates received and not handled yet.
+    /// Updates received and not handled yet (the parked ones aside).
     unsettled: BTreeMap<i32, Pending>,
+    /// Updates in the inbox, not handled yet.
+    parked: BTreeMap<i32, Parked>,
 }
 
 impl Window {
@@ -59,7 +70,7 @@ impl Window {
         for u in updates {
             let id = id_of(&u);
             self.next = self.next.max(id.saturating_add(1));
-            if id < offset || self.handled.contains(&id) {
+            if id < offset || self.handled.contains(&id) || self.parked.contains_key(&id) {
                 continue;
             }
             let pending = self.unsettled.entry(id).or_default();
@@ -76,8 +87,19 @@ impl Window {
         out
     }
 
-    /// Records what became of an update handed out by [`Window::receive`].
-    pub fn settle(&mut self, s: Settled) {
+    /// Records what became of an update handed out by [`Window::receive`] or
+    /// [`Window::parked_to_hand_out`]; true if it was parked and is handled now (its inbox row
+    /// can go).
+    pub fn settle(&mut self, s: Settled) -> bool {
+        if let Some(parked) = self.parked.get_mut(&s.id) {
+            if s.handled {
+                self.parked.remove(&s.id);
+                return true;
+            }
+            parked.pending.in_flight = false;
+            parked.pending.attempts += 1;
+            return false;
+        }
         if s.handled {
             self.unsettled.remove(&s.id);
             self.handled.insert(s.id);
@@ -88,6 +110,81 @@ impl Window {
         }
         let offset = self.offset();
         self.handled.retain(|id| *id >= offset);
+        false
+    }
+
+    /// Of `answer` (a getUpdates answer), the updates received and not handled yet: what would
+    /// be parked.
+    pub fn unsettled_in(&self, answer: &[Update]) -> Vec<Update> {
+        answer
+            .iter()
+            .filter(|u| self.unsettled.contains_key(&id_of(u)))
+            .cloned()
+            .collect()
+    }
+
+    /// Parks `updates`, now stored in the inbox: the offset passes them. Returns the ids of
+    /// those handled meanwhile (their inbox rows can go).
+    pub fn park(&mut self, updates: Vec<Update>) -> Vec<i32> {
+        let mut done = Vec::new();
+        // Below the offset, nothing is unsettled: handled, or parked already.
+        let offset = self.offset();
+        for update in updates {
+            let id = id_of(&update);
+            self.next = self.next.max(id.saturating_add(1));
+            match self.unsettled.remove(&id) {
+                Some(pending) => {
+                    self.parked.insert(id, Parked { update, pending });
+                }
+                // Handled while it was being stored. (An update loaded from the inbox at start
+                // is unknown here, above the empty window's offset, and parked.)
+                None if id < offset || self.handled.contains(&id) => {
+                    if !self.parked.contains_key(&id) {
+                        done.push(id);
+                    }
+                }
+                None => {
+                    self.parked.insert(
+                        id,
+                        Parked {
+                            update,
+                            pending: Pending::default(),
+                        },
+                    );
+                }
+            }
+        }
+        let offset = self.offset();
+        self.handled.retain(|id| *id >= offset);
+        done
+    }
+
+    /// The parked updates not being handled (loaded at start, or failed): each with whether it
+    /// is tried again, oldest first; they count as handed out.
+    pub fn parked_to_hand_out(&mut self) -> Vec<(Update, Retry)> {
+        let mut out = Vec::new();
+        for parked in self.parked.values_mut() {
+            if parked.pending.in_flight {
+                continue;
+            }
+            parked.pending.in_flight = true;
+            let retry = match parked.pending.attempts {
+                0 => Retry::First,
+                _ => Retry::Again,
+            };
+            out.push((parked.update.clone(), retry));
+        }
+        out
+    }
+
+    /// How many updates are parked.
+    pub fn parked(&self) -> usize {
+        self.parked.len()
+    }
+
+    /// Whether an update received and not parked is not handled yet (the offset waits for it).
+    pub fn has_unsettled(&self) -> bool {
+        !self.unsettled.is_empty()
     }
 }
 
@@ -186,6 +283,73 @@ mod tests {
         let ids: Vec<i32> = late.iter().map(|(u, _)| id_of(u)).collect();
         assert_eq!(ids, [3], "1 and 2 were handled: only 3 is new");
         assert_eq!(w.offset(), 3, "the offset does not go back");
+    }
+
+    #[test]
+    fn a_parked_update_no_longer_holds_the_offset_and_comes_back_only_after_a_failure() {
+        let mut w = Window::default();
+        let handed = w.receive((1..=4).map(update).collect(), |_| false);
+        assert_eq!(handed.len(), 4);
+        for id in [3, 4] {
+            w.settle(Settled { id, handled: true });
+        }
+        assert_eq!(w.offset(), 1, "1 and 2 are still being handled");
+        let to_park = w.unsettled_in(&(1..=4).map(update).collect::<Vec<_>>());
+        let ids: Vec<i32> = to_park.iter().map(id_of).collect();
+        assert_eq!(ids, [1, 2], "only the updates not handled yet are parked");
+
+        // 2 is handled while the inbox stores it: its row can go at once.
+        w.settle(Settled {
+            id: 2,
+            handled: true,
+        });
+        assert_eq!(w.park(to_park), [2]);
+        assert_eq!(w.offset(), 5, "the offset passes the parked update");
+        assert_eq!(w.parked(), 1);
+        assert!(
+            w.receive(vec![update(1), update(5)], |_| false)
+                .iter()
+                .all(|(u, _)| id_of(u) == 5),
+            "a late answer does not hand the parked update out twice"
+        );
+        assert!(w.parked_to_hand_out().is_empty(), "1 is still in flight");
+
+        assert!(!w.settle(Settled {
+            id: 1,
+            handled: false
+        }));
+        let again: Vec<(i32, Retry)> = w
+            .parked_to_hand_out()
+            .iter()
+            .map(|(u, r)| (id_of(u), *r))
+            .collect();
+        assert_eq!(
+            again,
+            [(1, Retry::Again)],
+            "getUpdates will not bring it back"
+        );
+        assert!(
+            w.settle(Settled {
+                id: 1,
+                handled: true
+            }),
+            "handled: its inbox row can go"
+        );
+        assert_eq!(w.parked(), 0);
+        assert_eq!(w.offset(), 5);
+    }
+
+    #[test]
+    fn updates_loaded_from_the_inbox_are_handed_out_and_the_offset_starts_past_them() {
+        let mut w = Window::default();
+        assert!(w.park(vec![update(7), update(9)]).is_empty());
+        assert_eq!(w.offset(), 10);
+        let first: Vec<(i32, Retry)> = w
+            .parked_to_hand_out()
+            .iter()
+            .map(|(u, r)| (id_of(u), *r))
+            .collect();
+        assert_eq!(first, [(7, Retry::First), (9, Retry::First)]);
     }
 
     fn update(id: i32) -> Update {
