@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use common::pipeline::Pipeline;
 use common::*;
+use secrecy::SecretString;
+use tokenbot::configuration::WebhookSettings;
+use tokenbot::system::System;
 use tokenbot_bot::{App, BotConfig};
 use tokenbot_fake_telegram::{Call, FakeTelegram, FloodLimits, TgUser, Update, Window};
 use tokenbot_ledger::LedgerConfig;
@@ -221,9 +224,30 @@ async fn a_bot_switched_to_a_webhook_handles_what_long_polling_parked() {
     let (first, second, done) = (TgUser::new(4301), TgUser::new(4302), TgUser::new(4303));
     left_in_the_inbox(&p, &[&first, &second, &done]).await;
     let since = p.telegram.call_count();
-    let app = App::new(p.bot(), p.t.ledger.clone(), BotConfig::default());
+    // The bot role as `tokenbot bot` runs it with WEBHOOK_URL set (nothing posts to it here).
+    let mut settings = p.settings.clone();
+    let port = tokenbot_testkit::free_port();
+    settings.http_addr = ([127, 0, 0, 1], port).into();
+    settings.telegram.webhook = Some(WebhookSettings {
+        url: format!("http://127.0.0.1:{port}/webhook").parse().unwrap(),
+        secret: SecretString::from("drain-test-secret"),
+        max_retries: 1,
+        retry_delay: Duration::from_secs(1),
+        backoff: 2.0,
+    });
+    let bot = System::builder(settings)
+        .ledger(p.t.ledger.clone())
+        .jetstream(p.js.clone())
+        .bot()
+        .start()
+        .await
+        .expect("start the bot");
 
-    tokenbot_bot::polling::drain_inbox(app, Shutdown::new()).await;
+    for user in [&first, &second] {
+        nth_answer(&p, user.id, since, 1).await;
+    }
+    bot.shutdown();
+    bot.join().await.expect("the bot stops cleanly");
     every_user_answered_once(&p, &[first.id, second.id], since);
     assert!(
         p.telegram
