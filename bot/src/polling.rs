@@ -123,14 +123,13 @@ pub async fn drain_inbox(app: App, shutdown: Shutdown) {
                 break; // Answered with the error message, as any update.
             }
             retry = Retry::Again;
-            if !wait(pause.next_pause(), &shutdown).await {
+            let pause = tokio::time::sleep(pause.next_pause());
+            if shutdown.run_until_cancelled(pause).await.is_none() {
                 return;
             }
         }
         pause.reset();
-        if let Err(e) = inbox.remove(id).await {
-            tracing::warn!(update_id = id, error = %tokenbot_ledger::error::chain(&e), "could not remove a handled update from the inbox");
-        }
+        inbox.forget(id).await;
     }
 }
 
@@ -152,19 +151,11 @@ async fn leftovers(inbox: &Inbox, shutdown: &Shutdown) -> Option<Vec<Update>> {
             Err(e) => {
                 let pause = pause.next_pause();
                 tracing::warn!(error = %tokenbot_ledger::error::chain(&e), ?pause, "cannot read the inbox; trying again");
-                if !wait(pause, shutdown).await {
-                    return None;
-                }
+                shutdown
+                    .run_until_cancelled(tokio::time::sleep(pause))
+                    .await?;
             }
         }
-    }
-}
-
-/// Sleeps `pause`; false if `shutdown` came first.
-async fn wait(pause: Duration, shutdown: &Shutdown) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(pause) => true,
-        _ = shutdown.cancelled() => false,
     }
 }
 
@@ -321,15 +312,11 @@ impl Poller {
         }
     }
 
-    /// Deletes the inbox row of a parked update now handled, beside the loop (a row left behind
-    /// is handled again at the next start, and skipped as handled).
+    /// Deletes the inbox row of a parked update now handled, beside the loop.
     fn forget(&mut self, update_id: i32) {
         let inbox = self.inbox.clone();
-        self.forgetting.spawn(async move {
-            if let Err(e) = inbox.remove(update_id).await {
-                tracing::warn!(update_id, error = %tokenbot_ledger::error::chain(&e), "could not remove a handled update from the inbox");
-            }
-        });
+        self.forgetting
+            .spawn(async move { inbox.forget(update_id).await });
     }
 
     /// Starts the stall clock when the offset moves to an update not handled yet.

@@ -43,8 +43,15 @@ impl Inbox {
         Ok(())
     }
 
-    /// Forgets an update that was handled.
-    pub async fn remove(&self, update_id: i32) -> Result<(), StorageError> {
+    /// Forgets an update that was handled; a failure is logged (the row left behind is handled
+    /// again at the next start, and skipped as handled).
+    pub async fn forget(&self, update_id: i32) {
+        if let Err(e) = self.remove(update_id).await {
+            tracing::warn!(update_id, error = %tokenbot_ledger::error::chain(&e), "could not remove a handled update from the inbox");
+        }
+    }
+
+    async fn remove(&self, update_id: i32) -> Result<(), StorageError> {
         let client = self.pool.get().await?;
         let stmt = client
             .prepare_cached("DELETE FROM bot.inbox WHERE bot_id = $1 AND update_id = $2")
