@@ -125,27 +125,13 @@ impl<'a> Conversation<'a> {
     /// The message id and callback data of the newest button whose data starts with `prefix`.
     pub fn button_data(&self, prefix: &str) -> Option<(i64, String)> {
         self.telegram
-            .chat(self.user.id)
-            .iter()
-            .rev()
-            .filter(|m| m.from_bot)
-            .find_map(|m| {
-                m.buttons()
-                    .into_iter()
-                    .filter_map(|b| b.callback_data)
-                    .find(|d| d.starts_with(prefix))
-                    .map(|d| (m.message_id, d))
-            })
+            .newest_button(self.user.id, |_, data| data.starts_with(prefix))
     }
 
     /// The message id and callback data of the newest button labelled `label`.
     pub fn button(&self, label: &str) -> Option<(i64, String)> {
         self.telegram
-            .chat(self.user.id)
-            .iter()
-            .rev()
-            .filter(|m| m.from_bot)
-            .find_map(|m| m.callback_data(label).map(|d| (m.message_id, d)))
+            .newest_button(self.user.id, |text, _| text.contains(label))
     }
 
     /// The newest message in the chat whose text contains `needle`.

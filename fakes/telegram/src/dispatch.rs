@@ -65,7 +65,7 @@ impl State {
         let mut changed = self.updates_changed.subscribe();
         loop {
             {
-                let inner = self.lock();
+                let mut inner = self.lock();
                 if inner.poll_generation != poll.generation {
                     return Err(ApiError::conflict(
                         "terminated by other getUpdates request; make sure that only one bot instance is running",
@@ -76,6 +76,8 @@ impl State {
                 }
                 let batch = inner.pending(poll.limit);
                 if !batch.is_empty() || Instant::now() >= poll.deadline {
+                    inner.polls_answered += 1;
+                    inner.updates_handed_out += batch.len() as u64;
                     return Ok(Value::Array(batch));
                 }
             }

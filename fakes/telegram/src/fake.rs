@@ -87,6 +87,12 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// getUpdates answered so far, and how many updates their answers held in all.
+    pub fn polls_answered(&self) -> (u64, u64) {
+        let inner = self.state.lock();
+        (inner.polls_answered, inner.updates_handed_out)
+    }
+
     /// How many requests arrived so far: the `since` of a later [`Self::wait_for_call`].
     pub fn call_count(&self) -> usize {
         self.state.lock().calls.len()
@@ -367,6 +373,32 @@ impl FakeTelegram {
             .get(&chat_id)
             .map(|c| c.messages.values().map(ChatMessage::from_json).collect())
             .unwrap_or_default()
+    }
+
+    /// In the bot's newest message of the chat holding a button that `pick` accepts (given the
+    /// button's label and callback data): that message's id and the button's callback data.
+    /// Reads the chat in place: a driver tapping through a long chat does not copy it per tap.
+    pub fn newest_button(
+        &self,
+        chat_id: i64,
+        pick: impl Fn(&str, &str) -> bool,
+    ) -> Option<(i64, String)> {
+        let inner = self.state.lock();
+        let chat = inner.chats.get(&chat_id)?;
+        chat.messages.values().rev().find_map(|m| {
+            if !m["from"]["is_bot"].as_bool().unwrap_or_default() {
+                return None;
+            }
+            let rows = m["reply_markup"]["inline_keyboard"].as_array()?;
+            let data = rows
+                .iter()
+                .filter_map(Value::as_array)
+                .flatten()
+                .filter_map(|b| Some((b["text"].as_str()?, b["callback_data"].as_str()?)))
+                .find(|(label, data)| pick(label, data))?
+                .1;
+            Some((m["message_id"].as_i64()?, data.to_owned()))
+        })
     }
 
     /// The newest message in a chat, from either side.

@@ -63,6 +63,10 @@ pub(crate) struct Inner {
     /// Bumped by every getUpdates: an older poll still waiting has been superseded.
     pub poll_generation: u64,
     pub allowed_updates: Vec<String>,
+    /// getUpdates answered so far, and the updates their answers held (an update in hand above
+    /// the offset is in every answer until it is confirmed).
+    pub polls_answered: u64,
+    pub updates_handed_out: u64,
     pub webhook: Option<WebhookInfo>,
     pub chats: BTreeMap<i64, ChatLog>,
     pub files: HashMap<String, StoredFile>,

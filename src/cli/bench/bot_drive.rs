@@ -56,6 +56,19 @@ pub(crate) struct Side {
     pub p99_ms: f64,
     pub max_ms: f64,
     pub cpu: CpuUse,
+    /// Long polling: what getUpdates cost during the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub polls: Option<Polls>,
+}
+
+/// The getUpdates of a long-polling run. An update in hand stays above the offset, so every
+/// answer until the offset passes it carries it again: `downloads_per_update` is how many times
+/// the bot received (and parsed) each update on average, 1 at best.
+#[derive(Serialize, Clone, Copy)]
+pub(crate) struct Polls {
+    pub answered: u64,
+    pub updates_per_answer: f64,
+    pub downloads_per_update: f64,
 }
 
 /// How the driver learns that an update is handled (see the module's doc).
@@ -194,6 +207,8 @@ pub(crate) async fn drive(
         }
         Mode::Webhook => None,
     };
+    let fake = tg.clone();
+    let polls_before = fake.polls_answered();
     let before = CpuSample::take(DRIVER_THREADS, database);
     let started = Instant::now();
     let run = driver.spawn(async move {
@@ -218,6 +233,15 @@ pub(crate) async fn drive(
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = before.until(&CpuSample::take(DRIVER_THREADS, database));
+    let polls = (mode == Mode::Polling).then(|| {
+        let (answers, handed) = fake.polls_answered();
+        let (answers, handed) = (answers - polls_before.0, handed - polls_before.1);
+        Polls {
+            answered: answers,
+            updates_per_answer: handed as f64 / answers.max(1) as f64,
+            downloads_per_update: handed as f64 / times.len().max(1) as f64,
+        }
+    });
     times.sort_by(f64::total_cmp);
     Ok(Side {
         updates: times.len() as u64,
@@ -226,6 +250,7 @@ pub(crate) async fn drive(
         p99_ms: quantile(&times, 0.99),
         max_ms: times.last().copied().unwrap_or_default(),
         cpu,
+        polls,
     })
 }
 

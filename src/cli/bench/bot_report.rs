@@ -111,6 +111,15 @@ fn per_update(cpu_s: f64, side: &Side) -> f64 {
     cpu_s * 1000.0 / side.updates.max(1) as f64
 }
 
+/// How many times getUpdates carried each update on average, bot / echo; "-" by webhook.
+fn downloads(bot: &Side, echo: &Side) -> String {
+    let per = |s: &Side| s.polls.map(|p| p.downloads_per_update);
+    match (per(bot), per(echo)) {
+        (Some(b), Some(e)) => format!("{b:.1} / {e:.1}"),
+        _ => "-".into(),
+    }
+}
+
 /// The docs section: the command, the runs, the round trips, the targets.
 pub(crate) fn docs_section(report: &BotReport) -> String {
     let mut out = format!(
@@ -119,8 +128,9 @@ pub(crate) fn docs_section(report: &BotReport) -> String {
          `DB_POOL_SIZE`) and an echo bot (one sendMessage per update, no database), each driven \
          by the same simulated users through the same fake Bot API. {}.\n\n\
          | mode | users | bot updates/s | echo updates/s | ratio | bot p50 / p99 | echo p50 / p99 \
-         | driver busy (bot run / echo run) | CPU ms per update: bot / echo / Postgres | wall s |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+         | driver busy (bot run / echo run) | CPU ms per update: bot / echo / Postgres \
+         | getUpdates downloads per update: bot / echo | wall s |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
         report.cores,
         report.load_average[0],
         report.load_average[1],
@@ -131,7 +141,7 @@ pub(crate) fn docs_section(report: &BotReport) -> String {
         let (b, e) = (&r.bot, &r.echo_baseline);
         let _ = writeln!(
             out,
-            "| {:?} | {} | {:.0} | {:.0} | {:.2} | {:.0} / {:.0} ms | {:.0} / {:.0} ms | {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | {:.1} |",
+            "| {:?} | {} | {:.0} | {:.0} | {:.2} | {:.0} / {:.0} ms | {:.0} / {:.0} ms | {:.2} / {:.2} | {:.2} / {:.2} / {:.2} | {} | {:.1} |",
             r.mode,
             r.users,
             b.updates_per_s,
@@ -146,6 +156,7 @@ pub(crate) fn docs_section(report: &BotReport) -> String {
             per_update(b.cpu.bot_cpu_s, b),
             per_update(e.cpu.bot_cpu_s, e),
             per_update(b.cpu.postgres_cpu_s, b),
+            downloads(b, e),
             b.cpu.wall_s,
         );
     }
