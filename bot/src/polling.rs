@@ -7,8 +7,11 @@
 //! above the offset, and getUpdates returns it again at once instead of waiting for new ones. A
 //! getUpdates that brings nothing new is therefore followed by the next one only when an update
 //! settles and the offset moves, or after [`IDLE_REPOLL`], not immediately, so a slow chat costs
-//! a few polls a second, not a busy loop. A long poll sent before the offset moved may answer
-//! with updates handled since: they are below the offset and are not handed out again.
+//! a few polls a second, not a busy loop. Nor does every move of the offset ask again: the next
+//! getUpdates waits until the offset passed half of the last answer, or for a pause in proportion
+//! to that answer's size ([`REPOLL_PAUSE_FULL`]), so that a busy bot does not download each update
+//! in hand many times over. A long poll sent before the offset moved may answer with updates
+//! handled since: they are below the offset and are not handed out again.
 //!
 //! Telegram returns at most [`GET_UPDATES_LIMIT`] updates from the offset, so an update in hand
 //! at the offset (a chat whose replies are slow, or wait on Telegram's per-chat limit) would hold
