@@ -288,7 +288,7 @@ impl Poller {
             .stall
             .is_some_and(|(_, since)| now >= since + PARK_AFTER);
         let room = MAX_PARKED.saturating_sub(self.window.parked());
-        let answer = (full && stalled && may_park && room > 0).then(|| updates.clone());
+        let parkable = (full && stalled && may_park && room > 0).then(|| updates.clone());
         let answered = updates.len();
         let chats = &self.chats;
         let fresh = self.window.receive(updates, |u| chats.is_held(u));
@@ -308,7 +308,7 @@ impl Poller {
             self.chats.push(update, retry);
         }
         self.note_offset(now);
-        let mut park = self.window.unsettled_in(&answer.filter(|_| nothing_new)?);
+        let mut park = self.window.unsettled_in(&parkable.filter(|_| nothing_new)?);
         park.truncate(room);
         (!park.is_empty()).then_some(park)
     }

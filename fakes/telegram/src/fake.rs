@@ -389,11 +389,7 @@ impl FakeTelegram {
             if !m["from"]["is_bot"].as_bool().unwrap_or_default() {
                 return None;
             }
-            let rows = m["reply_markup"]["inline_keyboard"].as_array()?;
-            let data = rows
-                .iter()
-                .filter_map(Value::as_array)
-                .flatten()
+            let data = crate::records::inline_buttons(&m["reply_markup"])
                 .filter_map(|b| Some((b["text"].as_str()?, b["callback_data"].as_str()?)))
                 .find(|(label, data)| pick(label, data))?
                 .1;

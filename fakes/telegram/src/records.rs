@@ -174,16 +174,10 @@ impl ChatMessage {
 
     /// The inline buttons, row by row.
     pub fn buttons(&self) -> Vec<Button> {
-        let Some(rows) = self
-            .reply_markup
-            .as_ref()
-            .and_then(|m| m["inline_keyboard"].as_array())
-        else {
+        let Some(markup) = self.reply_markup.as_ref() else {
             return Vec::new();
         };
-        rows.iter()
-            .filter_map(Value::as_array)
-            .flatten()
+        inline_buttons(markup)
             .map(|b| Button {
                 text: b["text"].as_str().unwrap_or_default().to_owned(),
                 callback_data: b["callback_data"].as_str().map(str::to_owned),
@@ -199,6 +193,16 @@ impl ChatMessage {
             .find(|b| b.text.contains(label))
             .and_then(|b| b.callback_data)
     }
+}
+
+/// The buttons of an inline keyboard's `reply_markup`, row by row, as JSON objects.
+pub(crate) fn inline_buttons(markup: &Value) -> impl Iterator<Item = &Value> {
+    markup["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .flatten()
 }
 
 /// No call matched in time.
