@@ -1,6 +1,8 @@
 //! The bot under traffic, through the real teloxide client and the fake Bot API: a chat whose
 //! answers are slow holds up no other chat (long polling asks for more updates while earlier ones
-//! are handled, and parks in `bot.inbox` what would hold the offset too long), and a crowd arriving at once is answered within Telegram's limits, every call
+//! are handled, and parks in `bot.inbox` what would hold the offset too long), a user back after a
+//! pause longer than every polling timer is answered at once, and a crowd arriving at once is
+//! answered within Telegram's limits, every call
 //! the fake refuses with 429 sent again after its `retry_after`.
 
 // A test may panic on its own setup (servers, databases, fixtures): that is a failed test.
@@ -148,6 +150,43 @@ async fn more_updates_than_get_updates_returns_go_past_a_slow_chat() {
         "handled: no row is left"
     );
     every_user_answered_once(&p, &others, since);
+}
+
+/// Longer than every timer on long polling's path: getUpdates' long poll (10 s), the pause
+/// before asking again (`IDLE_REPOLL`, `REPOLL_PAUSE_FULL`) and parking (`PARK_AFTER`).
+const IDLE: Duration = Duration::from_secs(11);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_back_after_an_idle_pause_is_answered_at_once_and_so_is_a_crowd_after_them() {
+    let p = pipeline().await;
+    let _bot = p.spawn_bot(BotConfig::default(), p.shutdown.clone());
+    let (tg, user) = (&p.telegram, TgUser::new(6001));
+    let since = tg.call_count();
+    tg.push_update(Update::text(&user, "/start"));
+    nth_answer(&p, user.id, since, 1).await;
+
+    // The user reads, then comes back: nothing happens meanwhile but the bot's long polls.
+    tokio::time::sleep(IDLE).await;
+    let since = tg.call_count();
+    let back = std::time::Instant::now();
+    tg.push_update(Update::text(&user, "/balance"));
+    nth_answer(&p, user.id, since, 1).await;
+    assert!(
+        back.elapsed() < Duration::from_secs(5),
+        "the update waited {:?}: picked up by the waiting long poll, not by the next one",
+        back.elapsed()
+    );
+
+    // Then a crowd at once, more than one getUpdates answer holds.
+    let crowd: Vec<i64> = (0..150).map(|i| 6100 + i).collect();
+    let since = tg.call_count();
+    for id in &crowd {
+        tg.push_update(Update::text(&TgUser::new(*id), "/start"));
+    }
+    for id in &crowd {
+        nth_answer(&p, *id, since, 1).await;
+    }
+    every_user_answered_once(&p, &crowd, since);
 }
 
 /// Every user got one message since call `since`.
